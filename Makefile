@@ -1,0 +1,47 @@
+# The two set-up commands on a fresh Debian 12 machine (as root): `make demo` and `make test`.
+# Both install what is missing with apt-get, build, then run the main job or every test.
+
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+
+# Debian packages: build toolchain and libraries, then the real tools integration tests drive.
+BUILD_PACKAGES := g++ cmake ninja-build pkg-config libssl-dev libcurl4-openssl-dev libarchive-dev \
+  libyaml-cpp-dev nlohmann-json3-dev catch2 libzstd-dev libfmt-dev libdeflate-dev zlib1g-dev \
+  libbz2-dev libsolv-dev libsolvext-dev
+TOOL_PACKAGES := git skopeo umoci runc crun docker-registry apache2-utils golang-go \
+  golang-github-opencontainers-image-spec-dev pigz zstd tar gzip python3 iproute2 util-linux
+
+.PHONY: all deps build test demo bench format clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(BUILD_PACKAGES) $(TOOL_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get) or install:$$missing" >&2; exit 1; fi; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+demo: build
+	ENVPACK=$(BUILD_DIR)/cli/envpack sh examples/demo.sh
+
+bench: build
+	@for b in bench/*.sh; do echo "== $$b"; ENVPACK=$(BUILD_DIR)/cli/envpack BUILD_DIR=$(BUILD_DIR) bash $$b || exit 1; done
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.h')
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,129 @@
+// envpack's entry point: global options, subcommand dispatch, and the one place errors are caught
+// and printed (`error: ...` / `hint: ...`) with their exit codes.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "cli/context.h"
+#include "core/error.h"
+
+namespace envpack::cli {
+namespace {
+
+constexpr Command k_commands[] = {
+    {"import", cmd_import, "make a one-layer image from a root filesystem (directory or tar)",
+     "usage: envpack import ROOTFS_DIR|TAR -t NAME[:TAG] [--compression gzip|zstd] [--json]\n"},
+    {"images", cmd_images, "list the images in the local store", "usage: envpack images [--json]\n"},
+    {"inspect", cmd_inspect, "show an image's manifest, config, layers and labels",
+     "usage: envpack inspect REF [--json]\n"},
+    {"rm", cmd_rm, "remove an image reference from the local store", "usage: envpack rm REF...\n"},
+    {"gc", cmd_gc, "delete blobs no image in the local store refers to", "usage: envpack gc [--json]\n"},
+    {"export", cmd_export, "write an image as an OCI or docker-load tar",
+     "usage: envpack export REF -o FILE.tar [--format oci|docker]\n"},
+};
+
+void print_usage(std::FILE* out) {
+    std::fprintf(out,
+                 "usage: envpack [-v|--verbose] [-q|--quiet] COMMAND [ARGS...]\n\n"
+                 "envpack turns conda environment files into layered OCI images, keeps them in a\n"
+                 "local store or an OCI registry, and launches training jobs from them.\n\ncommands:\n");
+    for (const auto& c : k_commands) {
+        std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
+    }
+    std::fprintf(out, "\nENVPACK_HOME (default ~/.cache/envpack) holds the store and caches.\n"
+                      "exit codes: 0 ok, 1 failure, 2 bad input or usage, 3 unsatisfiable\n");
+}
+
+std::filesystem::path default_home() {
+    if (const char* h = std::getenv("ENVPACK_HOME"); h != nullptr && *h != '\0') {
+        return h;
+    }
+    if (const char* x = std::getenv("XDG_CACHE_HOME"); x != nullptr && *x != '\0') {
+        return std::filesystem::path(x) / "envpack";
+    }
+    const char* home = std::getenv("HOME");
+    return std::filesystem::path(home != nullptr && *home != '\0' ? home : "/root") / ".cache" / "envpack";
+}
+
+int run(int argc, char** argv) {
+    LogOptions log_options;
+    log_options.progress = ::isatty(2) != 0;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; ++i) {
+        std::string a = argv[i];
+        if (a == "-v" || a == "--verbose") {
+            log_options.level = LogLevel::info;
+        } else if (a == "-vv") {
+            log_options.level = LogLevel::debug;
+        } else if (a == "-q" || a == "--quiet") {
+            log_options.level = LogLevel::quiet;
+            log_options.progress = false;
+        } else if (a == "-h" || a == "--help") {
+            print_usage(stdout);
+            return 0;
+        } else if (a == "--version") {
+            std::printf("envpack 0.1.0\n");
+            return 0;
+        } else {
+            throw bad_input(fmt::format("unknown global option `{}`", a), "run `envpack --help`");
+        }
+    }
+    if (i >= argc) {
+        print_usage(stderr);
+        return static_cast<int>(ExitCode::bad_input);
+    }
+    std::string name = argv[i];
+    std::vector<std::string> args(argv + i + 1, argv + argc);
+    Log log(log_options);
+    Context ctx{log, default_home()};
+    for (const auto& c : k_commands) {
+        if (name == c.name) {
+            if (wants_help(args, c.usage)) {
+                return 0;
+            }
+            return c.run(ctx, args);
+        }
+    }
+    throw bad_input(fmt::format("unknown command `{}`", name), "run `envpack --help` for the commands");
+}
+
+}  // namespace
+
+bool wants_help(const std::vector<std::string>& args, const char* usage) {
+    for (const auto& a : args) {
+        if (a == "--") {
+            break;
+        }
+        if (a == "-h" || a == "--help") {
+            std::fputs(usage, stdout);
+            return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace envpack::cli
+
+int main(int argc, char** argv) {
+    try {
+        return envpack::cli::run(argc, argv);
+    } catch (const envpack::Error& e) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "error: %s\n", e.what());
+        if (!e.hint().empty()) {
+            std::fprintf(stderr, "hint: %s\n", e.hint().c_str());
+        }
+        return static_cast<int>(e.code());
+    } catch (const std::exception& e) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return static_cast<int>(envpack::ExitCode::failure);
+    }
+}

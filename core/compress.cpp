@@ -1,0 +1,248 @@
+#include "core/compress.h"
+
+#include <deque>
+#include <future>
+#include <vector>
+
+#include <libdeflate.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+
+namespace envpack {
+
+namespace {
+
+constexpr size_t k_gzip_chunk = 1 << 20;
+constexpr int k_gzip_level = 6;
+constexpr int k_zstd_level = 3;
+
+class GzipSink : public CompressingSink {
+public:
+    GzipSink(Sink& out, unsigned threads) : m_out(out), m_pool(threads), m_max_inflight(2 * m_pool.size() + 1) {
+        m_chunk.reserve(k_gzip_chunk);
+    }
+    ~GzipSink() override {
+        // Drain outstanding work so worker threads never touch freed buffers.
+        for (auto& f : m_inflight) {
+            f.wait();
+        }
+    }
+
+    void write(const void* data, size_t size) override {
+        const char* p = static_cast<const char*>(data);
+        while (size > 0) {
+            size_t n = std::min(size, k_gzip_chunk - m_chunk.size());
+            m_chunk.append(p, n);
+            p += n;
+            size -= n;
+            if (m_chunk.size() == k_gzip_chunk) {
+                submit();
+            }
+        }
+    }
+    using Sink::write;
+
+    void finish() override {
+        // An empty stream still gets one (empty) member so the result is a valid gzip file.
+        if (!m_chunk.empty() || !m_any) {
+            submit();
+        }
+        while (!m_inflight.empty()) {
+            drain_one();
+        }
+    }
+
+private:
+    void submit() {
+        m_any = true;
+        auto chunk = std::make_shared<std::string>(std::move(m_chunk));
+        m_chunk = std::string();
+        m_chunk.reserve(k_gzip_chunk);
+        m_inflight.push_back(m_pool.submit([chunk] {
+            thread_local std::unique_ptr<libdeflate_compressor, decltype(&libdeflate_free_compressor)> c(
+                libdeflate_alloc_compressor(k_gzip_level), &libdeflate_free_compressor);
+            std::string out(libdeflate_gzip_compress_bound(c.get(), chunk->size()), '\0');
+            size_t n = libdeflate_gzip_compress(c.get(), chunk->data(), chunk->size(), out.data(), out.size());
+            if (n == 0) {
+                throw Error("gzip: compression failed");
+            }
+            out.resize(n);
+            return out;
+        }));
+        while (m_inflight.size() >= m_max_inflight) {
+            drain_one();
+        }
+    }
+    void drain_one() {
+        std::string data = m_inflight.front().get();
+        m_inflight.pop_front();
+        m_out.write(data);
+    }
+
+    Sink& m_out;
+    ThreadPool m_pool;
+    size_t m_max_inflight;
+    std::string m_chunk;
+    std::deque<std::future<std::string>> m_inflight;
+    bool m_any = false;
+};
+
+class ZstdSink : public CompressingSink {
+public:
+    ZstdSink(Sink& out, unsigned threads) : m_out(out), m_ctx(ZSTD_createCCtx()), m_buf(ZSTD_CStreamOutSize(), '\0') {
+        ZSTD_CCtx_setParameter(m_ctx, ZSTD_c_compressionLevel, k_zstd_level);
+        ZSTD_CCtx_setParameter(m_ctx, ZSTD_c_checksumFlag, 0);
+        // nbWorkers >= 1 always: the multi-threaded format does not depend on the count.
+        size_t rc = ZSTD_CCtx_setParameter(m_ctx, ZSTD_c_nbWorkers, static_cast<int>(std::max(1u, threads)));
+        if (ZSTD_isError(rc)) {
+            throw Error("zstd: this libzstd has no multi-threading support",
+                        "install a libzstd built with threads (Debian's is)");
+        }
+    }
+    ~ZstdSink() override { ZSTD_freeCCtx(m_ctx); }
+
+    void write(const void* data, size_t size) override { pump(data, size, ZSTD_e_continue); }
+    using Sink::write;
+    void finish() override { pump(nullptr, 0, ZSTD_e_end); }
+
+private:
+    void pump(const void* data, size_t size, ZSTD_EndDirective mode) {
+        ZSTD_inBuffer in{data, size, 0};
+        for (;;) {
+            ZSTD_outBuffer out{m_buf.data(), m_buf.size(), 0};
+            size_t rc = ZSTD_compressStream2(m_ctx, &out, &in, mode);
+            if (ZSTD_isError(rc)) {
+                throw Error(fmt::format("zstd: {}", ZSTD_getErrorName(rc)));
+            }
+            if (out.pos > 0) {
+                m_out.write(m_buf.data(), out.pos);
+            }
+            bool done = mode == ZSTD_e_end ? rc == 0 : in.pos == in.size;
+            if (done) {
+                return;
+            }
+        }
+    }
+    Sink& m_out;
+    ZSTD_CCtx* m_ctx;
+    std::string m_buf;
+};
+
+class PlainSink : public CompressingSink {
+public:
+    explicit PlainSink(Sink& out) : m_out(out) {}
+    void write(const void* data, size_t size) override { m_out.write(data, size); }
+    using Sink::write;
+    void finish() override {}
+
+private:
+    Sink& m_out;
+};
+
+}  // namespace
+
+std::string_view to_string(Compression c) {
+    switch (c) {
+        case Compression::gzip: return "gzip";
+        case Compression::zstd: return "zstd";
+        case Compression::none: return "none";
+    }
+    return "none";
+}
+
+std::optional<Compression> parse_compression(std::string_view text) {
+    if (text == "gzip") {
+        return Compression::gzip;
+    }
+    if (text == "zstd") {
+        return Compression::zstd;
+    }
+    if (text == "none") {
+        return Compression::none;
+    }
+    return std::nullopt;
+}
+
+std::string compressor_id(Compression c) {
+    switch (c) {
+        case Compression::gzip:
+            return fmt::format("libdeflate-{}/gzip-{}/chunk-{}", LIBDEFLATE_VERSION_STRING, k_gzip_level, k_gzip_chunk);
+        case Compression::zstd:
+            return fmt::format("zstd-{}/level-{}/mt", ZSTD_versionString(), k_zstd_level);
+        case Compression::none:
+            return "none";
+    }
+    return "none";
+}
+
+std::unique_ptr<CompressingSink> make_compressor(Compression c, Sink& out, unsigned threads) {
+    if (threads == 0) {
+        threads = default_thread_count();
+    }
+    switch (c) {
+        case Compression::gzip: return std::make_unique<GzipSink>(out, threads);
+        case Compression::zstd: return std::make_unique<ZstdSink>(out, threads);
+        case Compression::none: return std::make_unique<PlainSink>(out);
+    }
+    return std::make_unique<PlainSink>(out);
+}
+
+void HashingSink::write(const void* data, size_t size) {
+    m_sha.update(data, size);
+    m_size += size;
+    if (m_next != nullptr) {
+        m_next->write(data, size);
+    }
+}
+
+std::string decompress(Compression c, std::string_view data) {
+    std::string out;
+    if (c == Compression::none) {
+        return std::string(data);
+    }
+    if (c == Compression::zstd) {
+        ZSTD_DCtx* d = ZSTD_createDCtx();
+        std::string buf(ZSTD_DStreamOutSize(), '\0');
+        ZSTD_inBuffer in{data.data(), data.size(), 0};
+        while (in.pos < in.size) {
+            ZSTD_outBuffer o{buf.data(), buf.size(), 0};
+            size_t rc = ZSTD_decompressStream(d, &o, &in);
+            if (ZSTD_isError(rc)) {
+                ZSTD_freeDCtx(d);
+                throw Error(fmt::format("zstd: {}", ZSTD_getErrorName(rc)));
+            }
+            out.append(buf.data(), o.pos);
+        }
+        ZSTD_freeDCtx(d);
+        return out;
+    }
+    z_stream zs{};
+    inflateInit2(&zs, 15 + 32);
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+    zs.avail_in = static_cast<uInt>(data.size());
+    std::string buf(1 << 16, '\0');
+    for (;;) {
+        zs.next_out = reinterpret_cast<Bytef*>(buf.data());
+        zs.avail_out = static_cast<uInt>(buf.size());
+        int rc = inflate(&zs, Z_NO_FLUSH);
+        out.append(buf.data(), buf.size() - zs.avail_out);
+        if (rc == Z_STREAM_END) {
+            if (zs.avail_in == 0) {
+                break;
+            }
+            inflateReset(&zs);  // next member
+            continue;
+        }
+        if (rc != Z_OK) {
+            inflateEnd(&zs);
+            throw Error("gzip: corrupt data");
+        }
+    }
+    inflateEnd(&zs);
+    return out;
+}
+
+}  // namespace envpack

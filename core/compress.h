@@ -1,0 +1,70 @@
+// Streaming compressors with fixed settings, so the same input gives the same bytes on every
+// machine and for every thread count.
+//
+// gzip: the input is cut into fixed 1 MiB chunks, each compressed by libdeflate (level 6) as one
+// gzip member, in parallel; members are written in order. A multi-member gzip file is valid gzip
+// (RFC 1952 §2.2) and is read by Go's compress/gzip (containerd, docker, skopeo, umoci), zlib,
+// Python and `gzip -d`. The chunk size, not the thread count, decides the output.
+// zstd: libzstd level 3 with nbWorkers >= 1 (its multi-threaded format is identical for any
+// worker count, unlike single-thread mode).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/digest.h"
+#include "core/fs.h"
+
+namespace envpack {
+
+enum class Compression { none, gzip, zstd };
+
+std::string_view to_string(Compression c);
+// "gzip" | "zstd" | "none"; nullopt otherwise.
+std::optional<Compression> parse_compression(std::string_view text);
+// The compressor and its library version, for layer cache keys ("libdeflate-1.14/gzip-6/1MiB").
+std::string compressor_id(Compression c);
+
+// A sink that compresses what is written and forwards the compressed bytes to `out`.
+// finish() flushes everything; it must be called before `out` is used.
+class CompressingSink : public Sink {
+public:
+    ~CompressingSink() override = default;
+    virtual void finish() = 0;
+};
+
+// `threads` = 0: default_thread_count().
+std::unique_ptr<CompressingSink> make_compressor(Compression c, Sink& out, unsigned threads = 0);
+
+// Forwards bytes to `next` (if any) while computing their sha256 and count.
+class HashingSink : public Sink {
+public:
+    explicit HashingSink(Sink* next = nullptr) : m_next(next) {}
+    void write(const void* data, size_t size) override;
+    using Sink::write;
+    Digest finish() { return m_sha.finish(); }
+    std::uint64_t size() const { return m_size; }
+
+private:
+    Sink* m_next;
+    Sha256 m_sha;
+    std::uint64_t m_size = 0;
+};
+
+// Collects bytes in memory (tests, small manifests).
+class StringSink : public Sink {
+public:
+    void write(const void* data, size_t size) override { m_data.append(static_cast<const char*>(data), size); }
+    using Sink::write;
+    std::string& data() { return m_data; }
+
+private:
+    std::string m_data;
+};
+
+// Decompresses gzip (multi-member) or zstd data in memory; used by tests and small blobs.
+std::string decompress(Compression c, std::string_view data);
+
+}  // namespace envpack

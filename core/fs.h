@@ -1,0 +1,93 @@
+// Files: whole reads, atomic writes (temp file, fsync, rename), advisory locks, temp directories.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace envpack {
+
+// Byte sink for streamed output (layers, blobs, downloads).
+class Sink {
+public:
+    virtual ~Sink() = default;
+    virtual void write(const void* data, size_t size) = 0;
+    void write(std::string_view s) { write(s.data(), s.size()); }
+};
+
+// Reads a whole file. Throws Error naming the path.
+std::string read_file(const std::filesystem::path& path);
+
+enum class Durability { fsync, none };
+
+// A file written under a temporary name in the target's directory and renamed into place by
+// commit(). If the object is destroyed without commit() (an exception, a kill), the temp file is
+// removed (or, after kill -9, left as `.tmp-*` garbage that never has the final name).
+class AtomicFile : public Sink {
+public:
+    explicit AtomicFile(std::filesystem::path target, Durability durability = Durability::fsync,
+                        int mode = 0644);
+    ~AtomicFile() override;
+    AtomicFile(const AtomicFile&) = delete;
+    AtomicFile& operator=(const AtomicFile&) = delete;
+
+    void write(const void* data, size_t size) override;
+    using Sink::write;
+    // fsyncs (unless Durability::none), renames to the target and fsyncs the directory.
+    void commit();
+    // The temp path (to let another writer fill it, e.g. curl).
+    const std::filesystem::path& temp_path() const { return m_temp; }
+    int fd() const { return m_fd; }
+    std::uint64_t bytes_written() const { return m_written; }
+
+private:
+    std::filesystem::path m_target;
+    std::filesystem::path m_temp;
+    Durability m_durability;
+    int m_fd = -1;
+    std::uint64_t m_written = 0;
+    bool m_committed = false;
+};
+
+// Writes `data` to `path` atomically.
+void write_file_atomic(const std::filesystem::path& path, std::string_view data,
+                       Durability durability = Durability::fsync);
+
+enum class LockMode { shared, exclusive };
+
+// An advisory lock (flock) on a lock file, created if missing; held until destruction.
+// Blocks until acquired. Locks are released by the kernel when the process dies.
+class FileLock {
+public:
+    FileLock(const std::filesystem::path& path, LockMode mode);
+    ~FileLock();
+    FileLock(const FileLock&) = delete;
+    FileLock& operator=(const FileLock&) = delete;
+    FileLock(FileLock&& other) noexcept : m_fd(other.m_fd) { other.m_fd = -1; }
+
+private:
+    int m_fd = -1;
+};
+
+// A directory removed (recursively) on destruction.
+class TempDir {
+public:
+    // Creates `<parent>/<prefix>XXXXXX`; parent defaults to $TMPDIR or /tmp.
+    explicit TempDir(std::string_view prefix = "envpack-", std::filesystem::path parent = {});
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::filesystem::path& path() const { return m_path; }
+
+private:
+    std::filesystem::path m_path;
+};
+
+// Creates the directory and its parents; throws Error naming the path on failure.
+void make_dirs(const std::filesystem::path& path);
+
+// fsyncs a directory so a rename in it is durable.
+void fsync_dir(const std::filesystem::path& dir);
+
+}  // namespace envpack
