@@ -56,7 +56,9 @@ enum class WalkDetail {
 
 struct SnapshotListing {
     std::filesystem::path root;
-    std::vector<SnapshotEntry> entries;  // sorted bytewise by path; directories included
+    // Sorted bytewise by path, a directory's path taken with a trailing '/' (so it comes right
+    // before what it holds, and the files and symlinks alone are in plain bytewise order).
+    std::vector<SnapshotEntry> entries;
     std::uint64_t files = 0;             // regular files and symlinks
     std::uint64_t bytes = 0;             // sum of regular file sizes (WalkDetail::full)
 };
