@@ -199,10 +199,7 @@ std::string limit_report(const SnapshotListing& listing, bool by_bytes) {
     return out;
 }
 
-}  // namespace
-
-SnapshotListing walk_snapshot(const std::filesystem::path& root, Log& log, const SnapshotOptions& options,
-                              WalkDetail detail) {
+void check_root(const std::filesystem::path& root) {
     struct stat st{};
     if (::stat(root.c_str(), &st) != 0) {
         int err = errno;
@@ -217,8 +214,22 @@ SnapshotListing walk_snapshot(const std::filesystem::path& root, Log& log, const
         throw bad_input(fmt::format("snapshot: `{}` is not a directory", root.string()),
                         "pass the directory holding the job's code");
     }
+}
+
+}  // namespace
+
+SnapshotListing walk_snapshot(const std::filesystem::path& root, Log& log, const SnapshotOptions& options,
+                              WalkDetail detail) {
+    check_root(root);
     unsigned threads = options.threads == 0 ? default_thread_count() : options.threads;
     return detail::walk_tree(root, log, threads, detail);
+}
+
+void list_snapshot_paths(const std::filesystem::path& root, Log& log, const SnapshotOptions& options,
+                         const std::function<void(std::string_view path)>& emit) {
+    check_root(root);
+    unsigned threads = options.threads == 0 ? default_thread_count() : options.threads;
+    detail::walk_paths(root, log, threads, emit);
 }
 
 void check_snapshot_limits(const SnapshotListing& listing, const SnapshotOptions& options) {

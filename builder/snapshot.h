@@ -16,6 +16,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -66,6 +68,11 @@ struct SnapshotListing {
 // Walks `root` applying the ignore rules. Throws as described above; does not check limits.
 SnapshotListing walk_snapshot(const std::filesystem::path& root, Log& log, const SnapshotOptions& options,
                               WalkDetail detail);
+
+// The same walk with WalkDetail::names, streaming the paths of the included files and symlinks
+// in bytewise order instead of building a listing (what `envpack snapshot --list` prints).
+void list_snapshot_paths(const std::filesystem::path& root, Log& log, const SnapshotOptions& options,
+                         const std::function<void(std::string_view path)>& emit);
 
 // Throws bad_input when `listing` (a full walk) exceeds a limit of `options`.
 void check_snapshot_limits(const SnapshotListing& listing, const SnapshotOptions& options);

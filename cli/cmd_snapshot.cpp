@@ -56,15 +56,15 @@ int cmd_snapshot(Context& ctx, const std::vector<std::string>& argv) {
                             "run `envpack snapshot DIR --list` on its own");
         }
         // The listing is how users find what to exclude, so it does not stop at the limits.
-        SnapshotListing listing = walk_snapshot(dir, ctx.log, options, WalkDetail::names);
         std::string out;
-        out.reserve(listing.entries.size() * 32);
-        for (const auto& e : listing.entries) {
-            if (e.type != SnapshotEntryType::directory) {
-                out += e.path;
-                out += '\n';
+        list_snapshot_paths(dir, ctx.log, options, [&](std::string_view path) {
+            out += path;
+            out += '\n';
+            if (out.size() >= (1 << 16)) {
+                write_stdout(out);
+                out.clear();
             }
-        }
+        });
         write_stdout(out);
         return 0;
     }

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -40,20 +41,28 @@ private:
     DIR* m_dir;
 };
 
-struct Node;
-
+// One directory's included entries, compactly: names live in one buffer per directory (each
+// followed by a NUL, so openat can use them in place), entries are small records into it.
 struct Child {
-    std::string name;
+    std::uint32_t name_offset = 0;
+    std::uint32_t name_size = 0;
     SnapshotEntryType type = SnapshotEntryType::file;
     bool executable = false;
+    std::uint32_t index = 0;  // directories: into Node::subdirs; others (full walks): into Node::info
+};
+
+struct Info {
     std::uint64_t size = 0;
     std::int64_t mtime_ns = 0;
     std::string link_target;
-    std::unique_ptr<Node> dir;
 };
 
 struct Node {
+    std::string names;
     std::vector<Child> children;  // in the bytewise order of their full paths
+    std::vector<std::unique_ptr<Node>> subdirs;
+    std::vector<Info> info;
+    std::string_view name(const Child& c) const { return {names.data() + c.name_offset, c.name_size}; }
 };
 
 struct Job {
@@ -66,21 +75,21 @@ struct Job {
 
 // A directory's entries sort as name + "/" so that walking the tree in child order gives the
 // paths in bytewise order ("a-b" < "a/x" < "a0").
-int key_char(const Child& c, size_t i) {
-    if (i < c.name.size()) {
-        return static_cast<unsigned char>(c.name[i]);
+int key_char(std::string_view name, bool is_dir, size_t i) {
+    if (i < name.size()) {
+        return static_cast<unsigned char>(name[i]);
     }
-    return i == c.name.size() && c.type == SnapshotEntryType::directory ? '/' : -1;
+    return i == name.size() && is_dir ? '/' : -1;
 }
 
-bool key_less(const Child& a, const Child& b) {
-    size_t n = std::min(a.name.size(), b.name.size());
-    if (int c = std::memcmp(a.name.data(), b.name.data(), n); c != 0) {
+bool key_less(std::string_view a, bool a_dir, std::string_view b, bool b_dir) {
+    size_t n = std::min(a.size(), b.size());
+    if (int c = std::memcmp(a.data(), b.data(), n); c != 0) {
         return c < 0;
     }
     for (size_t i = n;; ++i) {
-        int ca = key_char(a, i);
-        int cb = key_char(b, i);
+        int ca = key_char(a, a_dir, i);
+        int cb = key_char(b, b_dir, i);
         if (ca != cb || ca < 0) {
             return ca < cb;
         }
@@ -141,7 +150,7 @@ public:
     Walker(std::filesystem::path root, Log& log, WalkDetail detail)
         : m_root(std::move(root)), m_log(log), m_detail(detail) {}
 
-    SnapshotListing run(unsigned threads) {
+    void run(unsigned threads) {
         m_jobs.push_back(Job{nullptr, "", "", &m_top, IgnoreStack{}});
         if (threads <= 1) {
             work();
@@ -158,10 +167,19 @@ public:
         if (m_error) {
             std::rethrow_exception(m_error);
         }
+    }
+
+    SnapshotListing listing() {
         SnapshotListing listing;
         listing.root = m_root;
+        listing.entries.reserve(count(m_top));
         flatten(m_top, "", listing);
         return listing;
+    }
+
+    void for_each_path(const std::function<void(std::string_view)>& emit) const {
+        std::string path;
+        emit_paths(m_top, path, emit);
     }
 
 private:
@@ -279,8 +297,10 @@ private:
         if (!handle) {
             return;
         }
+        Node& node = *job.node;
         struct Raw {
-            std::string name;
+            std::uint32_t offset;
+            std::uint32_t size;
             unsigned char type;
         };
         std::vector<Raw> raw;
@@ -302,7 +322,10 @@ private:
             }
             has_aml = has_aml || std::strcmp(n, ".amlignore") == 0;
             has_git = has_git || std::strcmp(n, ".gitignore") == 0;
-            raw.push_back(Raw{n, d->d_type});
+            size_t len = std::strlen(n);
+            raw.push_back(Raw{static_cast<std::uint32_t>(node.names.size()), static_cast<std::uint32_t>(len),
+                              d->d_type});
+            node.names.append(n, len + 1);
         }
         IgnoreStack ignores = job.ignores;
         if (has_aml || has_git) {
@@ -311,16 +334,20 @@ private:
                 ignores = ignores.push(job.path, std::move(file));
             }
         }
-        auto& children = job.node->children;
-        children.reserve(raw.size());
+        node.children.reserve(raw.size());
         std::string full;
-        for (auto& r : raw) {
-            full = join(job.path, r.name);
+        for (const auto& r : raw) {
+            const char* name = node.names.data() + r.offset;
+            full.assign(job.path);
+            if (!full.empty()) {
+                full += '/';
+            }
+            full.append(name, r.size);
             mode_t type = mode_of_dtype(r.type);
             struct stat st{};
             bool need_stat = type == 0 || (m_detail == WalkDetail::full && type != S_IFDIR);
             if (need_stat) {
-                if (::fstatat(handle->fd(), r.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+                if (::fstatat(handle->fd(), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
                     if (errno == ENOENT) {
                         continue;  // removed while we walked
                     }
@@ -332,36 +359,42 @@ private:
             if (ignores.excluded(full, is_dir ? PathKind::directory : PathKind::file)) {
                 continue;
             }
-            Child c;
+            Child c{r.offset, r.size, SnapshotEntryType::file, false, 0};
             if (is_dir) {
                 c.type = SnapshotEntryType::directory;
-                c.dir = std::make_unique<Node>();
-            } else if (type == S_IFREG) {
-                c.type = SnapshotEntryType::file;
-                if (need_stat) {
-                    c.size = static_cast<std::uint64_t>(st.st_size);
-                    c.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-                    c.executable = (st.st_mode & 0111) != 0;
-                }
-            } else if (type == S_IFLNK) {
-                c.type = SnapshotEntryType::symlink;
+                c.index = static_cast<std::uint32_t>(node.subdirs.size());
+                node.subdirs.push_back(std::make_unique<Node>());
+            } else if (type == S_IFREG || type == S_IFLNK) {
+                c.type = type == S_IFREG ? SnapshotEntryType::file : SnapshotEntryType::symlink;
                 if (m_detail == WalkDetail::full) {
-                    c.link_target = read_link(handle->fd(), r.name, full,
-                                              need_stat ? static_cast<size_t>(st.st_size) : 0);
+                    Info info;
+                    if (type == S_IFREG) {
+                        info.size = static_cast<std::uint64_t>(st.st_size);
+                        info.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 +
+                                        st.st_mtim.tv_nsec;
+                        c.executable = (st.st_mode & 0111) != 0;
+                    } else {
+                        info.link_target = read_link(handle->fd(), name, full, static_cast<size_t>(st.st_size));
+                    }
+                    c.index = static_cast<std::uint32_t>(node.info.size());
+                    node.info.push_back(std::move(info));
                 }
             } else {
                 m_log.warnf("skipping {} `{}`: sockets, fifos and devices are not part of a snapshot",
                             special_kind(type), display(full));
                 continue;
             }
-            c.name = std::move(r.name);
-            children.push_back(std::move(c));
+            node.children.push_back(c);
         }
-        std::sort(children.begin(), children.end(), key_less);
+        std::sort(node.children.begin(), node.children.end(), [&](const Child& a, const Child& b) {
+            return key_less(node.name(a), a.type == SnapshotEntryType::directory, node.name(b),
+                            b.type == SnapshotEntryType::directory);
+        });
         std::vector<Job> subdirs;
-        for (auto& c : children) {
-            if (c.dir) {
-                subdirs.push_back(Job{handle, c.name, join(job.path, c.name), c.dir.get(), ignores});
+        for (const auto& c : node.children) {
+            if (c.type == SnapshotEntryType::directory) {
+                std::string name(node.name(c));
+                subdirs.push_back(Job{handle, name, join(job.path, name), node.subdirs[c.index].get(), ignores});
             }
         }
         if (!subdirs.empty()) {
@@ -374,10 +407,10 @@ private:
         }
     }
 
-    std::string read_link(int dirfd, const std::string& name, const std::string& rel, size_t hint) {
+    std::string read_link(int dirfd, const char* name, const std::string& rel, size_t hint) {
         std::string target(hint > 0 ? hint + 1 : 256, '\0');
         while (true) {
-            ssize_t n = ::readlinkat(dirfd, name.c_str(), target.data(), target.size());
+            ssize_t n = ::readlinkat(dirfd, name, target.data(), target.size());
             if (n < 0) {
                 throw_errno("read symbolic link", display(rel), errno);
             }
@@ -389,25 +422,54 @@ private:
         }
     }
 
-    static void flatten(const Node& node, const std::string& prefix, SnapshotListing& out) {
+    static size_t count(const Node& node) {
+        size_t n = node.children.size();
+        for (const auto& sub : node.subdirs) {
+            n += count(*sub);
+        }
+        return n;
+    }
+
+    static void flatten(Node& node, const std::string& prefix, SnapshotListing& out) {
         for (const auto& c : node.children) {
             SnapshotEntry e;
-            e.path = join(prefix, c.name);
+            e.path = join(prefix, node.name(c));
             e.type = c.type;
             e.executable = c.executable;
-            e.size = c.size;
-            e.mtime_ns = c.mtime_ns;
-            e.link_target = c.link_target;
-            if (c.type != SnapshotEntryType::directory) {
-                ++out.files;
-                out.bytes += c.size;
+            if (c.type == SnapshotEntryType::directory) {
+                std::string path = e.path;
+                out.entries.push_back(std::move(e));
+                flatten(*node.subdirs[c.index], path, out);
+                continue;
             }
-            std::string path = c.dir ? e.path : std::string();
+            if (!node.info.empty()) {
+                Info& info = node.info[c.index];
+                e.size = info.size;
+                e.mtime_ns = info.mtime_ns;
+                e.link_target = std::move(info.link_target);
+            }
+            ++out.files;
+            out.bytes += e.size;
             out.entries.push_back(std::move(e));
-            if (c.dir) {
-                flatten(*c.dir, path, out);
+        }
+    }
+
+    static void emit_paths(const Node& node, std::string& path,
+                           const std::function<void(std::string_view)>& emit) {
+        size_t base = path.size();
+        for (const auto& c : node.children) {
+            path.resize(base);
+            if (base != 0) {
+                path += '/';
+            }
+            path += node.name(c);
+            if (c.type == SnapshotEntryType::directory) {
+                emit_paths(*node.subdirs[c.index], path, emit);
+            } else {
+                emit(path);
             }
         }
+        path.resize(base);
     }
 
     std::filesystem::path m_root;
@@ -426,7 +488,15 @@ private:
 SnapshotListing walk_tree(const std::filesystem::path& root, Log& log, unsigned threads,
                           WalkDetail detail) {
     Walker walker(root, log, detail);
-    return walker.run(threads);
+    walker.run(threads);
+    return walker.listing();
+}
+
+void walk_paths(const std::filesystem::path& root, Log& log, unsigned threads,
+                const std::function<void(std::string_view)>& emit) {
+    Walker walker(root, log, WalkDetail::names);
+    walker.run(threads);
+    walker.for_each_path(emit);
 }
 
 }  // namespace envpack::detail
