@@ -60,27 +60,21 @@ Error changed_error(const std::string& shown, std::string_view how) {
 Digest hash_file(int root_fd, const std::filesystem::path& root, const SnapshotEntry& e,
                  std::vector<char>& buffer) {
     std::string shown = (root / e.path).string();
-    Fd fd(::openat(root_fd, e.path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    // O_NONBLOCK: a fifo swapped in since the walk must not hang the snapshot.
+    Fd fd(::openat(root_fd, e.path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (fd.get() < 0) {
         if (errno == ENOENT || errno == ELOOP) {
             throw changed_error(shown, errno == ENOENT ? "it was removed" : "it became a symbolic link");
         }
         throw_errno("read", shown, errno, "make it readable, or exclude it in an .amlignore or .gitignore file");
     }
-    struct stat before{};
-    if (::fstat(fd.get(), &before) != 0) {
-        throw_errno("stat", shown, errno);
-    }
-    if (!S_ISREG(before.st_mode)) {
-        throw changed_error(shown, "it is no longer a regular file");
-    }
-    if (static_cast<std::uint64_t>(before.st_size) != e.size || mtime_ns_of(before) != e.mtime_ns) {
-        throw changed_error(shown, fmt::format("size {} -> {} bytes, or a new mtime", e.size, before.st_size));
-    }
+    // One read for most files: ask for what the walk saw; the fstat afterwards catches a file
+    // that grew, shrank or was rewritten in between (size or mtime differ from the walk's).
     Sha256 sha;
     std::uint64_t total = 0;
-    while (true) {
-        ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+    while (total < e.size) {
+        size_t want = static_cast<size_t>(std::min<std::uint64_t>(e.size - total, buffer.size()));
+        ssize_t n = ::read(fd.get(), buffer.data(), want);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
@@ -96,6 +90,9 @@ Digest hash_file(int root_fd, const std::filesystem::path& root, const SnapshotE
     struct stat after{};
     if (::fstat(fd.get(), &after) != 0) {
         throw_errno("stat", shown, errno);
+    }
+    if (!S_ISREG(after.st_mode)) {
+        throw changed_error(shown, "it is no longer a regular file");
     }
     if (total != e.size || static_cast<std::uint64_t>(after.st_size) != e.size ||
         mtime_ns_of(after) != e.mtime_ns) {
@@ -315,6 +312,67 @@ std::vector<LayerEntry> snapshot_layer_entries(const Snapshot& snapshot) {
         out.push_back(std::move(l));
     }
     return out;
+}
+
+namespace {
+
+class BufferedSink : public Sink {
+public:
+    explicit BufferedSink(Sink& next) : m_next(next) { m_buffer.reserve(k_size); }
+    void write(const void* data, size_t size) override {
+        if (m_buffer.size() + size > k_size) {
+            flush();
+        }
+        if (size >= k_size) {
+            m_next.write(data, size);
+            return;
+        }
+        m_buffer.append(static_cast<const char*>(data), size);
+    }
+    using Sink::write;
+    void flush() {
+        if (!m_buffer.empty()) {
+            m_next.write(m_buffer.data(), m_buffer.size());
+            m_buffer.clear();
+        }
+    }
+
+private:
+    static constexpr size_t k_size = 1 << 20;
+    Sink& m_next;
+    std::string m_buffer;
+};
+
+}  // namespace
+
+LayerResult write_snapshot_layer(const Snapshot& snapshot, const LayerOptions& options, Sink& out) {
+    BufferedSink buffered(out);
+    LayerResult result = write_layer(snapshot_layer_entries(snapshot), options, buffered);
+    buffered.flush();
+    return result;
+}
+
+LayerResult make_snapshot_layer(const std::filesystem::path& root, Log& log, const SnapshotOptions& options,
+                                const LayerOptions& layer_options, Sink& out, Snapshot& snapshot) {
+    snapshot = Snapshot{};
+    snapshot.listing = walk_snapshot(root, log, options, WalkDetail::full);
+    check_snapshot_limits(snapshot.listing, options);
+    std::vector<LayerEntry> entries = snapshot_layer_entries(snapshot);
+    unsigned threads = options.threads == 0 ? default_thread_count() : options.threads;
+    // The hashing threads write only `content` fields; the layer writer reads only `entries`.
+    auto hashing = std::async(std::launch::async, [&] { hash_files(snapshot.listing, threads); });
+    LayerResult result;
+    try {
+        BufferedSink buffered(out);
+        result = write_layer(std::move(entries), layer_options, buffered);
+        buffered.flush();
+    } catch (...) {
+        hashing.wait();
+        throw;
+    }
+    hashing.get();
+    snapshot.digest = snapshot_digest(snapshot.listing);
+    return result;
 }
 
 std::vector<const SnapshotEntry*> largest_files(const SnapshotListing& listing, size_t n) {

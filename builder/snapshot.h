@@ -92,6 +92,15 @@ Digest snapshot_digest(const SnapshotListing& listing);
 // directories; modes are normalised to 0755/0644 so only the executable bit is kept.
 std::vector<LayerEntry> snapshot_layer_entries(const Snapshot& snapshot);
 
+// Writes the snapshot's layer to `out` through a 1 MiB buffer (write_layer emits many small
+// pieces: headers, paddings, small files). Throws like write_layer.
+LayerResult write_snapshot_layer(const Snapshot& snapshot, const LayerOptions& options, Sink& out);
+
+// make_snapshot and write_snapshot_layer in one go: the files are hashed on worker threads while
+// the layer is written, so each file is read about once from disk. Returns the layer's result.
+LayerResult make_snapshot_layer(const std::filesystem::path& root, Log& log, const SnapshotOptions& options,
+                                const LayerOptions& layer_options, Sink& out, Snapshot& snapshot);
+
 // The `n` largest files, biggest first (ties by path).
 std::vector<const SnapshotEntry*> largest_files(const SnapshotListing& listing, size_t n);
 

@@ -69,15 +69,18 @@ int cmd_snapshot(Context& ctx, const std::vector<std::string>& argv) {
         return 0;
     }
 
-    Snapshot snapshot = make_snapshot(dir, ctx.log, options);
+    Snapshot snapshot;
     std::optional<LayerResult> layer;
     if (output) {
         LayerOptions lo;
         lo.compression = compression_for(*output);
         lo.source_date_epoch = source_date_epoch_from_env();
-        AtomicFile file(*output);
-        layer = write_layer(snapshot_layer_entries(snapshot), lo, file);
+        // Like tar, no fsync: the file is renamed into place complete, but not forced to disk.
+        AtomicFile file(*output, Durability::none);
+        layer = make_snapshot_layer(dir, ctx.log, options, lo, file, snapshot);
         file.commit();
+    } else {
+        snapshot = make_snapshot(dir, ctx.log, options);
     }
     if (json) {
         nlohmann::json largest = nlohmann::json::array();
