@@ -69,6 +69,9 @@ TEST_CASE("walk: bytewise order, rules per directory, .git left out", "[snapshot
             CHECK(paths(l) == want);
             CHECK(l.files == want.size());
         }
+        std::vector<std::string> streamed;
+        list_snapshot_paths(r, Log::null(), threads(n), [&](std::string_view p) { streamed.emplace_back(p); });
+        CHECK(streamed == want);
     }
     SnapshotListing l = walk_snapshot(r, Log::null(), {}, WalkDetail::full);
     auto all = paths(l, true);
