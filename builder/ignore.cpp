@@ -73,8 +73,8 @@ bool glob_matches(const detail::CompiledGlob& g, std::string_view text, Wildmatc
         return false;
     }
     const auto* t = reinterpret_cast<const unsigned char*>(text.data());
-    return detail::dowild(reinterpret_cast<const unsigned char*>(g.glob.c_str()), t, t + text.size(),
-                          mode) == detail::wm_match;
+    return detail::dowild(reinterpret_cast<const unsigned char*>(g.glob.c_str()), t,
+                          t + text.size(), mode) == detail::wm_match;
 }
 
 bool match_basename(const IgnorePattern& p, const Compiled& c, std::string_view basename) {
@@ -132,7 +132,8 @@ IgnorePattern parse_line(std::string_view line, int line_number) {
     p.body = std::string(line);
     p.basename_only = line.find('/') == std::string_view::npos;
     p.literal_prefix = simple_length(line);
-    p.ends_with = !line.empty() && line[0] == '*' && simple_length(line.substr(1)) == line.size() - 1;
+    p.ends_with =
+        !line.empty() && line[0] == '*' && simple_length(line.substr(1)) == line.size() - 1;
     return p;
 }
 
@@ -146,8 +147,8 @@ struct detail::IgnoreCompiled {
 bool wildmatch(std::string_view pattern, std::string_view text, WildmatchMode mode) {
     std::string p(pattern.substr(0, pattern.find('\0')));
     const auto* t = reinterpret_cast<const unsigned char*>(text.data());
-    return detail::dowild(reinterpret_cast<const unsigned char*>(p.c_str()), t, t + text.size(), mode) ==
-           detail::wm_match;
+    return detail::dowild(reinterpret_cast<const unsigned char*>(p.c_str()), t, t + text.size(),
+                          mode) == detail::wm_match;
 }
 
 std::string IgnorePattern::to_string() const {
@@ -166,7 +167,6 @@ bool IgnorePattern::matches(std::string_view relative_path, std::string_view bas
                             PathKind kind) const {
     return pattern_matches(*this, compile(*this), relative_path, basename, kind);
 }
-
 
 IgnoreFile IgnoreFile::parse(std::string_view contents) {
     IgnoreFile f;

@@ -59,7 +59,7 @@ enum class IgnoreVerdict { undecided, excluded, included };
 
 // The patterns of one ignore file, in file order.
 class IgnoreFile {
-public:
+  public:
     IgnoreFile() = default;
     // Parses the contents of an ignore file. Never fails: git has no invalid lines.
     static IgnoreFile parse(std::string_view contents);
@@ -71,7 +71,7 @@ public:
     const std::vector<IgnorePattern>& patterns() const { return m_patterns; }
     bool empty() const { return m_patterns.empty(); }
 
-private:
+  private:
     std::vector<IgnorePattern> m_patterns;
     std::shared_ptr<const detail::IgnoreCompiled> m_compiled;  // one entry per pattern
 };
@@ -79,7 +79,7 @@ private:
 // The ignore files that apply at one directory: an immutable chain, one link per directory on
 // the way down that has an ignore file. Links are shared between sibling subtrees.
 class IgnoreStack {
-public:
+  public:
     IgnoreStack() = default;
     // A stack with `file` (held by the directory `dir`, relative to the root, "" for the root)
     // pushed on top of this one.
@@ -90,7 +90,7 @@ public:
     bool excluded(std::string_view path, PathKind kind) const;
     size_t depth() const;
 
-private:
+  private:
     struct Link {
         std::shared_ptr<const Link> parent;
         std::shared_ptr<const IgnoreFile> file;

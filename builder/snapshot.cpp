@@ -31,7 +31,7 @@ std::string mib(std::uint64_t bytes) {
 }
 
 class Fd {
-public:
+  public:
     explicit Fd(int fd) : m_fd(fd) {}
     ~Fd() {
         if (m_fd >= 0) {
@@ -42,7 +42,7 @@ public:
     Fd& operator=(const Fd&) = delete;
     int get() const { return m_fd; }
 
-private:
+  private:
     int m_fd;
 };
 
@@ -51,9 +51,10 @@ std::int64_t mtime_ns_of(const struct stat& st) {
 }
 
 Error changed_error(const std::string& shown, std::string_view how) {
-    return Error(fmt::format("snapshot: file `{}` changed while it was being read ({})", shown, how),
-                 "snapshot again once nothing writes to it, or exclude it in an .amlignore or "
-                 ".gitignore file");
+    return Error(
+        fmt::format("snapshot: file `{}` changed while it was being read ({})", shown, how),
+        "snapshot again once nothing writes to it, or exclude it in an .amlignore or "
+        ".gitignore file");
 }
 
 // Hashes one file, failing if it is not the file the walk saw or changes while it is read.
@@ -64,9 +65,11 @@ Digest hash_file(int root_fd, const std::filesystem::path& root, const SnapshotE
     Fd fd(::openat(root_fd, e.path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (fd.get() < 0) {
         if (errno == ENOENT || errno == ELOOP) {
-            throw changed_error(shown, errno == ENOENT ? "it was removed" : "it became a symbolic link");
+            throw changed_error(shown,
+                                errno == ENOENT ? "it was removed" : "it became a symbolic link");
         }
-        throw_errno("read", shown, errno, "make it readable, or exclude it in an .amlignore or .gitignore file");
+        throw_errno("read", shown, errno,
+                    "make it readable, or exclude it in an .amlignore or .gitignore file");
     }
     // One read for most files: ask for what the walk saw; the fstat afterwards catches a file
     // that grew, shrank or was rewritten in between (size or mtime differ from the walk's).
@@ -87,7 +90,7 @@ Digest hash_file(int root_fd, const std::filesystem::path& root, const SnapshotE
         sha.update(buffer.data(), static_cast<size_t>(n));
         total += static_cast<std::uint64_t>(n);
     }
-    struct stat after{};
+    struct stat after {};
     if (::fstat(fd.get(), &after) != 0) {
         throw_errno("stat", shown, errno);
     }
@@ -96,8 +99,8 @@ Digest hash_file(int root_fd, const std::filesystem::path& root, const SnapshotE
     }
     if (total != e.size || static_cast<std::uint64_t>(after.st_size) != e.size ||
         mtime_ns_of(after) != e.mtime_ns) {
-        throw changed_error(shown, fmt::format("{} bytes expected, {} read, {} now", e.size, total,
-                                               after.st_size));
+        throw changed_error(
+            shown, fmt::format("{} bytes expected, {} read, {} now", e.size, total, after.st_size));
     }
     return sha.finish();
 }
@@ -197,12 +200,12 @@ std::string limit_report(const SnapshotListing& listing, bool by_bytes) {
 }
 
 void check_root(const std::filesystem::path& root) {
-    struct stat st{};
+    struct stat st {};
     if (::stat(root.c_str(), &st) != 0) {
         int err = errno;
         if (err == ENOENT || err == ENOTDIR || err == ELOOP || err == ENAMETOOLONG) {
-            throw bad_input(fmt::format("snapshot: source directory `{}` does not exist ({})", root.string(),
-                                        std::strerror(err)),
+            throw bad_input(fmt::format("snapshot: source directory `{}` does not exist ({})",
+                                        root.string(), std::strerror(err)),
                             "pass the directory holding the job's code");
         }
         throw_errno("snapshot: stat", root.string(), err);
@@ -215,14 +218,15 @@ void check_root(const std::filesystem::path& root) {
 
 }  // namespace
 
-SnapshotListing walk_snapshot(const std::filesystem::path& root, Log& log, const SnapshotOptions& options,
-                              WalkDetail detail) {
+SnapshotListing walk_snapshot(const std::filesystem::path& root, Log& log,
+                              const SnapshotOptions& options, WalkDetail detail) {
     check_root(root);
     unsigned threads = options.threads == 0 ? default_thread_count() : options.threads;
     return detail::walk_tree(root, log, threads, detail);
 }
 
-void list_snapshot_paths(const std::filesystem::path& root, Log& log, const SnapshotOptions& options,
+void list_snapshot_paths(const std::filesystem::path& root, Log& log,
+                         const SnapshotOptions& options,
                          const std::function<void(std::string_view path)>& emit) {
     check_root(root);
     unsigned threads = options.threads == 0 ? default_thread_count() : options.threads;
@@ -237,19 +241,23 @@ void check_snapshot_limits(const SnapshotListing& listing, const SnapshotOptions
     }
     std::string what;
     if (over_bytes) {
-        what = fmt::format("the size limit of {} ({} bytes)", mib(options.max_bytes), options.max_bytes);
+        what = fmt::format("the size limit of {} ({} bytes)", mib(options.max_bytes),
+                           options.max_bytes);
     }
     if (over_files) {
-        what += fmt::format("{}the file limit of {} files", what.empty() ? "" : " and ", options.max_files);
+        what += fmt::format("{}the file limit of {} files", what.empty() ? "" : " and ",
+                            options.max_files);
     }
-    std::string message = fmt::format(
-        "snapshot of `{}` exceeds {}: it holds {} files, {} ({} bytes) in all\n{}", listing.root.string(),
-        what, listing.files, mib(listing.bytes), listing.bytes, limit_report(listing, over_bytes));
-    std::string hint = fmt::format("exclude what the job does not need in an .amlignore or .gitignore "
-                                   "file, or raise {} (0: no limit)",
-                                   over_bytes && over_files ? "--max-bytes and --max-files"
-                                   : over_bytes             ? "--max-bytes"
-                                                            : "--max-files");
+    std::string message =
+        fmt::format("snapshot of `{}` exceeds {}: it holds {} files, {} ({} bytes) in all\n{}",
+                    listing.root.string(), what, listing.files, mib(listing.bytes), listing.bytes,
+                    limit_report(listing, over_bytes));
+    std::string hint = fmt::format(
+        "exclude what the job does not need in an .amlignore or .gitignore "
+        "file, or raise {} (0: no limit)",
+        over_bytes && over_files ? "--max-bytes and --max-files"
+        : over_bytes             ? "--max-bytes"
+                                 : "--max-files");
     throw bad_input(std::move(message), std::move(hint));
 }
 
@@ -258,24 +266,25 @@ Digest snapshot_digest(const SnapshotListing& listing) {
     for (const auto& e : listing.entries) {
         h.add("path", e.path);
         switch (e.type) {
-        case SnapshotEntryType::file:
-            h.add("type", "file");
-            h.add("executable", e.executable);
-            h.add("content", e.content);
-            break;
-        case SnapshotEntryType::symlink:
-            h.add("type", "symlink");
-            h.add("target", e.link_target);
-            break;
-        case SnapshotEntryType::directory:
-            h.add("type", "directory");
-            break;
+            case SnapshotEntryType::file:
+                h.add("type", "file");
+                h.add("executable", e.executable);
+                h.add("content", e.content);
+                break;
+            case SnapshotEntryType::symlink:
+                h.add("type", "symlink");
+                h.add("target", e.link_target);
+                break;
+            case SnapshotEntryType::directory:
+                h.add("type", "directory");
+                break;
         }
     }
     return h.finish();
 }
 
-Snapshot make_snapshot(const std::filesystem::path& root, Log& log, const SnapshotOptions& options) {
+Snapshot make_snapshot(const std::filesystem::path& root, Log& log,
+                       const SnapshotOptions& options) {
     Snapshot s;
     s.listing = walk_snapshot(root, log, options, WalkDetail::full);
     check_snapshot_limits(s.listing, options);
@@ -291,23 +300,23 @@ std::vector<LayerEntry> snapshot_layer_entries(const Snapshot& snapshot) {
         LayerEntry l;
         l.path = e.path;
         switch (e.type) {
-        case SnapshotEntryType::file:
-            l.type = EntryType::file;
-            l.mode = e.executable ? 0755 : 0644;
-            l.size = e.size;
-            l.mtime = e.mtime_ns / 1000000000;
-            l.source = snapshot.listing.root / e.path;
-            l.expect_mtime_ns = e.mtime_ns;
-            break;
-        case SnapshotEntryType::symlink:
-            l.type = EntryType::symlink;
-            l.mode = 0777;
-            l.link_target = e.link_target;
-            break;
-        case SnapshotEntryType::directory:
-            l.type = EntryType::directory;
-            l.mode = 0755;
-            break;
+            case SnapshotEntryType::file:
+                l.type = EntryType::file;
+                l.mode = e.executable ? 0755 : 0644;
+                l.size = e.size;
+                l.mtime = e.mtime_ns / 1000000000;
+                l.source = snapshot.listing.root / e.path;
+                l.expect_mtime_ns = e.mtime_ns;
+                break;
+            case SnapshotEntryType::symlink:
+                l.type = EntryType::symlink;
+                l.mode = 0777;
+                l.link_target = e.link_target;
+                break;
+            case SnapshotEntryType::directory:
+                l.type = EntryType::directory;
+                l.mode = 0755;
+                break;
         }
         out.push_back(std::move(l));
     }
@@ -317,7 +326,7 @@ std::vector<LayerEntry> snapshot_layer_entries(const Snapshot& snapshot) {
 namespace {
 
 class BufferedSink : public Sink {
-public:
+  public:
     explicit BufferedSink(Sink& next) : m_next(next) { m_buffer.reserve(k_size); }
     void write(const void* data, size_t size) override {
         if (m_buffer.size() + size > k_size) {
@@ -337,7 +346,7 @@ public:
         }
     }
 
-private:
+  private:
     static constexpr size_t k_size = 1 << 20;
     Sink& m_next;
     std::string m_buffer;
@@ -352,8 +361,9 @@ LayerResult write_snapshot_layer(const Snapshot& snapshot, const LayerOptions& o
     return result;
 }
 
-LayerResult make_snapshot_layer(const std::filesystem::path& root, Log& log, const SnapshotOptions& options,
-                                const LayerOptions& layer_options, Sink& out, Snapshot& snapshot) {
+LayerResult make_snapshot_layer(const std::filesystem::path& root, Log& log,
+                                const SnapshotOptions& options, const LayerOptions& layer_options,
+                                Sink& out, Snapshot& snapshot) {
     snapshot = Snapshot{};
     snapshot.listing = walk_snapshot(root, log, options, WalkDetail::full);
     check_snapshot_limits(snapshot.listing, options);
@@ -386,7 +396,8 @@ std::vector<const SnapshotEntry*> largest_files(const SnapshotListing& listing, 
         return a->size != b->size ? a->size > b->size : a->path < b->path;
     };
     n = std::min(n, files.size());
-    std::partial_sort(files.begin(), files.begin() + static_cast<std::ptrdiff_t>(n), files.end(), bigger);
+    std::partial_sort(files.begin(), files.begin() + static_cast<std::ptrdiff_t>(n), files.end(),
+                      bigger);
     files.resize(n);
     return files;
 }

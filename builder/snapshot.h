@@ -17,8 +17,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "builder/layer.h"
@@ -44,11 +44,11 @@ enum class SnapshotEntryType { file, symlink, directory };
 struct SnapshotEntry {
     std::string path;  // relative to the root, '/'-separated, the name's bytes as on disk
     SnapshotEntryType type = SnapshotEntryType::file;
-    bool executable = false;      // files: any execute bit set
-    std::uint64_t size = 0;       // files
-    std::int64_t mtime_ns = 0;    // files, as seen by the walk
-    std::string link_target;      // symlinks (read, never followed)
-    Digest content;               // files, once hashed (make_snapshot)
+    bool executable = false;    // files: any execute bit set
+    std::uint64_t size = 0;     // files
+    std::int64_t mtime_ns = 0;  // files, as seen by the walk
+    std::string link_target;    // symlinks (read, never followed)
+    Digest content;             // files, once hashed (make_snapshot)
 };
 
 enum class WalkDetail {
@@ -61,17 +61,18 @@ struct SnapshotListing {
     // Sorted bytewise by path, a directory's path taken with a trailing '/' (so it comes right
     // before what it holds, and the files and symlinks alone are in plain bytewise order).
     std::vector<SnapshotEntry> entries;
-    std::uint64_t files = 0;             // regular files and symlinks
-    std::uint64_t bytes = 0;             // sum of regular file sizes (WalkDetail::full)
+    std::uint64_t files = 0;  // regular files and symlinks
+    std::uint64_t bytes = 0;  // sum of regular file sizes (WalkDetail::full)
 };
 
 // Walks `root` applying the ignore rules. Throws as described above; does not check limits.
-SnapshotListing walk_snapshot(const std::filesystem::path& root, Log& log, const SnapshotOptions& options,
-                              WalkDetail detail);
+SnapshotListing walk_snapshot(const std::filesystem::path& root, Log& log,
+                              const SnapshotOptions& options, WalkDetail detail);
 
 // The same walk with WalkDetail::names, streaming the paths of the included files and symlinks
 // in bytewise order instead of building a listing (what `envpack snapshot --list` prints).
-void list_snapshot_paths(const std::filesystem::path& root, Log& log, const SnapshotOptions& options,
+void list_snapshot_paths(const std::filesystem::path& root, Log& log,
+                         const SnapshotOptions& options,
                          const std::function<void(std::string_view path)>& emit);
 
 // Throws bad_input when `listing` (a full walk) exceeds a limit of `options`.
@@ -98,8 +99,9 @@ LayerResult write_snapshot_layer(const Snapshot& snapshot, const LayerOptions& o
 
 // make_snapshot and write_snapshot_layer in one go: the files are hashed on worker threads while
 // the layer is written, so each file is read about once from disk. Returns the layer's result.
-LayerResult make_snapshot_layer(const std::filesystem::path& root, Log& log, const SnapshotOptions& options,
-                                const LayerOptions& layer_options, Sink& out, Snapshot& snapshot);
+LayerResult make_snapshot_layer(const std::filesystem::path& root, Log& log,
+                                const SnapshotOptions& options, const LayerOptions& layer_options,
+                                Sink& out, Snapshot& snapshot);
 
 // The `n` largest files, biggest first (ties by path).
 std::vector<const SnapshotEntry*> largest_files(const SnapshotListing& listing, size_t n);

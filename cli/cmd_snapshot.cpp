@@ -36,8 +36,11 @@ void write_stdout(const std::string& s) {
 
 int cmd_snapshot(Context& ctx, const std::vector<std::string>& argv) {
     Args args("snapshot", argv,
-              {{"--list", "", false}, {"--output", "-o", true}, {"--json", "", false},
-               {"--max-bytes", "", true}, {"--max-files", "", true}});
+              {{"--list", "", false},
+               {"--output", "-o", true},
+               {"--json", "", false},
+               {"--max-bytes", "", true},
+               {"--max-files", "", true}});
     const std::string& dir = args.positional(0, "DIR");
     args.expect_at_most(1);
     SnapshotOptions options;
@@ -107,7 +110,8 @@ int cmd_snapshot(Context& ctx, const std::vector<std::string>& argv) {
     std::string out = fmt::format("digest: {}\nfiles: {}\nbytes: {}\n", snapshot.digest.to_string(),
                                   snapshot.listing.files, snapshot.listing.bytes);
     if (layer) {
-        out += fmt::format("layer: {} {} ({} bytes)\n", *output, layer->digest.to_string(), layer->size);
+        out += fmt::format("layer: {} {} ({} bytes)\n", *output, layer->digest.to_string(),
+                           layer->size);
     }
     write_stdout(out);
     return 0;

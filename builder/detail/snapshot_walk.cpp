@@ -5,9 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
-#include <algorithm>
 #include <cstring>
 #include <exception>
 #include <functional>
@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include "builder/detail/ignore_file.h"
 #include "builder/ignore.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -29,7 +30,7 @@ namespace {
 // its subdirectories, which open themselves relative to it (so no path is resolved twice and no
 // symlink swapped in above them is followed).
 class DirHandle {
-public:
+  public:
     explicit DirHandle(DIR* dir) : m_dir(dir) {}
     ~DirHandle() { ::closedir(m_dir); }
     DirHandle(const DirHandle&) = delete;
@@ -37,7 +38,7 @@ public:
     DIR* dir() const { return m_dir; }
     int fd() const { return ::dirfd(m_dir); }
 
-private:
+  private:
     DIR* m_dir;
 };
 
@@ -48,7 +49,8 @@ struct Child {
     std::uint32_t name_size = 0;
     SnapshotEntryType type = SnapshotEntryType::file;
     bool executable = false;
-    std::uint32_t index = 0;  // directories: into Node::subdirs; others (full walks): into Node::info
+    std::uint32_t index =
+        0;  // directories: into Node::subdirs; others (full walks): into Node::info
 };
 
 struct Info {
@@ -62,7 +64,9 @@ struct Node {
     std::vector<Child> children;  // in the bytewise order of their full paths
     std::vector<std::unique_ptr<Node>> subdirs;
     std::vector<Info> info;
-    std::string_view name(const Child& c) const { return {names.data() + c.name_offset, c.name_size}; }
+    std::string_view name(const Child& c) const {
+        return {names.data() + c.name_offset, c.name_size};
+    }
 };
 
 struct Job {
@@ -70,7 +74,7 @@ struct Job {
     std::string name;                   // within the parent
     std::string path;                   // relative to the root, "" for the root
     Node* node = nullptr;
-    IgnoreStack ignores;                // the files of the directories above
+    IgnoreStack ignores;  // the files of the directories above
 };
 
 // A directory's entries sort as name + "/" so that walking the tree in child order gives the
@@ -126,27 +130,27 @@ const char* special_kind(mode_t mode) {
 
 mode_t mode_of_dtype(unsigned char t) {
     switch (t) {
-    case DT_REG:
-        return S_IFREG;
-    case DT_DIR:
-        return S_IFDIR;
-    case DT_LNK:
-        return S_IFLNK;
-    case DT_SOCK:
-        return S_IFSOCK;
-    case DT_FIFO:
-        return S_IFIFO;
-    case DT_CHR:
-        return S_IFCHR;
-    case DT_BLK:
-        return S_IFBLK;
-    default:
-        return 0;
+        case DT_REG:
+            return S_IFREG;
+        case DT_DIR:
+            return S_IFDIR;
+        case DT_LNK:
+            return S_IFLNK;
+        case DT_SOCK:
+            return S_IFSOCK;
+        case DT_FIFO:
+            return S_IFIFO;
+        case DT_CHR:
+            return S_IFCHR;
+        case DT_BLK:
+            return S_IFBLK;
+        default:
+            return 0;
     }
 }
 
 class Walker {
-public:
+  public:
     Walker(std::filesystem::path root, Log& log, WalkDetail detail)
         : m_root(std::move(root)), m_log(log), m_detail(detail) {}
 
@@ -182,7 +186,7 @@ public:
         emit_paths(m_top, path, emit);
     }
 
-private:
+  private:
     std::string display(const std::string& rel) const {
         return rel.empty() ? m_root.string() : (m_root / rel).string();
     }
@@ -236,61 +240,6 @@ private:
         return std::make_shared<DirHandle>(dir);
     }
 
-    std::shared_ptr<const IgnoreFile> read_ignore_file(int dirfd, const char* name,
-                                                       const std::string& rel) {
-        int fd = ::openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-        if (fd < 0) {
-            if (errno == ENOENT) {
-                return nullptr;
-            }
-            if (errno == ELOOP) {
-                throw bad_input(fmt::format("ignore file `{}` is a symbolic link", display(rel)),
-                                "envpack, like git, does not follow symbolic links to ignore "
-                                "files: replace it with a regular file");
-            }
-            throw_errno("read ignore file", display(rel), errno);
-        }
-        struct Closer {
-            int fd;
-            ~Closer() { ::close(fd); }
-        } closer{fd};
-        struct stat st{};
-        if (::fstat(fd, &st) != 0) {
-            throw_errno("stat ignore file", display(rel), errno);
-        }
-        if (!S_ISREG(st.st_mode)) {
-            throw bad_input(fmt::format("ignore file `{}` is not a regular file", display(rel)),
-                            "remove it or replace it with a regular file");
-        }
-        if (static_cast<std::uint64_t>(st.st_size) > k_snapshot_max_ignore_file_bytes) {
-            throw bad_input(fmt::format("ignore file `{}` is {} bytes, more than the limit of {} "
-                                        "bytes (100 MiB)",
-                                        display(rel), st.st_size, k_snapshot_max_ignore_file_bytes),
-                            "git ignores such files entirely; shorten it");
-        }
-        std::string contents;
-        contents.resize(static_cast<size_t>(st.st_size));
-        size_t got = 0;
-        while (true) {
-            if (got == contents.size()) {
-                contents.resize(contents.size() + 4096);
-            }
-            ssize_t n = ::read(fd, contents.data() + got, contents.size() - got);
-            if (n < 0) {
-                if (errno == EINTR) {
-                    continue;
-                }
-                throw_errno("read ignore file", display(rel), errno);
-            }
-            if (n == 0) {
-                break;
-            }
-            got += static_cast<size_t>(n);
-        }
-        contents.resize(got);
-        return std::make_shared<const IgnoreFile>(IgnoreFile::parse(contents));
-    }
-
     void process(Job job) {
         std::shared_ptr<DirHandle> handle = open_dir(job);
         job.parent.reset();
@@ -323,14 +272,14 @@ private:
             has_aml = has_aml || std::strcmp(n, ".amlignore") == 0;
             has_git = has_git || std::strcmp(n, ".gitignore") == 0;
             size_t len = std::strlen(n);
-            raw.push_back(Raw{static_cast<std::uint32_t>(node.names.size()), static_cast<std::uint32_t>(len),
-                              d->d_type});
+            raw.push_back(Raw{static_cast<std::uint32_t>(node.names.size()),
+                              static_cast<std::uint32_t>(len), d->d_type});
             node.names.append(n, len + 1);
         }
         IgnoreStack ignores = job.ignores;
         if (has_aml || has_git) {
             const char* name = has_aml ? ".amlignore" : ".gitignore";
-            if (auto file = read_ignore_file(handle->fd(), name, join(job.path, name))) {
+            if (auto file = read_ignore_file(handle->fd(), name, display(join(job.path, name)))) {
                 ignores = ignores.push(job.path, std::move(file));
             }
         }
@@ -344,7 +293,7 @@ private:
             }
             full.append(name, r.size);
             mode_t type = mode_of_dtype(r.type);
-            struct stat st{};
+            struct stat st {};
             bool need_stat = type == 0 || (m_detail == WalkDetail::full && type != S_IFDIR);
             if (need_stat) {
                 if (::fstatat(handle->fd(), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -374,14 +323,16 @@ private:
                                         st.st_mtim.tv_nsec;
                         c.executable = (st.st_mode & 0111) != 0;
                     } else {
-                        info.link_target = read_link(handle->fd(), name, full, static_cast<size_t>(st.st_size));
+                        info.link_target =
+                            read_link(handle->fd(), name, full, static_cast<size_t>(st.st_size));
                     }
                     c.index = static_cast<std::uint32_t>(node.info.size());
                     node.info.push_back(std::move(info));
                 }
             } else {
-                m_log.warnf("skipping {} `{}`: sockets, fifos and devices are not part of a snapshot",
-                            special_kind(type), display(full));
+                m_log.warnf(
+                    "skipping {} `{}`: sockets, fifos and devices are not part of a snapshot",
+                    special_kind(type), display(full));
                 continue;
             }
             node.children.push_back(c);
@@ -394,7 +345,8 @@ private:
         for (const auto& c : node.children) {
             if (c.type == SnapshotEntryType::directory) {
                 std::string name(node.name(c));
-                subdirs.push_back(Job{handle, name, join(job.path, name), node.subdirs[c.index].get(), ignores});
+                subdirs.push_back(
+                    Job{handle, name, join(job.path, name), node.subdirs[c.index].get(), ignores});
             }
         }
         if (!subdirs.empty()) {

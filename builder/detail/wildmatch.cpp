@@ -78,178 +78,179 @@ int dowild(const uchar* p, const uchar* text, const uchar* text_end, WildmatchMo
             return wm_abort_all;
         }
         switch (p_ch) {
-        case '\\':
-            // Literal match with the next byte; "default" handles a pattern ending in '\'.
-            p_ch = *++p;
-            [[fallthrough]];
-        default:
-            if (t_ch != p_ch) {
-                return wm_nomatch;
-            }
-            continue;
-        case '?':
-            if (pathname && t_ch == '/') {
-                return wm_nomatch;
-            }
-            continue;
-        case '*':
-            if (*++p == '*') {
-                const uchar* prev_p = p - 2;
-                while (*++p == '*') {
+            case '\\':
+                // Literal match with the next byte; "default" handles a pattern ending in '\'.
+                p_ch = *++p;
+                [[fallthrough]];
+            default:
+                if (t_ch != p_ch) {
+                    return wm_nomatch;
                 }
-                if (!pathname) {
-                    match_slash = true;
-                } else if ((prev_p < pattern || *prev_p == '/') &&
-                           (*p == '\0' || *p == '/' || (p[0] == '\\' && p[1] == '/'))) {
-                    // "**/" may match nothing: try the rest of the pattern right here.
-                    if (p[0] == '/' && dowild(p + 1, text, text_end, mode) == wm_match) {
-                        return wm_match;
+                continue;
+            case '?':
+                if (pathname && t_ch == '/') {
+                    return wm_nomatch;
+                }
+                continue;
+            case '*':
+                if (*++p == '*') {
+                    const uchar* prev_p = p - 2;
+                    while (*++p == '*') {
                     }
-                    match_slash = true;
-                } else {
-                    match_slash = false;
-                }
-            } else {
-                match_slash = !pathname;
-            }
-            if (*p == '\0') {
-                // A trailing "**" matches everything, a trailing "*" only without a further '/'.
-                if (!match_slash && find_slash(text, text_end) != nullptr) {
-                    return wm_nomatch;
-                }
-                return wm_match;
-            } else if (!match_slash && *p == '/') {
-                // One '*' followed by '/' matches up to the next directory separator.
-                const uchar* slash = find_slash(text, text_end);
-                if (slash == nullptr) {
-                    return wm_nomatch;
-                }
-                text = slash;
-                break;  // the slash is consumed by the loop
-            }
-            while (true) {
-                if (t_ch == '\0') {
-                    break;
-                }
-                // Skip ahead to the next occurrence of a literal that follows the '*'.
-                if (!is_glob_special(*p)) {
-                    p_ch = *p;
-                    while (text < text_end && (t_ch = *text, match_slash || t_ch != '/')) {
-                        if (t_ch == p_ch) {
-                            break;
+                    if (!pathname) {
+                        match_slash = true;
+                    } else if ((prev_p < pattern || *prev_p == '/') &&
+                               (*p == '\0' || *p == '/' || (p[0] == '\\' && p[1] == '/'))) {
+                        // "**/" may match nothing: try the rest of the pattern right here.
+                        if (p[0] == '/' && dowild(p + 1, text, text_end, mode) == wm_match) {
+                            return wm_match;
                         }
-                        ++text;
+                        match_slash = true;
+                    } else {
+                        match_slash = false;
                     }
-                    if (text >= text_end) {
-                        t_ch = 0;
-                    }
-                    if (t_ch != p_ch) {
+                } else {
+                    match_slash = !pathname;
+                }
+                if (*p == '\0') {
+                    // A trailing "**" matches everything, a trailing "*" only without a further
+                    // '/'.
+                    if (!match_slash && find_slash(text, text_end) != nullptr) {
                         return wm_nomatch;
                     }
-                }
-                if ((matched = dowild(p, text, text_end, mode)) != wm_nomatch) {
-                    if (!match_slash || matched != wm_abort_to_starstar) {
-                        return matched;
+                    return wm_match;
+                } else if (!match_slash && *p == '/') {
+                    // One '*' followed by '/' matches up to the next directory separator.
+                    const uchar* slash = find_slash(text, text_end);
+                    if (slash == nullptr) {
+                        return wm_nomatch;
                     }
-                } else if (!match_slash && t_ch == '/') {
-                    return wm_abort_to_starstar;
+                    text = slash;
+                    break;  // the slash is consumed by the loop
                 }
-                ++text;
-                t_ch = text < text_end ? *text : 0;
-            }
-            return wm_abort_all;
-        case '[':
-            p_ch = *++p;
-            if (p_ch == '^') {
-                p_ch = '!';
-            }
-            negated = p_ch == '!' ? 1 : 0;
-            if (negated != 0) {
+                while (true) {
+                    if (t_ch == '\0') {
+                        break;
+                    }
+                    // Skip ahead to the next occurrence of a literal that follows the '*'.
+                    if (!is_glob_special(*p)) {
+                        p_ch = *p;
+                        while (text < text_end && (t_ch = *text, match_slash || t_ch != '/')) {
+                            if (t_ch == p_ch) {
+                                break;
+                            }
+                            ++text;
+                        }
+                        if (text >= text_end) {
+                            t_ch = 0;
+                        }
+                        if (t_ch != p_ch) {
+                            return wm_nomatch;
+                        }
+                    }
+                    if ((matched = dowild(p, text, text_end, mode)) != wm_nomatch) {
+                        if (!match_slash || matched != wm_abort_to_starstar) {
+                            return matched;
+                        }
+                    } else if (!match_slash && t_ch == '/') {
+                        return wm_abort_to_starstar;
+                    }
+                    ++text;
+                    t_ch = text < text_end ? *text : 0;
+                }
+                return wm_abort_all;
+            case '[':
                 p_ch = *++p;
-            }
-            prev_ch = 0;
-            matched = 0;
-            do {
-                if (p_ch == '\0') {
-                    return wm_abort_all;
+                if (p_ch == '^') {
+                    p_ch = '!';
                 }
-                if (p_ch == '\\') {
+                negated = p_ch == '!' ? 1 : 0;
+                if (negated != 0) {
                     p_ch = *++p;
+                }
+                prev_ch = 0;
+                matched = 0;
+                do {
                     if (p_ch == '\0') {
                         return wm_abort_all;
                     }
-                    if (t_ch == p_ch) {
-                        matched = 1;
-                    }
-                } else if (p_ch == '-' && prev_ch != 0 && p[1] != '\0' && p[1] != ']') {
-                    p_ch = *++p;
                     if (p_ch == '\\') {
                         p_ch = *++p;
                         if (p_ch == '\0') {
                             return wm_abort_all;
                         }
-                    }
-                    if (t_ch <= p_ch && t_ch >= prev_ch) {
-                        matched = 1;
-                    }
-                    p_ch = 0;  // makes prev_ch 0: no range may start here
-                } else if (p_ch == '[' && p[1] == ':') {
-                    const uchar* s;
-                    for (s = p += 2; (p_ch = *p) != '\0' && p_ch != ']'; ++p) {
-                    }
-                    if (p_ch == '\0') {
-                        return wm_abort_all;
-                    }
-                    int i = static_cast<int>(p - s - 1);
-                    if (i < 0 || p[-1] != ':') {
-                        // No ":]": the '[' is an ordinary member.
-                        p = s - 2;
-                        p_ch = '[';
                         if (t_ch == p_ch) {
                             matched = 1;
                         }
-                        continue;
-                    }
-                    bool hit = false;
-                    if (class_is(s, i, "alnum")) {
-                        hit = is_alnum(t_ch);
-                    } else if (class_is(s, i, "alpha")) {
-                        hit = is_alpha(t_ch);
-                    } else if (class_is(s, i, "blank")) {
-                        hit = is_blank(t_ch);
-                    } else if (class_is(s, i, "cntrl")) {
-                        hit = is_cntrl(t_ch);
-                    } else if (class_is(s, i, "digit")) {
-                        hit = is_digit(t_ch);
-                    } else if (class_is(s, i, "graph")) {
-                        hit = is_graph(t_ch);
-                    } else if (class_is(s, i, "lower")) {
-                        hit = is_lower(t_ch);
-                    } else if (class_is(s, i, "print")) {
-                        hit = is_print(t_ch);
-                    } else if (class_is(s, i, "punct")) {
-                        hit = is_punct(t_ch);
-                    } else if (class_is(s, i, "space")) {
-                        hit = is_space(t_ch);
-                    } else if (class_is(s, i, "upper")) {
-                        hit = is_upper(t_ch);
-                    } else if (class_is(s, i, "xdigit")) {
-                        hit = is_xdigit(t_ch);
-                    } else {
-                        return wm_abort_all;  // malformed [:class:]
-                    }
-                    if (hit && is_ascii(t_ch)) {
+                    } else if (p_ch == '-' && prev_ch != 0 && p[1] != '\0' && p[1] != ']') {
+                        p_ch = *++p;
+                        if (p_ch == '\\') {
+                            p_ch = *++p;
+                            if (p_ch == '\0') {
+                                return wm_abort_all;
+                            }
+                        }
+                        if (t_ch <= p_ch && t_ch >= prev_ch) {
+                            matched = 1;
+                        }
+                        p_ch = 0;  // makes prev_ch 0: no range may start here
+                    } else if (p_ch == '[' && p[1] == ':') {
+                        const uchar* s;
+                        for (s = p += 2; (p_ch = *p) != '\0' && p_ch != ']'; ++p) {
+                        }
+                        if (p_ch == '\0') {
+                            return wm_abort_all;
+                        }
+                        int i = static_cast<int>(p - s - 1);
+                        if (i < 0 || p[-1] != ':') {
+                            // No ":]": the '[' is an ordinary member.
+                            p = s - 2;
+                            p_ch = '[';
+                            if (t_ch == p_ch) {
+                                matched = 1;
+                            }
+                            continue;
+                        }
+                        bool hit = false;
+                        if (class_is(s, i, "alnum")) {
+                            hit = is_alnum(t_ch);
+                        } else if (class_is(s, i, "alpha")) {
+                            hit = is_alpha(t_ch);
+                        } else if (class_is(s, i, "blank")) {
+                            hit = is_blank(t_ch);
+                        } else if (class_is(s, i, "cntrl")) {
+                            hit = is_cntrl(t_ch);
+                        } else if (class_is(s, i, "digit")) {
+                            hit = is_digit(t_ch);
+                        } else if (class_is(s, i, "graph")) {
+                            hit = is_graph(t_ch);
+                        } else if (class_is(s, i, "lower")) {
+                            hit = is_lower(t_ch);
+                        } else if (class_is(s, i, "print")) {
+                            hit = is_print(t_ch);
+                        } else if (class_is(s, i, "punct")) {
+                            hit = is_punct(t_ch);
+                        } else if (class_is(s, i, "space")) {
+                            hit = is_space(t_ch);
+                        } else if (class_is(s, i, "upper")) {
+                            hit = is_upper(t_ch);
+                        } else if (class_is(s, i, "xdigit")) {
+                            hit = is_xdigit(t_ch);
+                        } else {
+                            return wm_abort_all;  // malformed [:class:]
+                        }
+                        if (hit && is_ascii(t_ch)) {
+                            matched = 1;
+                        }
+                        p_ch = 0;
+                    } else if (t_ch == p_ch) {
                         matched = 1;
                     }
-                    p_ch = 0;
-                } else if (t_ch == p_ch) {
-                    matched = 1;
+                } while (prev_ch = p_ch, (p_ch = *++p) != ']');
+                if (matched == negated || (pathname && t_ch == '/')) {
+                    return wm_nomatch;
                 }
-            } while (prev_ch = p_ch, (p_ch = *++p) != ']');
-            if (matched == negated || (pathname && t_ch == '/')) {
-                return wm_nomatch;
-            }
-            continue;
+                continue;
         }
     }
     return text < text_end ? wm_nomatch : wm_match;

@@ -110,7 +110,8 @@ const WildCase k_cases[] = {
     {"[[:alnum:][:alpha:][:blank:][:cntrl:][:digit:][:graph:][:lower:][:print:][:punct:][:space:]"
      "[:upper:][:xdigit:]]",
      "_", 1, 1},
-    {"[^[:alnum:][:alpha:][:blank:][:cntrl:][:digit:][:lower:][:space:][:upper:][:xdigit:]]", ".", 1, 1},
+    {"[^[:alnum:][:alpha:][:blank:][:cntrl:][:digit:][:lower:][:space:][:upper:][:xdigit:]]", ".",
+     1, 1},
     {"[a-c[:digit:]x-z]", "5", 1, 1},
     {"[a-c[:digit:]x-z]", "b", 1, 1},
     {"[a-c[:digit:]x-z]", "y", 1, 1},
@@ -165,11 +166,16 @@ const WildCase k_cases[] = {
     {"[[-\\]]", "[", 1, 1},
     {"[[-\\]]", "]", 1, 1},
     {"[[-\\]]", "-", 0, 0},
-    {"-*-*-*-*-*-*-12-*-*-*-m-*-*-*", "-adobe-courier-bold-o-normal--12-120-75-75-m-70-iso8859-1", 1, 1},
-    {"-*-*-*-*-*-*-12-*-*-*-m-*-*-*", "-adobe-courier-bold-o-normal--12-120-75-75-X-70-iso8859-1", 0, 0},
-    {"-*-*-*-*-*-*-12-*-*-*-m-*-*-*", "-adobe-courier-bold-o-normal--12-120-75-75-/-70-iso8859-1", 0, 0},
-    {"XXX/*/*/*/*/*/*/12/*/*/*/m/*/*/*", "XXX/adobe/courier/bold/o/normal//12/120/75/75/m/70/iso8859/1", 1, 1},
-    {"XXX/*/*/*/*/*/*/12/*/*/*/m/*/*/*", "XXX/adobe/courier/bold/o/normal//12/120/75/75/X/70/iso8859/1", 0, 0},
+    {"-*-*-*-*-*-*-12-*-*-*-m-*-*-*", "-adobe-courier-bold-o-normal--12-120-75-75-m-70-iso8859-1",
+     1, 1},
+    {"-*-*-*-*-*-*-12-*-*-*-m-*-*-*", "-adobe-courier-bold-o-normal--12-120-75-75-X-70-iso8859-1",
+     0, 0},
+    {"-*-*-*-*-*-*-12-*-*-*-m-*-*-*", "-adobe-courier-bold-o-normal--12-120-75-75-/-70-iso8859-1",
+     0, 0},
+    {"XXX/*/*/*/*/*/*/12/*/*/*/m/*/*/*",
+     "XXX/adobe/courier/bold/o/normal//12/120/75/75/m/70/iso8859/1", 1, 1},
+    {"XXX/*/*/*/*/*/*/12/*/*/*/m/*/*/*",
+     "XXX/adobe/courier/bold/o/normal//12/120/75/75/X/70/iso8859/1", 0, 0},
     {"**/*a*b*g*n*t", "abcd/abcdefg/abcdefghijk/abcdefghijklmnop.txt", 1, 1},
     {"**/*a*b*g*n*t", "abcd/abcdefg/abcdefghijk/abcdefghijklmnop.txtz", 0, 0},
     {"*/*/*", "foo", 0, 0},
@@ -195,7 +201,8 @@ const WildCase k_cases[] = {
     {"**/foo/bar", "foo/bar", 1, -1},
 };
 
-IgnoreVerdict verdict(std::string_view file, std::string_view path, PathKind kind = PathKind::file) {
+IgnoreVerdict verdict(std::string_view file, std::string_view path,
+                      PathKind kind = PathKind::file) {
     return IgnoreFile::parse(file).match(path, kind);
 }
 
@@ -214,18 +221,21 @@ TEST_CASE("wildmatch agrees with git's t3070 cases", "[ignore]") {
 TEST_CASE("compiled globs mean what git's globs mean", "[ignore]") {
     // The compile step shortens runs of '*', flags globs that can never match and computes a lower
     // bound on the text a match consumes; none of that may change a verdict of git's matcher.
-    const char* globs[] = {"a***b", "***", "**/***/c", "a/****", "*****b*c", "\\***", "[*]***", "[***]x",
-                           "x[", "[[:nope:]]*", "a\\", "**/b", "a/**/b/**/c", "[!a-]**z", "a?[bc]*/d",
-                           "\\*\\*\\*\\*", "[[:alpha:]***", "[]***]*"};
-    const char* texts[] = {"", "a", "ab", "a/b", "a/x/b", "abc", "a/b/c", "x/a/b/c", "*", "**b", "[***]x",
-                           "***", "a\\", "b", "x", "zz/z", "a/b/d", "ab/d", "a/x/b/y/c", "\\****"};
+    const char* globs[] = {
+        "a***b",       "***",      "**/***/c",  "a/****",       "*****b*c",      "\\***",
+        "[*]***",      "[***]x",   "x[",        "[[:nope:]]*",  "a\\",           "**/b",
+        "a/**/b/**/c", "[!a-]**z", "a?[bc]*/d", "\\*\\*\\*\\*", "[[:alpha:]***", "[]***]*"};
+    const char* texts[] = {"",        "a",    "ab",    "a/b",    "a/x/b",     "abc",   "a/b/c",
+                           "x/a/b/c", "*",    "**b",   "[***]x", "***",       "a\\",   "b",
+                           "x",       "zz/z", "a/b/d", "ab/d",   "a/x/b/y/c", "\\****"};
     for (const char* g : globs) {
         detail::CompiledGlob compiled = detail::compile_glob(g);
         for (const char* t : texts) {
             for (auto mode : {WildmatchMode::pathname, WildmatchMode::basename}) {
                 INFO("glob `" << g << "` compiled `" << compiled.glob << "` text `" << t << "`");
                 bool git = wildmatch(g, t, mode);
-                bool ours = !compiled.never_matches && std::string_view(t).size() >= compiled.min_text &&
+                bool ours = !compiled.never_matches &&
+                            std::string_view(t).size() >= compiled.min_text &&
                             wildmatch(compiled.glob, t, mode);
                 CHECK(git == ours);
             }
@@ -255,7 +265,9 @@ TEST_CASE("ignore lines: comments, blanks, trailing spaces, escapes, CRLF, BOM",
     CHECK(one("foo\\").body == "foo\\");
     CHECK(one("foo\r\n").body == "foo");
     CHECK(one("foo \r").body == "foo");
-    CHECK(one("\xEF\xBB\xBF" "foo\n").body == "foo");
+    CHECK(one("\xEF\xBB\xBF"
+              "foo\n")
+              .body == "foo");
     CHECK(one(std::string_view("foo\0bar\n", 8)).body == "foo");
     CHECK(one(" #x").body == " #x");
     CHECK(IgnoreFile::parse("a\nb\r\n\nc").patterns().size() == 3);
@@ -271,7 +283,8 @@ TEST_CASE("ignore lines: comments, blanks, trailing spaces, escapes, CRLF, BOM",
     CHECK(one("*.log").ends_with);
     CHECK_FALSE(one("*.l?g").ends_with);
     CHECK(one("abc*d").literal_prefix == 3);
-    for (const char* line : {"!/build/", "foo\\ ", "\\#x", "\\!x", "a/**/b", "x//", "!!x", "[a-z]*"}) {
+    for (const char* line :
+         {"!/build/", "foo\\ ", "\\#x", "\\!x", "a/**/b", "x//", "!!x", "[a-z]*"}) {
         IgnorePattern q = one(line);
         CHECK(q.to_string() == line);
         CHECK(one(q.to_string()) == q);
@@ -334,23 +347,26 @@ TEST_CASE("pathological patterns stay cheap", "[ignore]") {
         mixed += "*a";
     }
     for (int i = 0; i < 1000; ++i) {
-        CHECK(verdict(mixed, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab") == IgnoreVerdict::undecided);
+        CHECK(verdict(mixed, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab") ==
+              IgnoreVerdict::undecided);
     }
     std::string bracket = "[" + std::string(1'000'000, 'x');
     CHECK(verdict(bracket, "x") == IgnoreVerdict::undecided);
 }
 
 TEST_CASE("nested files: deeper files decide first", "[ignore]") {
-    auto file = [](std::string_view text) { return std::make_shared<const IgnoreFile>(IgnoreFile::parse(text)); };
+    auto file = [](std::string_view text) {
+        return std::make_shared<const IgnoreFile>(IgnoreFile::parse(text));
+    };
     IgnoreStack root = IgnoreStack{}.push("", file("*.txt\nkeep\n/top\n"));
     IgnoreStack sub = root.push("sub", file("!*.txt\n/only\n"));
     CHECK(sub.depth() == 2);
     CHECK(root.excluded("a.txt", PathKind::file));
     CHECK_FALSE(sub.excluded("sub/a.txt", PathKind::file));
-    CHECK(sub.excluded("sub/keep", PathKind::file));      // the deeper file says nothing about it
-    CHECK(sub.excluded("sub/only", PathKind::file));      // anchored to sub/
+    CHECK(sub.excluded("sub/keep", PathKind::file));  // the deeper file says nothing about it
+    CHECK(sub.excluded("sub/only", PathKind::file));  // anchored to sub/
     CHECK_FALSE(root.excluded("only", PathKind::file));
-    CHECK_FALSE(sub.excluded("sub/top", PathKind::file)); // /top is anchored to the root
+    CHECK_FALSE(sub.excluded("sub/top", PathKind::file));  // /top is anchored to the root
     IgnoreStack deeper = sub.push("sub/x", file("# nothing\n"));
     CHECK_FALSE(deeper.excluded("sub/x/b.txt", PathKind::file));
     CHECK(deeper.excluded("sub/x/keep", PathKind::file));

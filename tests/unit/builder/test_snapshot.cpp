@@ -60,9 +60,9 @@ TEST_CASE("walk: bytewise order, rules per directory, .git left out", "[snapshot
     put(r / "aml" / "d" / "z.log", "x");
     fs::create_directories(r / "empty");
     fs::create_symlink("a", r / "link-to-dir");
-    const std::vector<std::string> want = {".gitignore",    "a-b",         "a/x",           "a0",
-                                           "aml/.amlignore", "aml/.gitignore", "aml/d/z.log", "aml/y.log",
-                                           "link-to-dir",   "sub/out/kept.txt"};
+    const std::vector<std::string> want = {
+        ".gitignore",     "a-b",         "a/x",       "a0",          "aml/.amlignore",
+        "aml/.gitignore", "aml/d/z.log", "aml/y.log", "link-to-dir", "sub/out/kept.txt"};
     for (unsigned n : {1u, 4u}) {
         for (auto detail : {WalkDetail::names, WalkDetail::full}) {
             SnapshotListing l = walk_snapshot(r, Log::null(), threads(n), detail);
@@ -70,7 +70,8 @@ TEST_CASE("walk: bytewise order, rules per directory, .git left out", "[snapshot
             CHECK(l.files == want.size());
         }
         std::vector<std::string> streamed;
-        list_snapshot_paths(r, Log::null(), threads(n), [&](std::string_view p) { streamed.emplace_back(p); });
+        list_snapshot_paths(r, Log::null(), threads(n),
+                            [&](std::string_view p) { streamed.emplace_back(p); });
         CHECK(streamed == want);
     }
     SnapshotListing l = walk_snapshot(r, Log::null(), {}, WalkDetail::full);
@@ -105,14 +106,16 @@ TEST_CASE("walk: bad roots are bad input", "[snapshot]") {
     }
 }
 
-TEST_CASE("digest: contents, modes and links count; mtimes, order and threads do not", "[snapshot]") {
+TEST_CASE("digest: contents, modes and links count; mtimes, order and threads do not",
+          "[snapshot]") {
     TempDir t1("snapshot-test-");
     TempDir t2("snapshot-test-");
     put(t1.path() / "d" / "a", "alpha");
     put(t1.path() / "b", "beta");
     put(t2.path() / "b", "beta");
     put(t2.path() / "d" / "a", "alpha");
-    fs::last_write_time(t2.path() / "b", fs::file_time_type::clock::now() - std::chrono::hours(1000));
+    fs::last_write_time(t2.path() / "b",
+                        fs::file_time_type::clock::now() - std::chrono::hours(1000));
     Digest d1 = make_snapshot(t1.path(), Log::null(), threads(1)).digest;
     CHECK(make_snapshot(t2.path(), Log::null(), threads(3)).digest == d1);
     ::chmod((t2.path() / "b").c_str(), 0755);
