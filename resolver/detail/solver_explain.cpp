@@ -230,8 +230,14 @@ private:
         for (const auto& [dep, sources] : f.missing) {
             for (int s : shown) {
                 if (sources.contains(s)) {
-                    out += fmt::format("{}  {} requires `{}`, which nothing in {} provides\n", indent,
-                                       group({s}), dep, m_pool.channel_list());
+                    if (dep.starts_with("__")) {
+                        out += fmt::format("{}  {} requires `{}`, a virtual package the target "
+                                           "image does not provide (set it with --virtual {}=VERSION)\n",
+                                           indent, group({s}), dep, name_of(dep));
+                    } else {
+                        out += fmt::format("{}  {} requires `{}`, which nothing in {} provides\n",
+                                           indent, group({s}), dep, m_pool.channel_list());
+                    }
                 }
             }
         }
