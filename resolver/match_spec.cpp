@@ -244,7 +244,7 @@ MatchSpec MatchSpec::parse(std::string_view text) {
         }
         r = r.substr(c2 + 1);
     }
-    if (channel_str && !channel_str->empty()) {
+    if (channel_str && !channel_str->empty() && *channel_str != "*") {
         std::string ch = *channel_str;
         for (auto sub : k_known_subdirs) {
             if (ch.size() > sub.size() && ch.ends_with(sub) && ch[ch.size() - sub.size() - 1] == '/') {
@@ -253,7 +253,9 @@ MatchSpec MatchSpec::parse(std::string_view text) {
                 break;
             }
         }
-        spec.m_channel = ch;
+        if (ch != "*") {
+            spec.m_channel = ch;
+        }
     }
 
     // Name: the leading run without spaces or operators.
@@ -414,7 +416,11 @@ std::string MatchSpec::to_string() const {
     bool version_exact = false;
     if (!m_version.is_any()) {
         std::string v = m_version.to_string();
-        if (v.find_first_of("><|,") != std::string::npos) {
+        if (m_version.op() == VersionSpec::Op::eq) {
+            out += "==" + m_version.operand().to_string();
+            version_exact = true;
+        } else if (v.find_first_of("><|,") != std::string::npos ||
+                   m_version.op() == VersionSpec::Op::glob) {
             brackets.push_back(fmt::format("version='{}'", v));
         } else if (v.starts_with("!=") || v.starts_with("~=")) {
             if (!m_build.empty()) {
@@ -422,14 +428,8 @@ std::string MatchSpec::to_string() const {
             } else {
                 out += v;
             }
-        } else if (v.ends_with(".*")) {
-            out += "=" + v.substr(0, v.size() - 2);
-        } else if (v.starts_with("==")) {
-            out += v;
-            version_exact = true;
         } else {
-            // A glob inside the version (`1.*.3`).
-            brackets.push_back(fmt::format("version='{}'", v));
+            out += "=" + v.substr(0, v.size() - 2);  // a prefix, `1.7.*`
         }
     }
     if (!m_build.empty()) {

@@ -174,7 +174,11 @@ private:
             s.m_version = parse_version(stripped);
             return s;
         }
+        if (leaf.front() == '^' || leaf.back() == '$') {
+            throw spec_error(m_whole, "regular expressions are not supported");
+        }
         s.m_op = VersionSpec::Op::eq;
+        s.m_bare = true;
         s.m_version = parse_version(leaf);
         return s;
     }
@@ -236,7 +240,7 @@ std::string VersionSpec::to_string() const {
     case Op::any:
         return "*";
     case Op::eq:
-        return "==" + v;
+        return m_bare ? v : "==" + v;
     case Op::ne:
         return "!=" + v;
     case Op::lt:

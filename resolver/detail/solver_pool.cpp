@@ -1,0 +1,284 @@
+#include "resolver/detail/solver_pool.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include <fmt/format.h>
+
+namespace envpack::detail {
+
+SolverPool::SolverPool(std::span<const ChannelRecords> channels, const VirtualPackages& virtuals,
+                       SolverOptions options)
+    : m_channels(channels), m_options(options), m_pool(pool_create()),
+      m_virtual_records(virtuals.records()) {
+    Pool* pool = m_pool.get();
+    // The Debian build of libsolv rejects arch `noarch`; every solvable gets `all`, which the pool
+    // accepts once an architecture is set (conda's subdirs are merged by the loader instead).
+    pool_setarch(pool, "amd64");
+    m_ns_require = pool_str2id(pool, "conda", 1);
+    m_ns_constrain = pool_str2id(pool, "conda-constrains", 1);
+
+    // First pass: entries, so that ranks exist before solvables are written.
+    bool has_pip = false;
+    auto add_entry = [&](const PackageRecord& rec, int channel) {
+        Entry e;
+        e.record = &rec;
+        e.channel = channel;
+        e.parsed = Version::try_parse(rec.version, e.version);
+        e.feature_count = static_cast<int>(rec.track_features.size() + rec.features.size());
+        m_by_name[rec.name].push_back(static_cast<int>(m_entries.size()));
+        m_entries.push_back(std::move(e));
+        has_pip = has_pip || rec.name == "pip";
+    };
+    for (const auto& rec : m_virtual_records) {
+        add_entry(rec, -1);
+    }
+    for (size_t c = 0; c < channels.size(); ++c) {
+        for (const auto& rec : channels[c].records) {
+            add_entry(rec, static_cast<int>(c));
+        }
+    }
+    // Strict channel priority: a name comes only from the first channel that has it.
+    for (auto& [name, list] : m_by_name) {
+        int top = INT32_MAX;
+        for (int i : list) {
+            top = std::min(top, m_entries[static_cast<size_t>(i)].channel);
+        }
+        for (int i : list) {
+            Entry& e = m_entries[static_cast<size_t>(i)];
+            e.allowed = m_options.channel_priority == ChannelPriority::disabled || e.channel == top;
+        }
+    }
+    std::vector<int> rank(m_entries.size(), 0);
+    for (auto& [name, list] : m_by_name) {
+        std::vector<int> order = list;
+        // Ascending preference: the last is the one conda would pick first.
+        auto key = [&](int i) {
+            const Entry& e = m_entries[static_cast<size_t>(i)];
+            return std::make_tuple(-e.feature_count, e.parsed, std::cref(e.version), -e.channel,
+                                   e.record->build_number, e.record->timestamp);
+        };
+        std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+            auto ka = key(a);
+            auto kb = key(b);
+            if (std::get<0>(ka) != std::get<0>(kb)) {
+                return std::get<0>(ka) < std::get<0>(kb);
+            }
+            if (std::get<1>(ka) != std::get<1>(kb)) {
+                return std::get<1>(ka) < std::get<1>(kb);
+            }
+            if (auto c = std::get<2>(ka) <=> std::get<2>(kb); c != 0) {
+                return c < 0;
+            }
+            if (std::get<3>(ka) != std::get<3>(kb)) {
+                return std::get<3>(ka) < std::get<3>(kb);
+            }
+            if (std::get<4>(ka) != std::get<4>(kb)) {
+                return std::get<4>(ka) < std::get<4>(kb);
+            }
+            return std::get<5>(ka) < std::get<5>(kb);
+        });
+        for (size_t r = 0; r < order.size(); ++r) {
+            rank[static_cast<size_t>(order[r])] = static_cast<int>(r);
+        }
+    }
+
+    // Second pass: solvables, one repo per channel (plus one for virtual packages).
+    const bool add_pip =
+        m_options.add_pip_as_python_dependency == PipAsPythonDependency::yes && has_pip;
+    size_t next = 0;
+    auto fill_repo = [&](Repo* repo, size_t count) {
+        for (size_t k = 0; k < count; ++k, ++next) {
+            Entry& e = m_entries[next];
+            const PackageRecord& rec = *e.record;
+            Id p = repo_add_solvable(repo);
+            Solvable* s = pool_id2solvable(pool, p);
+            e.solvable = p;
+            s->name = pool_str2id(pool, rec.name.c_str(), 1);
+            s->evr = pool_str2id(pool, std::to_string(rank[next]).c_str(), 1);
+            s->arch = ARCH_ALL;
+            s->provides = repo_addid_dep(repo, s->provides,
+                                         pool_rel2id(pool, s->name, s->evr, REL_EQ, 1), 0);
+            for (const auto& d : rec.depends) {
+                s->requires_ = repo_addid_dep(repo, s->requires_, require_dep(d), 0);
+            }
+            // conda: a record with legacy `features: F` needs a package that tracks F.
+            for (const auto& f : rec.features) {
+                s->requires_ = repo_addid_dep(repo, s->requires_,
+                                             require_dep(m_feature_dep_prefix + f + "]"), 0);
+            }
+            if (add_pip && rec.name == "python" &&
+                (rec.version.starts_with("2.") || rec.version.starts_with("3."))) {
+                s->requires_ = repo_addid_dep(repo, s->requires_, require_dep("pip"), 0);
+            }
+            for (const auto& c : rec.constrains) {
+                s->conflicts = repo_addid_dep(repo, s->conflicts, constrain_dep(c), 0);
+            }
+        }
+    };
+    Repo* vrepo = repo_create(pool, "@virtual");
+    fill_repo(vrepo, m_virtual_records.size());
+    repo_internalize(vrepo);
+    for (const auto& ch : channels) {
+        Repo* repo = repo_create(pool, ch.name.c_str());
+        fill_repo(repo, ch.records.size());
+        repo_internalize(repo);
+    }
+    m_entry_of_solvable.assign(static_cast<size_t>(pool->nsolvables), -1);
+    for (size_t i = 0; i < m_entries.size(); ++i) {
+        m_entry_of_solvable[static_cast<size_t>(m_entries[i].solvable)] = static_cast<int>(i);
+    }
+    pool_setnamespacecallback(pool, &SolverPool::namespace_callback, this);
+    pool_createwhatprovides(pool);
+}
+
+Id SolverPool::require_dep(const std::string& spec) {
+    Pool* pool = m_pool.get();
+    return pool_rel2id(pool, m_ns_require, pool_str2id(pool, spec.c_str(), 1), REL_NAMESPACE, 1);
+}
+
+Id SolverPool::constrain_dep(const std::string& spec) {
+    Pool* pool = m_pool.get();
+    return pool_rel2id(pool, m_ns_constrain, pool_str2id(pool, spec.c_str(), 1), REL_NAMESPACE, 1);
+}
+
+const MatchSpec* SolverPool::parsed_spec(Id spec_id) {
+    auto it = m_spec_cache.find(spec_id);
+    if (it == m_spec_cache.end()) {
+        std::optional<MatchSpec> parsed;
+        try {
+            parsed = MatchSpec::parse(pool_id2str(m_pool.get(), spec_id));
+        } catch (const std::exception&) {
+            parsed.reset();  // a malformed dependency matches nothing; explained as such
+        }
+        it = m_spec_cache.emplace(spec_id, std::move(parsed)).first;
+    }
+    return it->second ? &*it->second : nullptr;
+}
+
+Id SolverPool::namespace_callback(Pool* pool, void* data, Id name, Id evr) {
+    auto* self = static_cast<SolverPool*>(data);
+    const MatchSpec* spec = self->parsed_spec(evr);
+    if (spec == nullptr) {
+        return 0;
+    }
+    SolvQueue q;
+    if (name == self->m_ns_constrain) {
+        // Providers of the negation: packages of that name the constraint excludes.
+        for (int i : self->entries_named(spec->name())) {
+            const Entry& e = self->m_entries[static_cast<size_t>(i)];
+            if (!e.parsed || !spec->matches(*e.record, e.version)) {
+                q.push(e.solvable);
+            }
+        }
+    } else {
+        for (int i : self->matching(*spec)) {
+            q.push(self->m_entries[static_cast<size_t>(i)].solvable);
+        }
+    }
+    // 0 means "nothing"; an empty queue would give offset 1, which libsolv reads as the system.
+    return q.size() == 0 ? 0 : pool_queuetowhatprovides(pool, q.get());
+}
+
+std::vector<int> SolverPool::entries_named(const std::string& name) const {
+    if (name.find('*') == std::string::npos) {
+        auto it = m_by_name.find(name);
+        return it == m_by_name.end() ? std::vector<int>{} : it->second;
+    }
+    std::vector<int> out;
+    for (size_t i = 0; i < m_entries.size(); ++i) {
+        if (glob_matches(name, m_entries[i].record->name)) {
+            out.push_back(static_cast<int>(i));
+        }
+    }
+    return out;
+}
+
+std::vector<int> SolverPool::matching(const MatchSpec& spec) const {
+    std::vector<int> out;
+    const bool channel_pinned = spec.channel().has_value();
+    for (int i : entries_named(spec.name())) {
+        const Entry& e = m_entries[static_cast<size_t>(i)];
+        if (!e.parsed || (!e.allowed && !channel_pinned)) {
+            continue;
+        }
+        if (spec.matches(*e.record, e.version)) {
+            out.push_back(i);
+        }
+    }
+    return out;
+}
+
+int SolverPool::entry_of(Id solvable) const {
+    if (solvable < 0 || static_cast<size_t>(solvable) >= m_entry_of_solvable.size()) {
+        return -1;
+    }
+    return m_entry_of_solvable[static_cast<size_t>(solvable)];
+}
+
+std::string SolverPool::spec_of_dep(Id dep) const {
+    Pool* pool = m_pool.get();
+    if (!ISRELDEP(dep)) {
+        return {};
+    }
+    Reldep* rd = GETRELDEP(pool, dep);
+    if (rd->flags != REL_NAMESPACE || (rd->name != m_ns_require && rd->name != m_ns_constrain)) {
+        return {};
+    }
+    return pool_id2str(pool, rd->evr);
+}
+
+bool SolverPool::is_constrain_dep(Id dep) const {
+    if (!ISRELDEP(dep)) {
+        return false;
+    }
+    Reldep* rd = GETRELDEP(m_pool.get(), dep);
+    return rd->flags == REL_NAMESPACE && rd->name == m_ns_constrain;
+}
+
+std::string SolverPool::channel_name(int index) const {
+    if (index < 0) {
+        return "virtual packages";
+    }
+    return m_channels[static_cast<size_t>(index)].name;
+}
+
+std::string SolverPool::channel_list() const {
+    std::string out;
+    for (const auto& c : m_channels) {
+        out += out.empty() ? c.name : ", " + c.name;
+    }
+    return out.empty() ? "(no channels)" : out;
+}
+
+std::string SolverPool::describe(int i) const {
+    const Entry& e = m_entries[static_cast<size_t>(i)];
+    return fmt::format("{} {} {}", e.record->name, e.record->version, e.record->build);
+}
+
+std::string SolverPool::versions_summary(const std::vector<int>& entries) const {
+    std::vector<const Entry*> sorted;
+    for (int i : entries) {
+        sorted.push_back(&m_entries[static_cast<size_t>(i)]);
+    }
+    std::sort(sorted.begin(), sorted.end(),
+              [](const Entry* a, const Entry* b) { return a->version < b->version; });
+    std::vector<std::string> versions;
+    for (const Entry* e : sorted) {
+        if (versions.empty() || versions.back() != e->record->version) {
+            versions.push_back(e->record->version);
+        }
+    }
+    std::string out;
+    const size_t k_max = 12;
+    for (size_t i = 0; i < versions.size(); ++i) {
+        if (versions.size() > k_max && i == 4) {
+            out += fmt::format(", ... ({} more)", versions.size() - k_max);
+            i = versions.size() - (k_max - 4);
+        }
+        out += out.empty() ? versions[i] : ", " + versions[i];
+    }
+    return out;
+}
+
+}  // namespace envpack::detail
