@@ -1,6 +1,5 @@
 #include "resolver/env_file.h"
 
-#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
@@ -10,30 +9,12 @@
 #include "core/fs.h"
 #include "core/hasher.h"
 #include "resolver/detail/spec_check.h"
+#include "resolver/detail/yaml_text.h"
 
 namespace envpack {
 namespace {
 
-std::string_view line_of(std::string_view text, int line) {
-    if (line <= 0) {
-        return {};
-    }
-    size_t start = 0;
-    for (int i = 1; i < line; ++i) {
-        size_t nl = text.find('\n', start);
-        if (nl == std::string_view::npos) {
-            return {};
-        }
-        start = nl + 1;
-    }
-    size_t end = text.find('\n', start);
-    std::string_view out = text.substr(start, end == std::string_view::npos ? text.size() - start
-                                                                            : end - start);
-    if (!out.empty() && out.back() == '\r') {
-        out.remove_suffix(1);
-    }
-    return out;
-}
+std::string_view line_of(std::string_view text, int line) { return detail::text_line(text, line); }
 
 SourcePos pos_of(const YAML::Node& node) {
     const YAML::Mark m = node.Mark();
@@ -160,7 +141,7 @@ private:
             std::string dep = item.Scalar();
             SourcePos pos = pos_of(item);
             if (auto problem = detail::check_match_spec(dep)) {
-                fail(pos, fmt::format("malformed match spec `{}`: {}", dep, *problem));
+                fail(pos, *problem);
             }
             spec.dependencies.push_back(std::move(dep));
             spec.dependency_pos.push_back(pos);
@@ -185,12 +166,7 @@ private:
     std::filesystem::path m_file;
 };
 
-// Quotes a YAML scalar when its plain form would not read back as the same string.
-std::string yaml_scalar(const std::string& s) {
-    YAML::Emitter out;
-    out << s;
-    return out.c_str();
-}
+std::string yaml_scalar(const std::string& s) { return detail::yaml_quote(s); }
 
 }  // namespace
 
@@ -251,8 +227,7 @@ std::string EnvSpec::located_message(SourcePos pos, std::string_view message) co
                               line_of(source_text, pos.line));
 }
 
-std::string env_content_hash(const EnvSpec& spec, std::string_view platform,
-                             const std::vector<std::string>& virtual_overrides) {
+std::string env_content_hash(const EnvSpec& spec, std::string_view platform) {
     Hasher h("envpack.env-content.v1");
     h.add("platform", platform);
     h.add("channels", static_cast<std::int64_t>(spec.channels.size()));
@@ -266,12 +241,6 @@ std::string env_content_hash(const EnvSpec& spec, std::string_view platform,
     h.add("pip", static_cast<std::int64_t>(spec.pip.size()));
     for (const auto& p : spec.pip) {
         h.add("pip-requirement", p);
-    }
-    std::vector<std::string> overrides = virtual_overrides;
-    std::sort(overrides.begin(), overrides.end());
-    h.add("virtual", static_cast<std::int64_t>(overrides.size()));
-    for (const auto& v : overrides) {
-        h.add("virtual-package", v);
     }
     return h.finish().hex();
 }

@@ -59,9 +59,9 @@ struct EnvSpec {
 };
 
 // The environment file's content hash for lock files: sha256 hex over the inputs that decide a
-// solve for `platform` (channels, dependencies, pip list, platform, virtual-package overrides),
-// independent of comments, formatting and `name`. A lock whose recorded hash differs is stale.
-std::string env_content_hash(const EnvSpec& spec, std::string_view platform,
-                             const std::vector<std::string>& virtual_overrides = {});
+// solve for `platform` (channels, dependencies, pip list, platform), independent of comments,
+// formatting, `name` and `variables`. A lock whose recorded hash differs is stale. (`--virtual`
+// overrides are a choice made when locking, not part of the file, so they are not hashed.)
+std::string env_content_hash(const EnvSpec& spec, std::string_view platform);
 
 }  // namespace envpack
