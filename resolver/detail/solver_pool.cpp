@@ -69,7 +69,7 @@ SolverPool::SolverPool(std::span<const ChannelRecords> channels, const VirtualPa
             e.allowed = m_options.channel_priority == ChannelPriority::disabled || e.channel == top;
         }
     }
-    std::vector<int> rank = compute_ranks({}, {});
+    std::vector<int> rank = compute_ranks({}, {}, nullptr);
 
     // Second pass: solvables, one repo per channel (plus one for virtual packages).
     const bool add_pip =
@@ -121,7 +121,8 @@ SolverPool::SolverPool(std::span<const ChannelRecords> channels, const VirtualPa
 }
 
 std::vector<int> SolverPool::compute_ranks(const std::set<std::string>& active,
-                                           const std::set<std::string>& requested) const {
+                                           const std::set<std::string>& requested,
+                                           const std::set<std::string>* only) const {
     std::vector<int> rank(m_entries.size(), 0);
     struct Key {
         int penalty;  // track_features, and legacy features not asked for: fewer is better
@@ -133,7 +134,7 @@ std::vector<int> SolverPool::compute_ranks(const std::set<std::string>& active,
         std::int64_t timestamp;
     };
     std::vector<Key> keys(m_entries.size());
-    for (size_t i = 0; i < m_entries.size(); ++i) {
+    auto fill_key = [&](size_t i) {
         const Entry& e = m_entries[i];
         int bonus = 0;
         for (const auto& f : e.record->features) {
@@ -141,7 +142,7 @@ std::vector<int> SolverPool::compute_ranks(const std::set<std::string>& active,
         }
         keys[i] = {e.feature_count - bonus, bonus, e.parsed, &e.version, e.channel,
                    e.record->build_number, e.record->timestamp};
-    }
+    };
     // Ascending preference: the last of each name is the one conda would pick first.
     auto less_requested = [&](int ia, int ib) {
         // conda maximises the version (and channel) of requested names before minimising
@@ -191,7 +192,10 @@ std::vector<int> SolverPool::compute_ranks(const std::set<std::string>& active,
         }
         return a.timestamp < b.timestamp;
     };
-    for (const auto& [name, list] : m_by_name) {
+    auto rank_name = [&](const std::string& name, const std::vector<int>& list) {
+        for (int i : list) {
+            fill_key(static_cast<size_t>(i));
+        }
         std::vector<int> order = list;
         if (requested.contains(name)) {
             std::stable_sort(order.begin(), order.end(), less_requested);
@@ -201,6 +205,17 @@ std::vector<int> SolverPool::compute_ranks(const std::set<std::string>& active,
         for (size_t r = 0; r < order.size(); ++r) {
             rank[static_cast<size_t>(order[r])] = static_cast<int>(r);
         }
+    };
+    if (only == nullptr) {
+        for (const auto& [name, list] : m_by_name) {
+            rank_name(name, list);
+        }
+    } else {
+        for (const auto& name : *only) {
+            if (auto it = m_by_name.find(name); it != m_by_name.end()) {
+                rank_name(name, it->second);
+            }
+        }
     }
     return rank;
 }
@@ -209,11 +224,28 @@ void SolverPool::rerank(const std::set<std::string>& active, const std::set<std:
     if (active == m_active_features && requested == m_requested) {
         return;
     }
-    std::vector<int> rank = compute_ranks(active, requested);
     Pool* pool = m_pool.get();
-    for (size_t i = 0; i < m_entries.size(); ++i) {
+    auto set_evr = [&](size_t i, int rank) {
         Solvable* s = pool_id2solvable(pool, m_entries[i].solvable);
-        s->evr = pool_str2id(pool, std::to_string(rank[i]).c_str(), 1);
+        s->evr = pool_str2id(pool, std::to_string(rank).c_str(), 1);
+    };
+    if (active == m_active_features) {
+        // Only names that enter or leave the requested set change rank.
+        std::set<std::string> changed = requested;
+        changed.insert(m_requested.begin(), m_requested.end());
+        std::vector<int> rank = compute_ranks(active, requested, &changed);
+        for (const auto& name : changed) {
+            if (auto it = m_by_name.find(name); it != m_by_name.end()) {
+                for (int i : it->second) {
+                    set_evr(static_cast<size_t>(i), rank[static_cast<size_t>(i)]);
+                }
+            }
+        }
+    } else {
+        std::vector<int> rank = compute_ranks(active, requested, nullptr);
+        for (size_t i = 0; i < m_entries.size(); ++i) {
+            set_evr(i, rank[i]);
+        }
     }
     m_active_features = active;
     m_requested = requested;

@@ -68,8 +68,10 @@ private:
     static Id namespace_callback(Pool* pool, void* data, Id name, Id evr);
     const MatchSpec* parsed_spec(Id spec_id);
     void add_record(Repo* repo, const PackageRecord& rec, int channel, bool add_pip);
+    // Ranks of every name, or only of the names in `only` (other entries are left 0).
     std::vector<int> compute_ranks(const std::set<std::string>& active,
-                                   const std::set<std::string>& requested) const;
+                                   const std::set<std::string>& requested,
+                                   const std::set<std::string>* only) const;
 
     std::span<const ChannelRecords> m_channels;
     SolverOptions m_options;
