@@ -19,7 +19,7 @@ namespace envpack::detail {
 
 struct Entry {
     const PackageRecord* record = nullptr;
-    Version version;
+    const Version* version = nullptr;  // interned in SolverPool
     int channel = 0;        // index into channels; -1 for virtual packages
     Id solvable = 0;
     int feature_count = 0;  // track_features + legacy features
@@ -69,6 +69,8 @@ private:
     const MatchSpec* parsed_spec(Id spec_id);
     void add_record(Repo* repo, const PackageRecord& rec, int channel, bool add_pip);
     // Ranks of every name, or only of the names in `only` (other entries are left 0).
+    Id rank_id(int rank);
+    const Version* intern_version(const std::string& text, bool& parsed);
     std::vector<int> compute_ranks(const std::set<std::string>& active,
                                    const std::set<std::string>& requested,
                                    const std::set<std::string>* only) const;
@@ -82,6 +84,10 @@ private:
     std::vector<int> m_entry_of_solvable;  // indexed by solvable Id
     std::unordered_map<std::string, std::vector<int>> m_by_name;
     std::unordered_map<Id, std::optional<MatchSpec>> m_spec_cache;
+    std::unordered_map<std::string, Id> m_require_ids;
+    std::unordered_map<std::string, Id> m_constrain_ids;
+    std::vector<Id> m_rank_ids;
+    std::unordered_map<std::string, std::pair<Version, bool>> m_versions;  // node-based: stable
     std::vector<PackageRecord> m_virtual_records;
     size_t m_virtual_count = 0;  // then feature records `F@` up to m_virtual_records.size()
     std::set<std::string> m_active_features;
