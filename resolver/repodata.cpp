@@ -114,6 +114,8 @@ void read_record(JsonScanner& s, PackageRecord& r, std::string_view fn) {
                 continue;
             }
             if (key_is(key, "url")) {
+                // Read, but replaced by the channel's own URL below when there is one (as conda,
+                // mamba and rattler do: a mirrored channel must not send downloads elsewhere).
                 read_string(s, r.url, "url");
                 continue;
             }
@@ -299,7 +301,8 @@ Repodata parse_impl(std::string_view json, std::string_view source, const Repoda
                 r.subdir = out.subdir;
             }
             r.channel = origin.channel;
-            if (r.url.empty() && !origin.base_url.empty()) {
+            if (!origin.base_url.empty()) {
+                r.url.clear();
                 r.url.reserve(origin.base_url.size() + 1 + r.fn.size());
                 r.url.append(origin.base_url).append("/").append(r.fn);
             }
