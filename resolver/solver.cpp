@@ -97,35 +97,80 @@ std::expected<Solution, Unsatisfiable> Solver::solve(const std::vector<MatchSpec
                     "relax the version or build in the spec", ExitCode::unsatisfiable);
     }
 
+    // Features the request turns on: asked for explicitly, or tracked by every package that can
+    // satisfy a requested spec (`accelerate` always brings mkl).
+    std::set<std::string> active;
+    for (const auto& spec : specs) {
+        active.insert(spec.track_features().begin(), spec.track_features().end());
+        std::vector<int> providers = sp.matching(spec);
+        std::map<std::string, size_t> tracked;
+        for (int i : providers) {
+            for (const auto& f : sp.entry(i).record->track_features) {
+                ++tracked[f];
+            }
+        }
+        for (const auto& [feature, count] : tracked) {
+            if (count == providers.size()) {
+                active.insert(feature);
+            }
+        }
+    }
+    std::set<std::string> requested;
+    for (const auto& spec : specs) {
+        if (spec.has_exact_name()) {
+            requested.insert(spec.name());
+        }
+    }
+
     detail::SolvQueue job;
-    std::vector<std::pair<std::string, Id>> roots;
+    std::vector<detail::RootJob> roots;
     for (const auto& spec : specs) {
         std::string text = spec.to_string();
         Id dep = sp.require_dep(text);
         job.push2(SOLVER_INSTALL | SOLVER_SOLVABLE_PROVIDES, dep);
-        roots.emplace_back(text, dep);
+        roots.push_back({text, dep});
     }
-    detail::SolverPtr solver(solver_create(pool));
-    solver_set_flag(solver.get(), SOLVER_FLAG_IGNORE_RECOMMENDED, 1);
-    if (solver_solve(solver.get(), job.get()) != 0) {
-        return std::unexpected(detail::explain_problems(sp, solver.get(), roots));
+    // The target's virtual packages are there whether asked for or not, so that `constrains`
+    // on them (`__cuda>=11`) and dependencies see them.
+    for (size_t i = 0; i < sp.virtual_count(); ++i) {
+        job.push2(SOLVER_INSTALL | SOLVER_SOLVABLE, sp.entry(static_cast<int>(i)).solvable);
     }
-    detail::SolvQueue decisions;
-    solver_get_decisionqueue(solver.get(), decisions.get());
-    std::vector<const PackageRecord*> chosen;
-    for (int k = 0; k < decisions.size(); ++k) {
-        Id p = decisions[k];
-        if (p <= 0) {
-            continue;
+
+    // Once a package that tracks a feature is in, conda prefers the builds carrying it; a
+    // tracker found only in the result (`mkl` 11 over 10.3) means solving again with it on.
+    std::vector<int> chosen;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        sp.rerank(active, requested);
+        detail::SolverPtr solver(solver_create(pool));
+        solver_set_flag(solver.get(), SOLVER_FLAG_IGNORE_RECOMMENDED, 1);
+        if (solver_solve(solver.get(), job.get()) != 0) {
+            return std::unexpected(detail::explain_problems(sp, solver.get(), roots));
         }
-        int e = sp.entry_of(p);
-        if (e < 0 || sp.entry(e).channel < 0) {
-            continue;  // the system solvable, virtual packages
+        detail::SolvQueue decisions;
+        solver_get_decisionqueue(solver.get(), decisions.get());
+        chosen.clear();
+        std::set<std::string> tracked = active;
+        for (int k = 0; k < decisions.size(); ++k) {
+            Id p = decisions[k];
+            int e = p > 0 ? sp.entry_of(p) : -1;
+            if (e < 0 || sp.entry(e).channel < 0) {
+                continue;  // the system solvable, virtual packages, feature records
+            }
+            chosen.push_back(e);
+            const auto& tf = sp.entry(e).record->track_features;
+            tracked.insert(tf.begin(), tf.end());
         }
-        chosen.push_back(sp.entry(e).record);
+        if (tracked == active) {
+            break;
+        }
+        active = std::move(tracked);
+    }
+    std::vector<const PackageRecord*> records;
+    for (int e : chosen) {
+        records.push_back(sp.entry(e).record);
     }
     Solution solution;
-    for (const auto* r : install_order(std::move(chosen))) {
+    for (const auto* r : install_order(std::move(records))) {
         solution.records.push_back(*r);
     }
     return solution;

@@ -25,12 +25,13 @@ struct Facts {
     };
     std::vector<Constraint> constraints;
     std::set<int> involved;                               // every entry a rule mentions
+    std::set<int> virtuals;                               // virtual packages of the target involved
     std::vector<std::string> other;                       // rules we have no words for
 };
 
 class Explainer {
 public:
-    Explainer(SolverPool& pool, ::Solver* solver, const std::vector<std::pair<std::string, Id>>& roots)
+    Explainer(SolverPool& pool, ::Solver* solver, const std::vector<RootJob>& roots)
         : m_pool(pool), m_solver(solver), m_roots(roots) {}
 
     Facts collect(Id problem) {
@@ -42,8 +43,9 @@ public:
             Id target = 0;
             Id dep = 0;
             SolverRuleinfo type = solver_ruleinfo(m_solver, rules[k], &source, &target, &dep);
-            int se = m_pool.entry_of(source);
-            int te = m_pool.entry_of(target);
+            const bool job_rule = (type & SOLVER_RULE_TYPEMASK) == SOLVER_RULE_JOB;
+            int se = job_rule ? -1 : m_pool.entry_of(source);
+            int te = job_rule ? -1 : m_pool.entry_of(target);
             if (se >= 0) {
                 f.involved.insert(se);
             }
@@ -55,9 +57,15 @@ public:
             case SOLVER_RULE_JOB:
             case SOLVER_RULE_JOB_NOTHING_PROVIDES_DEP:
             case SOLVER_RULE_JOB_UNKNOWN_PACKAGE:
-                for (const auto& [text, id] : m_roots) {
-                    if (id == dep) {
-                        f.roots.insert(text);
+                if ((target & SOLVER_SELECTMASK) == SOLVER_SOLVABLE) {
+                    if (int e = m_pool.entry_of(dep); e >= 0) {
+                        f.virtuals.insert(e);
+                    }
+                    break;
+                }
+                for (const auto& root : m_roots) {
+                    if (root.dep == dep) {
+                        f.roots.insert(root.text);
                     }
                 }
                 break;
@@ -118,6 +126,11 @@ public:
         for (const auto& c : f.constraints) {
             out += fmt::format("  {} constrains `{}`, which excludes {}\n", m_pool.describe(c.source),
                                c.spec, m_pool.describe(c.target));
+        }
+        for (int v : f.virtuals) {
+            const PackageRecord& r = *m_pool.entry(v).record;
+            out += fmt::format("  the target image provides {} {} (a virtual package; set it with "
+                               "--virtual {}=VERSION)\n", r.name, r.version, r.name);
         }
         for (const auto& line : f.other) {
             out += "  " + line + "\n";
@@ -217,8 +230,14 @@ private:
         for (const auto& [dep, sources] : f.missing) {
             for (int s : shown) {
                 if (sources.contains(s)) {
-                    out += fmt::format("{}  {} requires `{}`, which nothing in {} provides\n", indent,
-                                       group({s}), dep, m_pool.channel_list());
+                    if (dep.starts_with("__")) {
+                        out += fmt::format("{}  {} requires `{}`, a virtual package the target "
+                                           "image does not provide (set it with --virtual {}=VERSION)\n",
+                                           indent, group({s}), dep, name_of(dep));
+                    } else {
+                        out += fmt::format("{}  {} requires `{}`, which nothing in {} provides\n",
+                                           indent, group({s}), dep, m_pool.channel_list());
+                    }
                 }
             }
         }
@@ -233,13 +252,12 @@ private:
 
     SolverPool& m_pool;
     ::Solver* m_solver;
-    const std::vector<std::pair<std::string, Id>>& m_roots;
+    const std::vector<RootJob>& m_roots;
 };
 
 }  // namespace
 
-Unsatisfiable explain_problems(SolverPool& pool, ::Solver* solver,
-                               const std::vector<std::pair<std::string, Id>>& root_jobs) {
+Unsatisfiable explain_problems(SolverPool& pool, ::Solver* solver, const std::vector<RootJob>& root_jobs) {
     Unsatisfiable u;
     Explainer explainer(pool, solver, root_jobs);
     const int count = solver_problem_count(solver);

@@ -1,7 +1,6 @@
 #include "resolver/detail/solver_pool.h"
 
 #include <algorithm>
-#include <tuple>
 
 #include <fmt/format.h>
 
@@ -17,6 +16,27 @@ SolverPool::SolverPool(std::span<const ChannelRecords> channels, const VirtualPa
     pool_setarch(pool, "amd64");
     m_ns_require = pool_str2id(pool, "conda", 1);
     m_ns_constrain = pool_str2id(pool, "conda-constrains", 1);
+
+    // conda adds a record `F@` tracking F for every feature any record tracks or carries; it
+    // satisfies `*[track_features=F]` (what a `features: F` record depends on) at the cost of one
+    // tracked feature, and is never part of a result.
+    m_virtual_count = m_virtual_records.size();
+    std::set<std::string> features;
+    for (const auto& ch : channels) {
+        for (const auto& rec : ch.records) {
+            features.insert(rec.track_features.begin(), rec.track_features.end());
+            features.insert(rec.features.begin(), rec.features.end());
+        }
+    }
+    for (const auto& f : features) {
+        PackageRecord r;
+        r.name = f + "@";
+        r.version = "0";
+        r.build = "0";
+        r.track_features = {f};
+        r.channel = "@features";
+        m_virtual_records.push_back(std::move(r));
+    }
 
     // First pass: entries, so that ranks exist before solvables are written.
     bool has_pip = false;
@@ -49,39 +69,7 @@ SolverPool::SolverPool(std::span<const ChannelRecords> channels, const VirtualPa
             e.allowed = m_options.channel_priority == ChannelPriority::disabled || e.channel == top;
         }
     }
-    std::vector<int> rank(m_entries.size(), 0);
-    for (auto& [name, list] : m_by_name) {
-        std::vector<int> order = list;
-        // Ascending preference: the last is the one conda would pick first.
-        auto key = [&](int i) {
-            const Entry& e = m_entries[static_cast<size_t>(i)];
-            return std::make_tuple(-e.feature_count, e.parsed, std::cref(e.version), -e.channel,
-                                   e.record->build_number, e.record->timestamp);
-        };
-        std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-            auto ka = key(a);
-            auto kb = key(b);
-            if (std::get<0>(ka) != std::get<0>(kb)) {
-                return std::get<0>(ka) < std::get<0>(kb);
-            }
-            if (std::get<1>(ka) != std::get<1>(kb)) {
-                return std::get<1>(ka) < std::get<1>(kb);
-            }
-            if (auto c = std::get<2>(ka) <=> std::get<2>(kb); c != 0) {
-                return c < 0;
-            }
-            if (std::get<3>(ka) != std::get<3>(kb)) {
-                return std::get<3>(ka) < std::get<3>(kb);
-            }
-            if (std::get<4>(ka) != std::get<4>(kb)) {
-                return std::get<4>(ka) < std::get<4>(kb);
-            }
-            return std::get<5>(ka) < std::get<5>(kb);
-        });
-        for (size_t r = 0; r < order.size(); ++r) {
-            rank[static_cast<size_t>(order[r])] = static_cast<int>(r);
-        }
-    }
+    std::vector<int> rank = compute_ranks({}, {}, nullptr);
 
     // Second pass: solvables, one repo per channel (plus one for virtual packages).
     const bool add_pip =
@@ -130,6 +118,137 @@ SolverPool::SolverPool(std::span<const ChannelRecords> channels, const VirtualPa
     }
     pool_setnamespacecallback(pool, &SolverPool::namespace_callback, this);
     pool_createwhatprovides(pool);
+}
+
+std::vector<int> SolverPool::compute_ranks(const std::set<std::string>& active,
+                                           const std::set<std::string>& requested,
+                                           const std::set<std::string>* only) const {
+    std::vector<int> rank(m_entries.size(), 0);
+    struct Key {
+        int penalty;  // track_features, and legacy features not asked for: fewer is better
+        int bonus;    // legacy features that were asked for: more is better (conda's "featured")
+        bool parsed;
+        const Version* version;
+        int channel;
+        std::int64_t build_number;
+        std::int64_t timestamp;
+    };
+    std::vector<Key> keys(m_entries.size());
+    auto fill_key = [&](size_t i) {
+        const Entry& e = m_entries[i];
+        int bonus = 0;
+        for (const auto& f : e.record->features) {
+            bonus += active.contains(f) ? 1 : 0;
+        }
+        keys[i] = {e.feature_count - bonus, bonus, e.parsed, &e.version, e.channel,
+                   e.record->build_number, e.record->timestamp};
+    };
+    // Ascending preference: the last of each name is the one conda would pick first.
+    auto less_requested = [&](int ia, int ib) {
+        // conda maximises the version (and channel) of requested names before minimising
+        // features, then their build numbers.
+        const Key& a = keys[static_cast<size_t>(ia)];
+        const Key& b = keys[static_cast<size_t>(ib)];
+        if (a.parsed != b.parsed) {
+            return !a.parsed;
+        }
+        if (auto c = *a.version <=> *b.version; c != 0) {
+            return c < 0;
+        }
+        if (a.channel != b.channel) {
+            return a.channel > b.channel;
+        }
+        if (a.penalty != b.penalty) {
+            return a.penalty > b.penalty;
+        }
+        if (a.bonus != b.bonus) {
+            return a.bonus < b.bonus;
+        }
+        if (a.build_number != b.build_number) {
+            return a.build_number < b.build_number;
+        }
+        return a.timestamp < b.timestamp;
+    };
+    auto less = [&](int ia, int ib) {
+        const Key& a = keys[static_cast<size_t>(ia)];
+        const Key& b = keys[static_cast<size_t>(ib)];
+        if (a.penalty != b.penalty) {
+            return a.penalty > b.penalty;
+        }
+        if (a.bonus != b.bonus) {
+            return a.bonus < b.bonus;
+        }
+        if (a.parsed != b.parsed) {
+            return !a.parsed;
+        }
+        if (auto c = *a.version <=> *b.version; c != 0) {
+            return c < 0;
+        }
+        if (a.channel != b.channel) {
+            return a.channel > b.channel;  // a lower index is a higher priority
+        }
+        if (a.build_number != b.build_number) {
+            return a.build_number < b.build_number;
+        }
+        return a.timestamp < b.timestamp;
+    };
+    auto rank_name = [&](const std::string& name, const std::vector<int>& list) {
+        for (int i : list) {
+            fill_key(static_cast<size_t>(i));
+        }
+        std::vector<int> order = list;
+        if (requested.contains(name)) {
+            std::stable_sort(order.begin(), order.end(), less_requested);
+        } else {
+            std::stable_sort(order.begin(), order.end(), less);
+        }
+        for (size_t r = 0; r < order.size(); ++r) {
+            rank[static_cast<size_t>(order[r])] = static_cast<int>(r);
+        }
+    };
+    if (only == nullptr) {
+        for (const auto& [name, list] : m_by_name) {
+            rank_name(name, list);
+        }
+    } else {
+        for (const auto& name : *only) {
+            if (auto it = m_by_name.find(name); it != m_by_name.end()) {
+                rank_name(name, it->second);
+            }
+        }
+    }
+    return rank;
+}
+
+void SolverPool::rerank(const std::set<std::string>& active, const std::set<std::string>& requested) {
+    if (active == m_active_features && requested == m_requested) {
+        return;
+    }
+    Pool* pool = m_pool.get();
+    auto set_evr = [&](size_t i, int rank) {
+        Solvable* s = pool_id2solvable(pool, m_entries[i].solvable);
+        s->evr = pool_str2id(pool, std::to_string(rank).c_str(), 1);
+    };
+    if (active == m_active_features) {
+        // Only names that enter or leave the requested set change rank.
+        std::set<std::string> changed = requested;
+        changed.insert(m_requested.begin(), m_requested.end());
+        std::vector<int> rank = compute_ranks(active, requested, &changed);
+        for (const auto& name : changed) {
+            if (auto it = m_by_name.find(name); it != m_by_name.end()) {
+                for (int i : it->second) {
+                    set_evr(static_cast<size_t>(i), rank[static_cast<size_t>(i)]);
+                }
+            }
+        }
+    } else {
+        std::vector<int> rank = compute_ranks(active, requested, nullptr);
+        for (size_t i = 0; i < m_entries.size(); ++i) {
+            set_evr(i, rank[i]);
+        }
+    }
+    m_active_features = active;
+    m_requested = requested;
 }
 
 Id SolverPool::require_dep(const std::string& spec) {
@@ -196,6 +315,18 @@ std::vector<int> SolverPool::entries_named(const std::string& name) const {
 
 std::vector<int> SolverPool::matching(const MatchSpec& spec) const {
     std::vector<int> out;
+    if (spec.name() == "*" && !spec.track_features().empty()) {
+        // `*[track_features=F]`: the feature record F@ is conda's minimal way to satisfy it.
+        for (size_t i = m_virtual_count; i < m_virtual_records.size(); ++i) {
+            const Entry& e = m_entries[i];
+            if (spec.matches(*e.record, e.version)) {
+                out.push_back(static_cast<int>(i));
+            }
+        }
+        if (!out.empty()) {
+            return out;
+        }
+    }
     const bool channel_pinned = spec.channel().has_value();
     for (int i : entries_named(spec.name())) {
         const Entry& e = m_entries[static_cast<size_t>(i)];

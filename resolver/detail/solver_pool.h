@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -46,6 +47,15 @@ public:
     std::string spec_of_dep(Id dep) const;
     bool is_constrain_dep(Id dep) const;
 
+    // Legacy features asked for (e.g. by `*[track_features=mkl]`): records carrying them are then
+    // preferred, as conda maximises featured packages once a feature is tracked. Re-ranks the
+    // pool when the set changes.
+    // Names requested by the user rank by version first (conda maximises their versions before
+    // minimising features). Re-ranks the pool when either set changes.
+    void rerank(const std::set<std::string>& active, const std::set<std::string>& requested);
+    // Virtual packages of the target occupy entries [0, virtual_count()).
+    size_t virtual_count() const { return m_virtual_count; }
+
     std::string channel_list() const;
     std::string channel_name(int index) const;
     size_t size() const { return m_entries.size(); }
@@ -58,7 +68,10 @@ private:
     static Id namespace_callback(Pool* pool, void* data, Id name, Id evr);
     const MatchSpec* parsed_spec(Id spec_id);
     void add_record(Repo* repo, const PackageRecord& rec, int channel, bool add_pip);
-    void assign_ranks();
+    // Ranks of every name, or only of the names in `only` (other entries are left 0).
+    std::vector<int> compute_ranks(const std::set<std::string>& active,
+                                   const std::set<std::string>& requested,
+                                   const std::set<std::string>* only) const;
 
     std::span<const ChannelRecords> m_channels;
     SolverOptions m_options;
@@ -70,11 +83,18 @@ private:
     std::unordered_map<std::string, std::vector<int>> m_by_name;
     std::unordered_map<Id, std::optional<MatchSpec>> m_spec_cache;
     std::vector<PackageRecord> m_virtual_records;
+    size_t m_virtual_count = 0;  // then feature records `F@` up to m_virtual_records.size()
+    std::set<std::string> m_active_features;
+    std::set<std::string> m_requested;
     std::string m_feature_dep_prefix = "*[track_features=";
 };
 
 // Turns libsolv's problems into an explanation (detail/solver_explain.cpp).
-Unsatisfiable explain_problems(SolverPool& pool, ::Solver* solver,
-                               const std::vector<std::pair<std::string, Id>>& root_jobs);
+struct RootJob {
+    std::string text;  // the requested spec, canonical
+    Id dep = 0;
+};
+
+Unsatisfiable explain_problems(SolverPool& pool, ::Solver* solver, const std::vector<RootJob>& roots);
 
 }  // namespace envpack::detail
