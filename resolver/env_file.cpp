@@ -28,11 +28,12 @@ class Parser {
 public:
     Parser(std::string_view text, const std::filesystem::path& file) : m_text(text), m_file(file) {}
 
-    [[noreturn]] void fail(SourcePos pos, std::string_view message) const {
+    [[noreturn]] void fail(SourcePos pos, std::string_view message,
+                           std::string hint = "see CEP 24: keys are name, channels, dependencies "
+                                              "(with one `pip:` list), variables, prefix") const {
         throw bad_input(format_parse_error(m_file.string(), pos.line, pos.column, message,
                                            line_of(m_text, pos.line)),
-                        "see CEP 24: keys are name, channels, dependencies (with one `pip:` list), "
-                        "variables, prefix");
+                        std::move(hint));
     }
 
     std::string scalar(const YAML::Node& node, std::string_view what) const {
@@ -141,7 +142,9 @@ private:
             std::string dep = item.Scalar();
             SourcePos pos = pos_of(item);
             if (auto problem = detail::check_match_spec(dep)) {
-                fail(pos, *problem);
+                fail(pos, *problem,
+                     "write a conda match spec: `name`, `name=1.2`, `name >=1.2,<2`, "
+                     "`name=1.2=build`, `channel::name[version='>=1']`");
             }
             spec.dependencies.push_back(std::move(dep));
             spec.dependency_pos.push_back(pos);

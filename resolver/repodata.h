@@ -28,7 +28,8 @@ namespace envpack {
 struct RepodataOrigin {
     std::string channel;   // canonical channel name or URL, copied to PackageRecord::channel
     std::string subdir;    // "linux-64" | "noarch" | ...; used when a record has no `subdir`
-    std::string base_url;  // ".../CHANNEL/SUBDIR"; url = base_url + "/" + fn when a record has none
+    std::string base_url;  // ".../CHANNEL/SUBDIR"; url = base_url + "/" + fn (a record's own `url`
+                           // is kept only when base_url is empty)
 };
 
 struct Repodata {

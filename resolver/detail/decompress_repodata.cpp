@@ -20,9 +20,25 @@ Error corrupt(std::string_view source, std::string_view format, std::string_view
 std::string unzstd(std::string_view data, std::string_view source) {
     std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
     std::string out;
-    unsigned long long hint = ZSTD_getFrameContentSize(data.data(), data.size());
-    if (hint != ZSTD_CONTENTSIZE_UNKNOWN && hint != ZSTD_CONTENTSIZE_ERROR && hint < (1ull << 34)) {
-        out.reserve(hint);
+    // When the frames declare their sizes (zstd's CLI and libraries do for files), decode in one
+    // call straight into the final buffer: no window copies and no zero-filling.
+    unsigned long long total = ZSTD_getFrameContentSize(data.data(), data.size());
+    std::size_t first_frame = ZSTD_findFrameCompressedSize(data.data(), data.size());
+    bool one_frame = !ZSTD_isError(first_frame) && first_frame == data.size();
+    if (one_frame && total != ZSTD_CONTENTSIZE_UNKNOWN && total != ZSTD_CONTENTSIZE_ERROR &&
+        total < (1ull << 36)) {
+        std::size_t result = 0;
+        out.resize_and_overwrite(total, [&](char* p, std::size_t n) {
+            result = ZSTD_decompressDCtx(ctx.get(), p, n, data.data(), data.size());
+            return ZSTD_isError(result) ? std::size_t{0} : result;
+        });
+        if (ZSTD_isError(result)) {
+            throw corrupt(source, "zstd", ZSTD_getErrorName(result));
+        }
+        if (result != total) {
+            throw corrupt(source, "zstd", "size differs from the frame header");
+        }
+        return out;
     }
     ZSTD_inBuffer in{data.data(), data.size(), 0};
     std::size_t last = 1;

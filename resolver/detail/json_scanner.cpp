@@ -9,8 +9,6 @@
 namespace envpack::detail {
 namespace {
 
-inline bool is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
-
 int hex_value(char c) {
     if (c >= '0' && c <= '9') {
         return c - '0';
@@ -67,13 +65,6 @@ void JsonScanner::fail_type(std::string_view what, std::string_view expected) co
     fail(fmt::format("{} must be {}", what, expected));
 }
 
-char JsonScanner::peek() {
-    while (m_p < m_end && is_ws(*m_p)) {
-        ++m_p;
-    }
-    return m_p < m_end ? *m_p : '\0';
-}
-
 void JsonScanner::expect(char c) {
     if (peek() != c) {
         if (m_p >= m_end) {
@@ -113,8 +104,10 @@ std::string_view JsonScanner::string() {
     const char* bs = static_cast<const char*>(std::memchr(start, '\\', quote - start));
     if (bs == nullptr) {
         m_p = quote + 1;
+        m_escaped = false;
         return {start, static_cast<size_t>(quote - start)};
     }
+    m_escaped = true;
     m_scratch.assign(start, bs);
     m_p = bs;
     while (true) {

@@ -18,7 +18,12 @@ public:
         m_p(text.data()), m_end(text.data() + text.size()), m_source(source) {}
 
     // Skips whitespace and returns the next byte without consuming it ('\0' at the end).
-    char peek();
+    char peek() {
+        while (m_p < m_end && (*m_p == ' ' || *m_p == '\n' || *m_p == '\r' || *m_p == '\t')) {
+            ++m_p;
+        }
+        return m_p < m_end ? *m_p : '\0';
+    }
     // Consumes `c` after whitespace or fails with "expected `c`".
     void expect(char c);
     // After an opening `{`/`[` was consumed: true if another member/element follows (consumes
@@ -27,6 +32,8 @@ public:
     // A string; the view points into the input, or into an internal buffer when it had escapes
     // (valid until the next call).
     std::string_view string();
+    // True when the last string() had escapes (its view is then into the internal buffer).
+    bool last_string_escaped() const { return m_escaped; }
     // A JSON number as a 64-bit integer (a fraction or exponent is truncated).
     std::int64_t integer();
     bool is_null();   // consumes `null` if it is next
@@ -43,6 +50,7 @@ private:
     const char* m_end;
     std::string_view m_source;
     std::string m_scratch;
+    bool m_escaped = false;
 };
 
 }  // namespace envpack::detail

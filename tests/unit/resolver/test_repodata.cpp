@@ -83,7 +83,10 @@ TEST_CASE("repodata: fields, nulls, features, timestamps, .conda preferred", "[r
     REQUIRE(cafe != nullptr);
     CHECK(cafe->name == "caf\xc3\xa9");
     CHECK(cafe->features == std::vector<std::string>{"mkl"});
-    CHECK(cafe->url == "https://mirror/x/caf.tar.bz2");
+    // The channel's URL wins over a record's own `url`.
+    CHECK(cafe->url == "https://example.com/test/linux-64/caf\xc3\xa9-1-0.tar.bz2");
+    Repodata no_base = parse_repodata(k_small, "small.json", {"test", "linux-64", ""});
+    CHECK(find(no_base, "caf\xc3\xa9-1-0.tar.bz2")->url == "https://mirror/x/caf.tar.bz2");
 }
 
 TEST_CASE("repodata: no info key, empty sections, legacy noarch", "[repodata]") {
@@ -110,7 +113,7 @@ TEST_CASE("repodata: the shared channels", "[repodata]") {
         for (const auto& rec : r.records) {
             CHECK(!rec.name.empty());
             CHECK(rec.sha256.size() == 64);
-            CHECK(rec.url.starts_with("https://conda.anaconda.org/conda-forge/"));
+            CHECK(rec.url.starts_with("https://c/conda-forge/linux-64/"));
             CHECK(rec.timestamp > 1000000000000);
             null_depends += rec.depends.empty() ? 1 : 0;
         }
