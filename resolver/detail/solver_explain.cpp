@@ -119,9 +119,34 @@ public:
             render_spec(f, r, 1, visited, out);
         }
         for (const auto& [name, entries] : f.same_name) {
-            std::vector<int> list(entries.begin(), entries.end());
             out += fmt::format("  only one `{}` can be installed, and the chains above need "
-                               "different ones ({})\n", name, m_pool.versions_summary(list));
+                               "different ones:\n", name);
+            for (const auto& r : roots) {
+                if (name_of(r) == name) {
+                    out += fmt::format("    `{}` wants {}\n", r, versions_matching(r));
+                }
+            }
+            // Who needs which versions of `name`, grouped by the packages that need them.
+            std::map<std::string, std::pair<std::vector<std::string>, std::set<int>>> needs;
+            for (const auto& [dep, sources] : f.requires_of) {
+                if (name_of(dep) != name) {
+                    continue;
+                }
+                auto& n = needs[group(std::vector<int>(sources.begin(), sources.end()))];
+                n.first.push_back("`" + dep + "`");
+                for (int p : matching_of(dep)) {
+                    n.second.insert(p);
+                }
+            }
+            for (const auto& [who, need] : needs) {
+                std::string specs;
+                for (const auto& d : need.first) {
+                    specs += specs.empty() ? d : " or " + d;
+                }
+                std::vector<int> list(need.second.begin(), need.second.end());
+                out += fmt::format("    {} needs {} ({})\n", who, specs,
+                                   list.empty() ? "none available" : m_pool.versions_summary(list));
+            }
         }
         for (const auto& c : f.constraints) {
             out += fmt::format("  {} constrains `{}`, which excludes {}\n", m_pool.describe(c.source),
@@ -177,6 +202,19 @@ private:
         } catch (const std::exception&) {
             return spec;
         }
+    }
+
+    std::vector<int> matching_of(const std::string& spec) {
+        try {
+            return m_pool.matching(MatchSpec::parse(spec));
+        } catch (const std::exception&) {
+            return {};
+        }
+    }
+
+    std::string versions_matching(const std::string& spec) {
+        std::vector<int> list = matching_of(spec);
+        return list.empty() ? "nothing available" : m_pool.versions_summary(list);
     }
 
     std::string group(const std::vector<int>& entries) {
