@@ -114,6 +114,9 @@ TEST_CASE("solver: unsatisfiable requests explain the conflict (conda test_unsat
         CHECK(text.find("`python=3`") != std::string::npos);
         CHECK(text.find("requires `python 2.7*`") != std::string::npos);
         CHECK(text.find("only one `python` can be installed") != std::string::npos);
+        CHECK(text.find("`python=3` wants 3.3.0, 3.3.1, 3.3.2") != std::string::npos);
+        CHECK(text.find("numpy 1.5.1 needs `python 2.6*` or `python 2.7*` (2.6.8, 2.7.3, 2.7.4, "
+                        "2.7.5)") != std::string::npos);
         CHECK(text.find("python in conda-test-index: 2.6.8, 2.7.3, 2.7.4, 2.7.5, 3.3.0") !=
               std::string::npos);
     }
@@ -133,13 +136,14 @@ TEST_CASE("solver: unsatisfiable requests explain the conflict (conda test_unsat
         CHECK(result.error().conflicting_specs == std::vector<std::string>{"numpy=1.5", "numpy=1.6"});
     }
     SECTION("a dependency chain two levels deep") {
-        // unsatisfiable-with-py26 -> scikit-learn ==0.13 -> python 2.7*|3.3* builds only? The
+        // unsatisfiable-with-py26 -> scikit-learn ==0.13 -> python 2.7* (its only build): the
         // explanation must walk the chain down to python.
         auto result = solve_index({"unsatisfiable-with-py26", "python 2.6*"});
         if (!result) {
             const std::string& text = result.error().explanation;
             INFO(text);
             CHECK(text.find("`scikit-learn ==0.13`") != std::string::npos);
+            CHECK(text.find("scikit-learn 0.13 needs `python 2.7*`") != std::string::npos);
             CHECK(text.find("only one `python` can be installed") != std::string::npos);
         } else {
             FAIL("expected a conflict: " << Catch::Detail::stringify(dists(*result)));
