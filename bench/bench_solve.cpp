@@ -74,8 +74,9 @@ int run(int argc, char** argv) {
         }
     }
     if (sources.empty() || specs.empty()) {
-        std::fprintf(stderr, "usage: bench_solve [--platform P] [--repeat N] [--virtual NAME=VERSION]... "
-                             "REPODATA... -- SPEC...\n");
+        std::fprintf(stderr,
+                     "usage: bench_solve [--platform P] [--repeat N] [--virtual NAME=VERSION]... "
+                     "REPODATA... -- SPEC...\n");
         return 2;
     }
     auto t0 = std::chrono::steady_clock::now();
@@ -110,8 +111,10 @@ int run(int argc, char** argv) {
         }
         packages = result->records.size();
     }
-    std::printf("records: %zu\nload_s: %.3f\npool_s: %.3f\nfirst_solve_s: %.4f\nbest_solve_s: %.4f\n"
-                "packages: %zu\n", records, load_s, pool_s, first_s, best_s, packages);
+    std::printf(
+        "records: %zu\nload_s: %.3f\npool_s: %.3f\nfirst_solve_s: %.4f\nbest_solve_s: %.4f\n"
+        "packages: %zu\n",
+        records, load_s, pool_s, first_s, best_s, packages);
     return 0;
 }
 

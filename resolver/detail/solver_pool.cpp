@@ -8,7 +8,9 @@ namespace envpack::detail {
 
 SolverPool::SolverPool(std::span<const ChannelRecords> channels, const VirtualPackages& virtuals,
                        SolverOptions options)
-    : m_channels(channels), m_options(options), m_pool(pool_create()),
+    : m_channels(channels),
+      m_options(options),
+      m_pool(pool_create()),
       m_virtual_records(virtuals.records()) {
     Pool* pool = m_pool.get();
     // The Debian build of libsolv rejects arch `noarch`; every solvable gets `all`, which the pool
@@ -102,7 +104,7 @@ SolverPool::SolverPool(std::span<const ChannelRecords> channels, const VirtualPa
             // conda: a record with legacy `features: F` needs a package that tracks F.
             for (const auto& f : rec.features) {
                 s->requires_ = repo_addid_dep(repo, s->requires_,
-                                             require_dep(m_feature_dep_prefix + f + "]"), 0);
+                                              require_dep(m_feature_dep_prefix + f + "]"), 0);
             }
             if (add_pip && rec.name == "python" &&
                 (rec.version.starts_with("2.") || rec.version.starts_with("3."))) {
@@ -149,8 +151,9 @@ std::vector<int> SolverPool::compute_ranks(const std::set<std::string>& active,
         for (const auto& f : e.record->features) {
             bonus += active.contains(f) ? 1 : 0;
         }
-        keys[i] = {e.feature_count - bonus, bonus, e.parsed, e.version, e.channel,
-                   e.record->build_number, e.record->timestamp};
+        keys[i] = {
+            e.feature_count - bonus, bonus, e.parsed, e.version, e.channel, e.record->build_number,
+            e.record->timestamp};
     };
     // Ascending preference: the last of each name is the one conda would pick first.
     auto less_requested = [&](int ia, int ib) {
@@ -229,7 +232,8 @@ std::vector<int> SolverPool::compute_ranks(const std::set<std::string>& active,
     return rank;
 }
 
-void SolverPool::rerank(const std::set<std::string>& active, const std::set<std::string>& requested) {
+void SolverPool::rerank(const std::set<std::string>& active,
+                        const std::set<std::string>& requested) {
     if (active == m_active_features && requested == m_requested) {
         return;
     }

@@ -20,7 +20,7 @@ namespace envpack::detail {
 struct Entry {
     const PackageRecord* record = nullptr;
     const Version* version = nullptr;  // interned in SolverPool
-    int channel = 0;        // index into channels; -1 for virtual packages
+    int channel = 0;                   // index into channels; -1 for virtual packages
     Id solvable = 0;
     int feature_count = 0;  // track_features + legacy features
     bool allowed = true;    // false when a higher-priority channel has this name (strict)
@@ -28,7 +28,7 @@ struct Entry {
 };
 
 class SolverPool {
-public:
+  public:
     SolverPool(std::span<const ChannelRecords> channels, const VirtualPackages& virtuals,
                SolverOptions options);
 
@@ -64,7 +64,7 @@ public:
     std::string describe(int entry) const;  // "numpy 1.7.1 py27_0 (conda-test-index)"
     std::string versions_summary(const std::vector<int>& entries) const;  // "1.5.1, 1.6.2, ..."
 
-private:
+  private:
     static Id namespace_callback(Pool* pool, void* data, Id name, Id evr);
     const MatchSpec* parsed_spec(Id spec_id);
     void add_record(Repo* repo, const PackageRecord& rec, int channel, bool add_pip);
@@ -101,6 +101,7 @@ struct RootJob {
     Id dep = 0;
 };
 
-Unsatisfiable explain_problems(SolverPool& pool, ::Solver* solver, const std::vector<RootJob>& roots);
+Unsatisfiable explain_problems(SolverPool& pool, ::Solver* solver,
+                               const std::vector<RootJob>& roots);
 
 }  // namespace envpack::detail
