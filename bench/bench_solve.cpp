@@ -30,7 +30,7 @@ envpack::ChannelRecords load(const std::filesystem::path& path, const std::strin
     ch.name = path.filename().string();
     std::vector<std::pair<std::filesystem::path, std::string>> files;
     if (std::filesystem::is_directory(path)) {
-        for (const std::string subdir : {platform, std::string("noarch")}) {
+        for (const std::string& subdir : {platform, std::string("noarch")}) {
             auto file = path / subdir / "repodata.json";
             if (std::filesystem::exists(file)) {
                 files.emplace_back(file, subdir);
