@@ -4,8 +4,6 @@
 //   bench_repodata parse FILE [REPEAT]         parse FILE REPEAT times (default 3); prints
 //                                              records, MB, best seconds, MB/s, peak RSS and the
 //                                              ratio of peak RSS to the JSON size
-//   bench_repodata solve FILE SPEC...          parse FILE (one channel), build the solver pool,
-//                                              solve SPECs; prints each phase's time
 // Each `parse` runs in its own process so its peak RSS (getrusage) is its own.
 #include <sys/resource.h>
 
@@ -20,10 +18,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
-#include "resolver/match_spec.h"
 #include "resolver/repodata.h"
-#include "resolver/solver.h"
-#include "resolver/virtual_packages.h"
 
 namespace {
 
@@ -175,46 +170,6 @@ int parse(const std::string& path, int repeat) {
     return 0;
 }
 
-double since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-int solve(const std::string& path, const std::vector<std::string>& spec_texts) {
-    auto t0 = std::chrono::steady_clock::now();
-    std::vector<envpack::ChannelRecords> channels(1);
-    channels[0].name = "bench";
-    channels[0].records = envpack::read_repodata_file(path, {"bench", "linux-64", "https://x/bench/linux-64"}).records;
-    double parse_s = since(t0);
-    std::vector<envpack::MatchSpec> specs;
-    for (const auto& s : spec_texts) {
-        specs.push_back(envpack::MatchSpec::parse(s));
-    }
-    auto t1 = std::chrono::steady_clock::now();
-    envpack::Solver solver(channels, envpack::VirtualPackages::for_platform("linux-64"));
-    double pool_s = since(t1);
-    auto t2 = std::chrono::steady_clock::now();
-    auto result = solver.solve(specs);
-    double solve_s = since(t2);
-    // A second solve over the same pool (what a warm, long-lived process would see).
-    auto t3 = std::chrono::steady_clock::now();
-    auto again = solver.solve(specs);
-    double solve2_s = since(t3);
-    std::string request;
-    for (const auto& s : spec_texts) {
-        request += (request.empty() ? "" : " ") + s;
-    }
-    std::printf("%-28s %-32s records %7zu  parse %6.3f s  pool %6.3f s  solve %6.3f s  "
-                "(again %6.3f s)  total %6.3f s  -> %s\n",
-                std::filesystem::path(path).parent_path().parent_path().filename().c_str(),
-                request.c_str(), channels[0].records.size(), parse_s, pool_s, solve_s, solve2_s,
-                parse_s + pool_s + solve_s,
-                result ? fmt::format("{} packages", result->records.size()).c_str() : "unsatisfiable");
-    if (!result) {
-        std::fprintf(stderr, "%s\n", result.error().explanation.substr(0, 3000).c_str());
-    }
-    return 0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -226,11 +181,7 @@ int main(int argc, char** argv) {
         if (mode == "parse" && (argc == 3 || argc == 4)) {
             return parse(argv[2], argc == 4 ? std::atoi(argv[3]) : 3);
         }
-        if (mode == "solve" && argc >= 4) {
-            return solve(argv[2], std::vector<std::string>(argv + 3, argv + argc));
-        }
-        std::fprintf(stderr, "usage: bench_repodata generate OUT.json RECORDS | parse FILE [REPEAT] | "
-                             "solve FILE SPEC...\n");
+        std::fprintf(stderr, "usage: bench_repodata generate OUT.json RECORDS | parse FILE [REPEAT] \n");
         return 2;
     } catch (const envpack::Error& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
