@@ -36,6 +36,15 @@ constexpr Command k_commands[] = {
      "  --json         print digest, file count, bytes and the ten largest files as JSON\n"
      "  --max-bytes N  size limit (default 314572800 = 300 MiB; 0: none); not applied to --list\n"
      "  --max-files N  file limit (default 2000; 0: none); not applied to --list\n"},
+    {"lock", cmd_lock, "solve an environment file into a conda-lock v1 (or @EXPLICIT) lock file",
+     "usage: envpack lock -f ENV.yml [-p PLATFORM]... [--virtual NAME=VERSION]... [-o FILE|-]\n"
+     "                    [--explicit] [--offline] [--channel-alias URL] [--json]\n"
+     "  -p PLATFORM   target platform (default linux-64; repeat for several)\n"
+     "  --virtual     override a virtual package of the target image (__cuda=12.4, __glibc=2.28)\n"
+     "  -o FILE       output (default conda-lock.yml, or conda-PLATFORM.lock with --explicit,\n"
+     "                beside ENV.yml); `-` for stdout\n"
+     "  --explicit    write conda's @EXPLICIT list (URL#sha256)\n"
+     "  --offline     use only the repodata cache in $ENVPACK_HOME/repodata\n"},
 };
 
 void print_usage(std::FILE* out) {
