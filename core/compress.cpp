@@ -1,5 +1,6 @@
 #include "core/compress.h"
 
+#include <cstdio>
 #include <deque>
 #include <future>
 #include <vector>
@@ -243,6 +244,97 @@ std::string decompress(Compression c, std::string_view data) {
     }
     inflateEnd(&zs);
     return out;
+}
+
+}  // namespace envpack
+
+namespace envpack {
+
+Compression sniff_compression(std::string_view b) {
+    if (b.size() >= 2 && static_cast<unsigned char>(b[0]) == 0x1f && static_cast<unsigned char>(b[1]) == 0x8b) {
+        return Compression::gzip;
+    }
+    if (b.size() >= 4 && static_cast<unsigned char>(b[0]) == 0x28 && static_cast<unsigned char>(b[1]) == 0xb5 &&
+        static_cast<unsigned char>(b[2]) == 0x2f && static_cast<unsigned char>(b[3]) == 0xfd) {
+        return Compression::zstd;
+    }
+    return Compression::none;
+}
+
+void decompress_file(Compression c, const std::filesystem::path& path, Sink& out) {
+    FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) {
+        throw_errno("open", path.string(), errno);
+    }
+    std::unique_ptr<FILE, int (*)(FILE*)> guard(f, &std::fclose);
+    std::string in(1 << 20, '\0');
+    std::string buf(1 << 20, '\0');
+    auto damaged = [&](std::string_view why) {
+        return Error(fmt::format("decompress `{}`: {}", path.string(), why), "the blob is damaged; re-fetch it");
+    };
+    if (c == Compression::none) {
+        size_t n;
+        while ((n = std::fread(in.data(), 1, in.size(), f)) > 0) {
+            out.write(in.data(), n);
+        }
+        return;
+    }
+    if (c == Compression::zstd) {
+        std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> d(ZSTD_createDCtx(), &ZSTD_freeDCtx);
+        size_t n;
+        size_t last = 0;
+        while ((n = std::fread(in.data(), 1, in.size(), f)) > 0) {
+            ZSTD_inBuffer ib{in.data(), n, 0};
+            while (ib.pos < ib.size) {
+                ZSTD_outBuffer ob{buf.data(), buf.size(), 0};
+                last = ZSTD_decompressStream(d.get(), &ob, &ib);
+                if (ZSTD_isError(last)) {
+                    throw damaged(ZSTD_getErrorName(last));
+                }
+                out.write(buf.data(), ob.pos);
+            }
+        }
+        if (last != 0) {
+            throw damaged("truncated zstd stream");
+        }
+        return;
+    }
+    z_stream zs{};
+    inflateInit2(&zs, 15 + 32);
+    std::unique_ptr<z_stream, int (*)(z_stream*)> zguard(&zs, &inflateEnd);
+    bool ended = false;
+    size_t n;
+    while ((n = std::fread(in.data(), 1, in.size(), f)) > 0) {
+        zs.next_in = reinterpret_cast<Bytef*>(in.data());
+        zs.avail_in = static_cast<uInt>(n);
+        while (zs.avail_in > 0) {
+            if (ended) {
+                inflateReset(&zs);  // next gzip member
+                ended = false;
+            }
+            zs.next_out = reinterpret_cast<Bytef*>(buf.data());
+            zs.avail_out = static_cast<uInt>(buf.size());
+            int rc = inflate(&zs, Z_NO_FLUSH);
+            out.write(buf.data(), buf.size() - zs.avail_out);
+            if (rc == Z_STREAM_END) {
+                ended = true;
+            } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+                throw damaged(zs.msg != nullptr ? zs.msg : "corrupt gzip data");
+            }
+        }
+    }
+    // Flush what inflate still holds.
+    while (!ended) {
+        zs.next_out = reinterpret_cast<Bytef*>(buf.data());
+        zs.avail_out = static_cast<uInt>(buf.size());
+        int rc = inflate(&zs, Z_FINISH);
+        out.write(buf.data(), buf.size() - zs.avail_out);
+        if (rc == Z_STREAM_END) {
+            ended = true;
+        } else if (zs.avail_out != 0) {
+            throw damaged("truncated gzip stream");
+        }
+    }
 }
 
 }  // namespace envpack

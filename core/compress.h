@@ -10,6 +10,8 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -66,5 +68,16 @@ private:
 
 // Decompresses gzip (multi-member) or zstd data in memory; used by tests and small blobs.
 std::string decompress(Compression c, std::string_view data);
+
+}  // namespace envpack
+
+namespace envpack {
+
+// Streams a gzip (multi-member) or zstd file, decompressed, to `out`. Throws Error naming the file
+// when it is damaged.
+void decompress_file(Compression c, const std::filesystem::path& path, Sink& out);
+
+// Detects the compression of a blob from its first bytes (gzip magic 1f 8b, zstd 28 b5 2f fd).
+Compression sniff_compression(std::string_view first_bytes);
 
 }  // namespace envpack

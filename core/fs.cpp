@@ -172,3 +172,21 @@ void make_dirs(const fs::path& path) {
 }
 
 }  // namespace envpack
+
+namespace envpack {
+std::string read_file_head(const std::filesystem::path& path, size_t n) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        throw_errno("open", path.string(), errno);
+    }
+    std::string out(n, '\0');
+    ssize_t got = ::read(fd, out.data(), n);
+    int err = errno;
+    ::close(fd);
+    if (got < 0) {
+        throw_errno("read", path.string(), err);
+    }
+    out.resize(static_cast<size_t>(got));
+    return out;
+}
+}  // namespace envpack

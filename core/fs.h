@@ -91,3 +91,8 @@ void make_dirs(const std::filesystem::path& path);
 void fsync_dir(const std::filesystem::path& dir);
 
 }  // namespace envpack
+
+namespace envpack {
+// Up to `n` bytes from the start of a file. Throws Error naming the path.
+std::string read_file_head(const std::filesystem::path& path, size_t n);
+}  // namespace envpack
