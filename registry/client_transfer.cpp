@@ -1,6 +1,7 @@
 // Push and pull (RegistryClient::push / pull): blob transfers, manifests, indexes.
 #include <atomic>
 #include <future>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -103,7 +104,9 @@ struct PushContext {
     Store& store;
     std::string repo;
     std::string scopes;
-    std::vector<std::string> mount_from;
+    std::vector<std::string> mount_from;          // tried for every blob
+    std::map<Digest, std::string> known_location; // blob -> a repository on this registry
+    std::set<std::string> scopes_extra;            // repositories we may mount from (pull scope)
     std::atomic<std::uint64_t> bytes{0};
 };
 
@@ -155,7 +158,16 @@ BlobOutcome push_blob(PushContext& c, const Descriptor& blob) {
     std::uint64_t size = std::filesystem::file_size(file);
     return with_retries(c.impl.options, c.impl.log, operation, [&]() -> BlobOutcome {
         std::string location;
-        for (const auto& from : c.mount_from) {
+        std::vector<std::string> sources;
+        if (auto it = c.known_location.find(blob.digest); it != c.known_location.end()) {
+            sources.push_back(it->second);
+        }
+        for (const auto& m : c.mount_from) {
+            if (std::find(sources.begin(), sources.end(), m) == sources.end() && sources.size() < 3) {
+                sources.push_back(m);
+            }
+        }
+        for (const auto& from : sources) {
             HttpRequest mount;
             mount.method = "POST";
             mount.url = fmt::format("{}/v2/{}/blobs/uploads/?mount={}&from={}", c.ep.base, c.repo,
@@ -239,6 +251,18 @@ BlobOutcome push_blob(PushContext& c, const Descriptor& blob) {
 void put_manifest(PushContext& c, const std::string& bytes, const std::string& media_type,
                   const std::string& reference) {
     std::string operation = fmt::format("push manifest {}:{}", c.repo, reference);
+    Digest expected = Digest::of(bytes);
+    {
+        // Already there under this name (an unchanged re-push): nothing to write.
+        HttpRequest head;
+        head.method = "HEAD";
+        head.url = fmt::format("{}/v2/{}/manifests/{}", c.ep.base, c.repo, reference);
+        head.headers.emplace_back("Accept", media_type);
+        HttpResponse r = c.impl.send(c.ep, head, c.scopes, operation);
+        if (r.status == 200 && r.header("docker-content-digest") == expected.to_string()) {
+            return;
+        }
+    }
     with_retries(c.impl.options, c.impl.log, operation, [&] {
         HttpRequest put;
         put.method = "PUT";
@@ -255,7 +279,6 @@ void put_manifest(PushContext& c, const std::string& bytes, const std::string& m
                                           "missing, or the media type is not supported)"
                                         : std::string());
         }
-        Digest expected = Digest::of(bytes);
         if (auto d = r.header("docker-content-digest"); d && *d != expected.to_string()) {
             throw Error(fmt::format("{}: the registry recorded digest {} for manifest {}", operation, *d,
                                     expected.to_string()));
@@ -333,12 +356,39 @@ PushResult RegistryClient::push(Store& store, std::string_view source, const Ima
     } else {
         add_image(root.bytes, std::string(source));
     }
+    // Images in the local store named on this registry tell where a blob already is.
+    for (const auto& img : store.list()) {
+        auto name = ImageRef::try_parse(img.name);
+        if (!name || name->registry_host() != dest.registry_host() ||
+            name->remote_repository() == c.repo || !store.has_blob(img.manifest.digest)) {
+            continue;
+        }
+        try {
+            Manifest m = store.read_manifest(img.manifest);
+            c.known_location.emplace(m.config.digest, name->remote_repository());
+            for (const auto& l : m.layers) {
+                c.known_location.emplace(l.digest, name->remote_repository());
+            }
+        } catch (const Error&) {
+            // an index or an unreadable entry: no hint from it
+        }
+    }
+    for (const auto& blob : blobs) {
+        if (auto it = c.known_location.find(blob.digest);
+            it != c.known_location.end() &&
+            std::find(mount_from.begin(), mount_from.end(), it->second) == mount_from.end()) {
+            c.scopes_extra.insert(it->second);
+        }
+    }
     std::sort(mount_from.begin(), mount_from.end());
     mount_from.erase(std::unique(mount_from.begin(), mount_from.end()), mount_from.end());
     std::erase(mount_from, c.repo);
     c.mount_from = mount_from;
     c.scopes = repository_scope(c.repo, "pull,push");
     for (const auto& m : mount_from) {
+        c.scopes_extra.insert(m);
+    }
+    for (const auto& m : c.scopes_extra) {
         c.scopes += " " + repository_scope(m, "pull");
     }
 
