@@ -123,13 +123,19 @@ std::optional<std::string> RegistryAuth::authorization(const std::string& scopes
     return std::nullopt;
 }
 
-bool RegistryAuth::handle_unauthorized(const HttpResponse& response, const std::string& scopes) {
+bool RegistryAuth::handle_unauthorized(const HttpResponse& response, const std::string& scopes,
+                                       const std::optional<std::string>& sent) {
     auto header = response.header("www-authenticate");
     if (!header) {
         return false;
     }
     auto challenges = parse_www_authenticate(*header);
     std::lock_guard lock(m_mutex);
+    if (auto it = m_tokens.find(scopes); it != m_tokens.end() &&
+        std::chrono::steady_clock::now() < it->second.expires &&
+        (!sent || *sent != "Bearer " + it->second.value)) {
+        return true;  // a token fetched meanwhile by another request: try that one
+    }
     for (const auto& ch : challenges) {
         if (ch.scheme == "bearer" && ch.params.contains("realm")) {
             ++m_token_fetches;
@@ -141,8 +147,11 @@ bool RegistryAuth::handle_unauthorized(const HttpResponse& response, const std::
             return true;
         }
         if (ch.scheme == "basic") {
-            if (m_basic || !m_credential || m_credential->password.empty()) {
-                return false;  // already sent (rejected), or nothing to send
+            if (!m_credential || m_credential->password.empty()) {
+                return false;  // nothing to send
+            }
+            if (sent == "Basic " + base64_encode(m_credential->username + ":" + m_credential->password)) {
+                return false;  // sent and refused
             }
             m_basic = true;
             return true;

@@ -46,7 +46,10 @@ public:
     // Reacts to a 401 for `scopes`. Returns true when a new authorization was obtained and the
     // request should be sent again; false when there is nothing new to try.
     // Throws Error when the token server refuses the credential.
-    bool handle_unauthorized(const HttpResponse& response, const std::string& scopes);
+    // `sent` is the authorization the refused request carried: when another thread has meanwhile
+    // obtained a newer token for the scopes, that one is reused instead of fetching again.
+    bool handle_unauthorized(const HttpResponse& response, const std::string& scopes,
+                             const std::optional<std::string>& sent = std::nullopt);
 
     // An Error for a 401/403 that persists after authenticating (names registry and source).
     Error rejected(long status, std::string_view operation) const;

@@ -193,14 +193,18 @@ HttpResponse RegistryClient::Impl::send(detail::Endpoint& ep, HttpRequest reques
     const auto base_headers = request.headers;
     for (int round = 0;; ++round) {
         request.headers = base_headers;
-        if (auto authz = ep.auth->authorization(scopes)) {
+        auto authz = ep.auth->authorization(scopes);
+        if (authz) {
             request.headers.emplace_back("Authorization", *authz);
         }
         HttpResponse r = http.send(request);
         if (r.status != 401 && r.status != 403) {
             return r;
         }
-        if (r.status == 401 && round < 2 && ep.auth->handle_unauthorized(r, scopes)) {
+        log.debug(fmt::format("{} {}: HTTP {} ({} authorization sent; challenge: {})", request.method,
+                              redact(request.url), r.status, authz ? authz->substr(0, authz->find(' ')) : "no",
+                              redact(r.header("www-authenticate").value_or("none"))));
+        if (r.status == 401 && round < 2 && ep.auth->handle_unauthorized(r, scopes, authz)) {
             continue;
         }
         throw ep.auth->rejected(r.status, operation);
