@@ -485,6 +485,9 @@ HttpResponse HttpClient::send(const HttpRequest& request) {
             }
         } else {
             a.response.effective_url = url;
+            if (a.response.status == 206 && delivered > a.delivered && request.response_sink != nullptr) {
+                a.response.status = 200;  // our own resume: the sink got the whole body
+            }
             return std::move(a.response);
         }
         ++attempt;
