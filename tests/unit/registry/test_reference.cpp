@@ -76,7 +76,7 @@ TEST_CASE("a domain is recognised by a dot, a port or localhost") {
 TEST_CASE("malformed references are bad input naming the reference") {
     const std::vector<std::string> bad = {
         "",
-        "UPPER/case",
+        "demo/UPPER",
         "Upper",
         "demo/env:",
         "demo/env:bad tag",
