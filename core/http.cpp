@@ -335,7 +335,7 @@ Attempt perform(CURL* h, CURLSH* share, const HttpOptions& options, const HttpRe
         curl_easy_setopt(h, CURLOPT_CAINFO, options.ca_file.c_str());
         curl_easy_setopt(h, CURLOPT_CAPATH, "/etc/ssl/certs");  // keep the system CAs too
     }
-    if (!options.verify_tls) {
+    if (!request.verify_tls.value_or(options.verify_tls)) {
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
     }

@@ -50,6 +50,7 @@ struct HttpRequest {
     Sink* response_sink = nullptr;                     // stream the body here instead of `body`
     std::function<void(std::uint64_t)> on_progress;    // body bytes sent or received (delta)
     std::optional<int> retries;                        // overrides HttpOptions::retries
+    std::optional<bool> verify_tls;                    // overrides HttpOptions::verify_tls
 };
 
 struct HttpResponse {

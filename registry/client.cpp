@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -138,14 +140,21 @@ detail::Endpoint& RegistryClient::Impl::endpoint(const std::string& host) {
         return *it->second;
     }
     bool plain_ok = allows_plain_http(host, options.insecure_hosts);
+    // Only a host the user named as insecure skips certificate checks (loopback hosts do not).
+    bool explicit_insecure = std::find(options.insecure_hosts.begin(), options.insecure_hosts.end(),
+                                       host) != options.insecure_hosts.end() ||
+                             std::find(options.insecure_hosts.begin(), options.insecure_hosts.end(),
+                                       host_without_port(host)) != options.insecure_hosts.end();
     std::vector<std::string> schemes = {"https"};
     if (plain_ok) {
         schemes.push_back("http");
     }
     std::string chosen;
+    std::optional<Error> tls_error;
     for (const auto& scheme : schemes) {
         HttpRequest probe;
         probe.url = fmt::format("{}://{}/v2/", scheme, api_host(host));
+        probe.verify_tls = !explicit_insecure;
         bool last = scheme == schemes.back();
         if (!last) {
             probe.retries = 0;  // a plain-http server fails TLS at once; no point in retrying
@@ -155,9 +164,19 @@ detail::Endpoint& RegistryClient::Impl::endpoint(const std::string& host) {
             r = http.send(probe);
         } catch (const Error& e) {
             if (!last) {
+                tls_error = e;
                 continue;
             }
+            if (tls_error && std::string_view(tls_error->what()).find("Connection refused") ==
+                                 std::string_view::npos &&
+                std::string_view(tls_error->what()).find("connect to") == std::string_view::npos) {
+                throw Error(fmt::format("registry {}: {}", host, tls_error->what()), tls_error->hint());
+            }
             throw Error(fmt::format("registry {}: {}", host, e.what()), e.hint());
+        }
+        if (scheme == "http" && r.status == 400 && tls_error) {
+            // A TLS server answering our plain request: the https failure is the real story.
+            throw Error(fmt::format("registry {}: {}", host, tls_error->what()), tls_error->hint());
         }
         if (r.status == 200 || r.status == 401) {
             if (detail::is_html(r)) {
@@ -181,6 +200,7 @@ detail::Endpoint& RegistryClient::Impl::endpoint(const std::string& host) {
     auto ep = std::make_unique<detail::Endpoint>();
     ep->host = host;
     ep->base = chosen;
+    ep->verify_tls = !explicit_insecure;
     ep->auth = std::make_unique<RegistryAuth>(http, host, std::move(credential),
                                               credential_config_path(co).string());
     auto& ref = *ep;
@@ -193,6 +213,7 @@ HttpResponse RegistryClient::Impl::send(detail::Endpoint& ep, HttpRequest reques
     const auto base_headers = request.headers;
     for (int round = 0;; ++round) {
         request.headers = base_headers;
+        request.verify_tls = ep.verify_tls;
         auto authz = ep.auth->authorization(scopes);
         if (authz) {
             request.headers.emplace_back("Authorization", *authz);

@@ -19,6 +19,7 @@ struct Endpoint {
     std::string host;   // as in the reference ("docker.io", "127.0.0.1:5000")
     std::string base;   // "https://registry-1.docker.io"
     std::unique_ptr<RegistryAuth> auth;
+    bool verify_tls = true;  // off only for hosts named with --insecure-registry
 };
 
 // The Accept header for manifests: every OCI and Docker v2 type.

@@ -24,7 +24,7 @@ TEST_CASE("WWW-Authenticate: bearer with quoted parameters") {
     CHECK(c[0].params["scope"] == "repository:library/ubuntu:pull");
 }
 
-TEST_CASE("WWW-Authenticate: basic, several challenges, token values, escapes") {
+TEST_CASE("WWW-Authenticate: basic - several challenges - token values - escapes") {
     auto c = parse_www_authenticate(R"(Basic realm="Registry Realm", Bearer realm=https://x/t,service=reg  error="invalid_token")");
     REQUIRE(c.size() == 2);
     CHECK(c[0].scheme == "basic");
@@ -84,7 +84,7 @@ TEST_CASE("config.json auths: host spellings and docker.io") {
     CHECK_FALSE(credential_from_config(config, "localhost:5001", "cfg.json", no_helper));
 }
 
-TEST_CASE("config.json: credHelpers win over auths, credsStore is the fallback") {
+TEST_CASE("config.json: credHelpers win over auths - credsStore is the fallback") {
     json config = {{"auths", {{"a.example.com", {{"auth", base64_encode("u:p")}}}}},
                    {"credHelpers", {{"a.example.com", "ecr-login"}}},
                    {"credsStore", "pass"}};
@@ -114,7 +114,7 @@ TEST_CASE("config.json: a malformed auth is bad input and does not echo it") {
     }
 }
 
-TEST_CASE("store_credential writes docker's format, keeps other keys, mode 0600") {
+TEST_CASE("store_credential writes docker's format - keeps other keys - mode 0600") {
     TempDir dir;
     auto file = dir.path() / "sub" / "config.json";
     write_file_atomic(dir.path() / "seed.json", "{}");

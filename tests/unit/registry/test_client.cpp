@@ -44,7 +44,7 @@ json entry(std::string digest_char, std::string os, std::string arch, std::strin
 }
 }  // namespace
 
-TEST_CASE("pick_platform chooses by os, architecture and variant") {
+TEST_CASE("pick_platform chooses by os - architecture and variant") {
     json index = {{"schemaVersion", 2},
                   {"manifests",
                    {entry("a", "linux", "arm64", "v8"), entry("b", "linux", "amd64"),

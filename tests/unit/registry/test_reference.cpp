@@ -64,7 +64,7 @@ TEST_CASE("the distribution view applies docker.io defaults") {
     }
 }
 
-TEST_CASE("a domain is recognised by a dot, a port or localhost") {
+TEST_CASE("a domain is recognised by a dot - a port or localhost") {
     CHECK(ImageRef::parse("foo/bar").domain().empty());
     CHECK(ImageRef::parse("foo.com/bar").domain() == "foo.com");
     CHECK(ImageRef::parse("foo:5000/bar").domain() == "foo:5000");
