@@ -70,6 +70,13 @@ private:
                     break;
                 }
                 data.append(buf, static_cast<size_t>(n));
+                if (data[0] == '\x16') {
+                    break;  // a TLS ClientHello (the https probe): hang up like a plain server
+                }
+            }
+            if (!data.empty() && data[0] == '\x16') {
+                ::close(c);
+                continue;
             }
             Request r;
             auto sp1 = data.find(' ');
