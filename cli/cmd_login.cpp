@@ -24,8 +24,9 @@ int cmd_login(Context& ctx, const std::vector<std::string>& argv) {
     args.expect_at_most(1);
     std::string host = args.positional(0, "the registry (HOST[:PORT])");
     if (host.find('/') != std::string::npos || host.empty()) {
-        throw bad_input(fmt::format("login: `{}` is not a registry host", host),
-                        "give HOST or HOST:PORT, e.g. `envpack login localhost:5000 -u me --password-stdin`");
+        throw bad_input(
+            fmt::format("login: `{}` is not a registry host", host),
+            "give HOST or HOST:PORT, e.g. `envpack login localhost:5000 -u me --password-stdin`");
     }
     auto user = args.value("--username");
     if (!user || user->empty()) {
@@ -35,7 +36,8 @@ int cmd_login(Context& ctx, const std::vector<std::string>& argv) {
         throw bad_input("login: pass the password on standard input with --password-stdin",
                         "echo \"$PASSWORD\" | envpack login HOST -u USER --password-stdin");
     }
-    std::string password((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+    std::string password((std::istreambuf_iterator<char>(std::cin)),
+                         std::istreambuf_iterator<char>());
     while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) {
         password.pop_back();
     }

@@ -14,8 +14,12 @@ namespace envpack::cli {
 
 std::vector<OptionSpec> registry_option_specs() {
     return {
-        {"--insecure-registry", "", true}, {"--ca-cert", "", true},  {"--parallel", "", true},
-        {"--retries", "", true},           {"--chunk-size", "", true}, {"--authfile", "", true},
+        {"--insecure-registry", "", true},
+        {"--ca-cert", "", true},
+        {"--parallel", "", true},
+        {"--retries", "", true},
+        {"--chunk-size", "", true},
+        {"--authfile", "", true},
         {"--json", "", false},
     };
 }
@@ -67,7 +71,9 @@ int cmd_push(Context& ctx, const std::vector<std::string>& argv) {
     args.expect_at_most(2);
     std::string source = args.positional(0, "the image to push (SRC)");
     ImageRef src = ImageRef::parse(source);
-    ImageRef dest = argv.size() > 1 && args.positionals().size() > 1 ? ImageRef::parse(args.positionals()[1]) : src;
+    ImageRef dest = argv.size() > 1 && args.positionals().size() > 1
+                        ? ImageRef::parse(args.positionals()[1])
+                        : src;
     if (dest.domain().empty()) {
         throw bad_input(fmt::format("push: `{}` names no registry", dest.to_string()),
                         "give a destination with a registry host, e.g. `envpack push demo/env:1 "
@@ -79,15 +85,16 @@ int cmd_push(Context& ctx, const std::vector<std::string>& argv) {
     PushResult r = client.push(store, src.store_name(), dest);
     if (args.flag("--json")) {
         nlohmann::json j = {
-            {"reference", dest.to_string()},     {"digest", r.manifest_digest.to_string()},
-            {"media_type", r.media_type},        {"skipped", digests(r.skipped)},
-            {"mounted", digests(r.mounted)},     {"uploaded", digests(r.uploaded)},
+            {"reference", dest.to_string()},      {"digest", r.manifest_digest.to_string()},
+            {"media_type", r.media_type},         {"skipped", digests(r.skipped)},
+            {"mounted", digests(r.mounted)},      {"uploaded", digests(r.uploaded)},
             {"bytes_uploaded", r.bytes_uploaded},
         };
         std::printf("%s\n", j.dump(2).c_str());
     } else {
-        ctx.log.infof("pushed {} blobs ({}), mounted {}, skipped {} already there", r.uploaded.size(),
-                      human_bytes(r.bytes_uploaded), r.mounted.size(), r.skipped.size());
+        ctx.log.infof("pushed {} blobs ({}), mounted {}, skipped {} already there",
+                      r.uploaded.size(), human_bytes(r.bytes_uploaded), r.mounted.size(),
+                      r.skipped.size());
         std::printf("%s@%s\n", dest.to_string().c_str(), r.manifest_digest.to_string().c_str());
     }
     return 0;

@@ -106,7 +106,9 @@ std::string repository_scope(std::string_view repository, std::string_view actio
 
 RegistryAuth::RegistryAuth(HttpClient& http, std::string host, std::optional<Credential> credential,
                            std::string credential_lookup)
-    : m_http(http), m_host(std::move(host)), m_credential(std::move(credential)),
+    : m_http(http),
+      m_host(std::move(host)),
+      m_credential(std::move(credential)),
       m_lookup(std::move(credential_lookup)) {}
 
 std::optional<std::string> RegistryAuth::authorization(const std::string& scopes) {
@@ -132,8 +134,8 @@ bool RegistryAuth::handle_unauthorized(const HttpResponse& response, const std::
     auto challenges = parse_www_authenticate(*header);
     std::lock_guard lock(m_mutex);
     if (auto it = m_tokens.find(scopes); it != m_tokens.end() &&
-        std::chrono::steady_clock::now() < it->second.expires &&
-        (!sent || *sent != "Bearer " + it->second.value)) {
+                                         std::chrono::steady_clock::now() < it->second.expires &&
+                                         (!sent || *sent != "Bearer " + it->second.value)) {
         return true;  // a token fetched meanwhile by another request: try that one
     }
     for (const auto& ch : challenges) {
@@ -150,7 +152,8 @@ bool RegistryAuth::handle_unauthorized(const HttpResponse& response, const std::
             if (!m_credential || m_credential->password.empty()) {
                 return false;  // nothing to send
             }
-            if (sent == "Basic " + base64_encode(m_credential->username + ":" + m_credential->password)) {
+            if (sent ==
+                "Basic " + base64_encode(m_credential->username + ":" + m_credential->password)) {
                 return false;  // sent and refused
             }
             m_basic = true;
@@ -173,7 +176,8 @@ std::string RegistryAuth::fetch_token(const AuthChallenge& ch, const std::string
         }
         start = end + 1;
     }
-    if (auto it = ch.params.find("scope"); it != ch.params.end() &&
+    if (auto it = ch.params.find("scope");
+        it != ch.params.end() &&
         std::find(scope_list.begin(), scope_list.end(), it->second) == scope_list.end()) {
         scope_list.push_back(it->second);
     }
@@ -204,7 +208,8 @@ std::string RegistryAuth::fetch_token(const AuthChallenge& ch, const std::string
         for (const auto& s : scope_list) {
             query += (query.empty() ? "" : "&") + std::string("scope=") + url_escape(s);
         }
-        req.url = realm + (query.empty() ? "" : (realm.find('?') == std::string::npos ? "?" : "&") + query);
+        req.url = realm +
+                  (query.empty() ? "" : (realm.find('?') == std::string::npos ? "?" : "&") + query);
         if (m_credential && !m_credential->password.empty()) {
             req.headers.emplace_back(
                 "Authorization",
@@ -230,8 +235,8 @@ std::string RegistryAuth::fetch_token(const AuthChallenge& ch, const std::string
         }
     }
     if (token.empty()) {
-        throw Error(fmt::format("token request to {} for {}: the answer holds no token", redact(realm),
-                                m_host));
+        throw Error(fmt::format("token request to {} for {}: the answer holds no token",
+                                redact(realm), m_host));
     }
     int expires_in = 60;  // the spec's default
     if (j.contains("expires_in") && j["expires_in"].is_number_integer()) {
@@ -248,13 +253,14 @@ Error RegistryAuth::rejected(long status, std::string_view operation) const {
     std::string source = m_credential ? m_credential->source : std::string();
     std::string what = status == 403 ? "denied access" : "refused the credentials";
     if (!m_credential) {
-        return Error(fmt::format("{}: registry {} requires authentication (HTTP {}) and no credentials "
-                                 "were found (looked in {})",
-                                 operation, m_host, status, m_lookup),
-                     fmt::format("log in with `envpack login {} -u USER --password-stdin`", m_host));
+        return Error(
+            fmt::format("{}: registry {} requires authentication (HTTP {}) and no credentials "
+                        "were found (looked in {})",
+                        operation, m_host, status, m_lookup),
+            fmt::format("log in with `envpack login {} -u USER --password-stdin`", m_host));
     }
-    return Error(fmt::format("{}: registry {} {} (HTTP {}) from {}", operation, m_host, what, status,
-                             source),
+    return Error(fmt::format("{}: registry {} {} (HTTP {}) from {}", operation, m_host, what,
+                             status, source),
                  fmt::format("check the user name and password, then `envpack login {} -u USER "
                              "--password-stdin`",
                              m_host));

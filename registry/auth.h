@@ -35,7 +35,7 @@ std::vector<AuthChallenge> parse_www_authenticate(std::string_view value);
 std::string repository_scope(std::string_view repository, std::string_view actions);
 
 class RegistryAuth {
-public:
+  public:
     // `credential_lookup` says where credentials were looked for (for the error when none exist).
     RegistryAuth(HttpClient& http, std::string host, std::optional<Credential> credential,
                  std::string credential_lookup);
@@ -56,7 +56,7 @@ public:
 
     const std::optional<Credential>& credential() const { return m_credential; }
 
-private:
+  private:
     struct Token {
         std::string value;
         std::chrono::steady_clock::time_point expires;
@@ -68,8 +68,8 @@ private:
     std::optional<Credential> m_credential;
     std::string m_lookup;
     std::mutex m_mutex;
-    bool m_basic = false;                      // the registry asked for Basic
-    std::map<std::string, Token> m_tokens;     // by scopes
+    bool m_basic = false;                   // the registry asked for Basic
+    std::map<std::string, Token> m_tokens;  // by scopes
     int m_token_fetches = 0;
 };
 

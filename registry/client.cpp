@@ -30,7 +30,8 @@ bool is_html(const HttpResponse& response) {
     while (!body.empty() && std::isspace(static_cast<unsigned char>(body.front()))) {
         body.remove_prefix(1);
     }
-    return body.starts_with("<!DOCTYPE") || body.starts_with("<!doctype") || body.starts_with("<html");
+    return body.starts_with("<!DOCTYPE") || body.starts_with("<!doctype") ||
+           body.starts_with("<html");
 }
 
 std::string describe_error_body(const HttpResponse& response) {
@@ -68,7 +69,8 @@ namespace {
 std::string host_without_port(std::string_view host) {
     if (host.starts_with("[")) {
         auto close = host.find(']');
-        return std::string(host.substr(1, close == std::string_view::npos ? host.size() - 1 : close - 1));
+        return std::string(
+            host.substr(1, close == std::string_view::npos ? host.size() - 1 : close - 1));
     }
     if (auto colon = host.rfind(':'); colon != std::string_view::npos) {
         return std::string(host.substr(0, colon));
@@ -167,10 +169,12 @@ detail::Endpoint& RegistryClient::Impl::endpoint(const std::string& host) {
                 tls_error = e;
                 continue;
             }
-            if (tls_error && std::string_view(tls_error->what()).find("Connection refused") ==
-                                 std::string_view::npos &&
+            if (tls_error &&
+                std::string_view(tls_error->what()).find("Connection refused") ==
+                    std::string_view::npos &&
                 std::string_view(tls_error->what()).find("connect to") == std::string_view::npos) {
-                throw Error(fmt::format("registry {}: {}", host, tls_error->what()), tls_error->hint());
+                throw Error(fmt::format("registry {}: {}", host, tls_error->what()),
+                            tls_error->hint());
             }
             throw Error(fmt::format("registry {}: {}", host, e.what()), e.hint());
         }
@@ -180,10 +184,11 @@ detail::Endpoint& RegistryClient::Impl::endpoint(const std::string& host) {
         }
         if (r.status == 200 || r.status == 401) {
             if (detail::is_html(r)) {
-                throw Error(fmt::format("registry {}: {} answered with an HTML page, not the OCI "
-                                        "distribution API",
-                                        host, probe.url),
-                            "check the host and port: this looks like a web server or a login portal");
+                throw Error(
+                    fmt::format("registry {}: {} answered with an HTML page, not the OCI "
+                                "distribution API",
+                                host, probe.url),
+                    "check the host and port: this looks like a web server or a login portal");
             }
             chosen = fmt::format("{}://{}", scheme, api_host(host));
             break;
@@ -222,8 +227,9 @@ HttpResponse RegistryClient::Impl::send(detail::Endpoint& ep, HttpRequest reques
         if (r.status != 401 && r.status != 403) {
             return r;
         }
-        log.debug(fmt::format("{} {}: HTTP {} ({} authorization sent; challenge: {})", request.method,
-                              redact(request.url), r.status, authz ? authz->substr(0, authz->find(' ')) : "no",
+        log.debug(fmt::format("{} {}: HTTP {} ({} authorization sent; challenge: {})",
+                              request.method, redact(request.url), r.status,
+                              authz ? authz->substr(0, authz->find(' ')) : "no",
                               redact(r.header("www-authenticate").value_or("none"))));
         if (r.status == 401 && round < 2 && ep.auth->handle_unauthorized(r, scopes, authz)) {
             continue;
@@ -252,8 +258,8 @@ std::optional<Descriptor> RegistryClient::resolve(const ImageRef& ref) {
             return std::nullopt;
         }
         if (r.status != 200) {
-            throw Error(fmt::format("{}: {} {} answered HTTP {} {}", operation, method, req.url, r.status,
-                                    detail::describe_error_body(r)));
+            throw Error(fmt::format("{}: {} {} answered HTTP {} {}", operation, method, req.url,
+                                    r.status, detail::describe_error_body(r)));
         }
         auto digest_header = r.header("docker-content-digest");
         if (method == "HEAD" && !digest_header) {
@@ -307,8 +313,8 @@ std::vector<std::string> RegistryClient::list_tags(const ImageRef& repository) {
         }
         json j = json::parse(r.body, nullptr, false);
         if (r.status != 200 || !j.is_object()) {
-            throw Error(fmt::format("list tags of {}: GET {} answered HTTP {} {}", repo, url, r.status,
-                                    detail::describe_error_body(r)));
+            throw Error(fmt::format("list tags of {}: GET {} answered HTTP {} {}", repo, url,
+                                    r.status, detail::describe_error_body(r)));
         }
         if (j.contains("tags") && j["tags"].is_array()) {
             for (const auto& t : j["tags"]) {

@@ -39,39 +39,39 @@
 namespace envpack {
 
 struct RegistryOptions {
-    unsigned parallel = 6;                          // blobs transferred at once (skopeo: 6)
-    std::uint64_t chunk_size = 32ull << 20;         // larger blobs go up in PATCH chunks of this
-    int retries = 4;                                // per request and per blob, after the first try
-    std::chrono::milliseconds backoff{500};         // first retry delay, doubled each time
+    unsigned parallel = 6;                   // blobs transferred at once (skopeo: 6)
+    std::uint64_t chunk_size = 32ull << 20;  // larger blobs go up in PATCH chunks of this
+    int retries = 4;                         // per request and per blob, after the first try
+    std::chrono::milliseconds backoff{500};  // first retry delay, doubled each time
     std::chrono::milliseconds low_speed_timeout{30000};  // abort a transfer stalled this long
-    std::vector<std::string> insecure_hosts;        // --insecure-registry HOST[:PORT]
-    std::string ca_cert;                            // --ca-cert FILE, on top of the system CAs
-    std::filesystem::path auth_file;                // empty: REGISTRY_AUTH_FILE, DOCKER_CONFIG, ~/.docker
-    Platform platform;                              // picked from an index on pull
-    std::vector<std::string> mount_from;            // repositories (same registry) to mount from
+    std::vector<std::string> insecure_hosts;             // --insecure-registry HOST[:PORT]
+    std::string ca_cert;                                 // --ca-cert FILE, on top of the system CAs
+    std::filesystem::path auth_file;      // empty: REGISTRY_AUTH_FILE, DOCKER_CONFIG, ~/.docker
+    Platform platform;                    // picked from an index on pull
+    std::vector<std::string> mount_from;  // repositories (same registry) to mount from
 };
 
 struct PushResult {
     Digest manifest_digest;
     std::string media_type;
-    std::vector<Digest> skipped;    // already in the registry (HEAD 200)
-    std::vector<Digest> mounted;    // cross-repository mount (201)
+    std::vector<Digest> skipped;  // already in the registry (HEAD 200)
+    std::vector<Digest> mounted;  // cross-repository mount (201)
     std::vector<Digest> uploaded;
     std::uint64_t bytes_uploaded = 0;
 };
 
 struct PullResult {
-    Digest manifest_digest;         // the stored (platform) manifest
+    Digest manifest_digest;              // the stored (platform) manifest
     std::optional<Digest> index_digest;  // when the reference named an index / manifest list
     std::string media_type;
     std::string stored_name;
-    std::vector<Digest> present;    // already in the local store
+    std::vector<Digest> present;  // already in the local store
     std::vector<Digest> downloaded;
     std::uint64_t bytes_downloaded = 0;
 };
 
 class RegistryClient {
-public:
+  public:
     // `log` receives retries (redacted) and per-blob info at -v.
     explicit RegistryClient(RegistryOptions options = {}, Log& log = Log::null());
     ~RegistryClient();
@@ -95,7 +95,7 @@ public:
 
     struct Impl;  // defined in registry/detail/client_impl.h, used only by registry/client*.cpp
 
-private:
+  private:
     std::unique_ptr<Impl> m_impl;
     RegistryOptions m_options;
 };

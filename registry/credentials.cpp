@@ -17,7 +17,8 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::string_view k_b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr std::string_view k_b64 =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 // "https://host:5000/v1/" -> "host:5000"
 std::string normalize_key(std::string_view key) {
@@ -59,7 +60,8 @@ std::string base64_encode(std::string_view data) {
     size_t i = 0;
     for (; i + 2 < data.size(); i += 3) {
         unsigned v = (static_cast<unsigned char>(data[i]) << 16) |
-                     (static_cast<unsigned char>(data[i + 1]) << 8) | static_cast<unsigned char>(data[i + 2]);
+                     (static_cast<unsigned char>(data[i + 1]) << 8) |
+                     static_cast<unsigned char>(data[i + 2]);
         out += k_b64[(v >> 18) & 63];
         out += k_b64[(v >> 12) & 63];
         out += k_b64[(v >> 6) & 63];
@@ -133,7 +135,8 @@ fs::path credential_config_path(const CredentialOptions& options) {
     return fs::path(home.empty() ? "/root" : home) / ".docker" / "config.json";
 }
 
-std::optional<Credential> run_credential_helper(const std::string& helper, const std::string& host) {
+std::optional<Credential> run_credential_helper(const std::string& helper,
+                                                const std::string& host) {
     std::string program = "docker-credential-" + helper;
     if (!find_in_path(program)) {
         throw Error(fmt::format("credential helper `{}` for {} is not installed", program, host),
@@ -149,9 +152,10 @@ std::optional<Credential> run_credential_helper(const std::string& helper, const
             r.err.find("credentials not found") != std::string::npos) {
             return std::nullopt;
         }
-        throw Error(fmt::format("credential helper `{} get` for {} failed (exit {})", program, host,
-                                r.status_code()),
-                    "run it by hand to see why; its output is not shown because it may hold secrets");
+        throw Error(
+            fmt::format("credential helper `{} get` for {} failed (exit {})", program, host,
+                        r.status_code()),
+            "run it by hand to see why; its output is not shown because it may hold secrets");
     }
     json j = json::parse(r.out, nullptr, false);
     if (!j.is_object() || !j.contains("Secret") || !j["Secret"].is_string()) {
@@ -194,13 +198,15 @@ std::optional<Credential> credential_from_config(const json& config, std::string
             }
             Credential c;
             c.source = fmt::format("auths[\"{}\"] in {}", key, file);
-            if (auto a = value.find("auth"); a != value.end() && a->is_string() && !a->get<std::string>().empty()) {
+            if (auto a = value.find("auth");
+                a != value.end() && a->is_string() && !a->get<std::string>().empty()) {
                 auto decoded = base64_decode(a->get<std::string>());
                 auto colon = decoded ? decoded->find(':') : std::string::npos;
                 if (colon == std::string::npos) {
-                    throw bad_input(fmt::format("{}: auths[\"{}\"].auth is not base64 of USER:PASSWORD",
-                                                file, key),
-                                    "log in again with `envpack login HOST -u USER --password-stdin`");
+                    throw bad_input(
+                        fmt::format("{}: auths[\"{}\"].auth is not base64 of USER:PASSWORD", file,
+                                    key),
+                        "log in again with `envpack login HOST -u USER --password-stdin`");
                 }
                 c.username = decoded->substr(0, colon);
                 c.password = decoded->substr(colon + 1);
@@ -216,8 +222,8 @@ std::optional<Credential> credential_from_config(const json& config, std::string
             }
         }
     }
-    if (auto it = config.find("credsStore"); it != config.end() && it->is_string() &&
-                                              !it->get<std::string>().empty()) {
+    if (auto it = config.find("credsStore");
+        it != config.end() && it->is_string() && !it->get<std::string>().empty()) {
         auto c = helper(it->get<std::string>(), std::string(host));
         if (c && c->source.empty()) {
             c->source = "docker-credential-" + it->get<std::string>();
@@ -243,8 +249,8 @@ std::optional<Credential> find_credential(std::string_view host, const Credentia
     return credential_from_config(config, host, file.string(), helper);
 }
 
-fs::path store_credential(std::string_view host, const std::string& username, const std::string& password,
-                          const CredentialOptions& options) {
+fs::path store_credential(std::string_view host, const std::string& username,
+                          const std::string& password, const CredentialOptions& options) {
     fs::path file = credential_config_path(options);
     json config = json::object();
     std::error_code ec;

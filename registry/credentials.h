@@ -4,8 +4,8 @@
 // $REGISTRY_AUTH_FILE, else $DOCKER_CONFIG/config.json, else ~/.docker/config.json. In that file,
 // `credHelpers[host]` wins, then an `auths` entry (base64 `auth` "user:password", or an
 // `identitytoken`), then `credsStore` (a `docker-credential-NAME` helper asked with `get`).
-// Keys in `auths` match with or without a scheme and a trailing path ("https://host/v1/"); docker.io
-// is also found as "https://index.docker.io/v1/".
+// Keys in `auths` match with or without a scheme and a trailing path ("https://host/v1/");
+// docker.io is also found as "https://index.docker.io/v1/".
 //
 // A Credential's `source` says where it came from (for error messages) and never holds the secret.
 #pragma once
@@ -42,8 +42,8 @@ std::optional<Credential> run_credential_helper(const std::string& helper, const
 
 // Pure lookup in a parsed config (helpers are called through `helper`). `file` names the config in
 // `Credential::source`. Throws a bad-input Error for a malformed `auth` value.
-std::optional<Credential> credential_from_config(const nlohmann::json& config, std::string_view host,
-                                                 const std::string& file,
+std::optional<Credential> credential_from_config(const nlohmann::json& config,
+                                                 std::string_view host, const std::string& file,
                                                  const CredentialHelper& helper);
 
 // Reads the config and looks `host` up. A missing file means no credential; a malformed one throws
@@ -54,7 +54,8 @@ std::optional<Credential> find_credential(std::string_view host, const Credentia
 // Records user:password for `host` under `auths` the way `docker login` does (keeping every other
 // key of the file), atomically and with mode 0600. Returns the file written.
 std::filesystem::path store_credential(std::string_view host, const std::string& username,
-                                       const std::string& password, const CredentialOptions& options);
+                                       const std::string& password,
+                                       const CredentialOptions& options);
 
 // The config key docker uses for a host ("https://index.docker.io/v1/" for docker.io).
 std::string config_key_for(std::string_view host);

@@ -16,8 +16,8 @@
 namespace envpack::detail {
 
 struct Endpoint {
-    std::string host;   // as in the reference ("docker.io", "127.0.0.1:5000")
-    std::string base;   // "https://registry-1.docker.io"
+    std::string host;  // as in the reference ("docker.io", "127.0.0.1:5000")
+    std::string base;  // "https://registry-1.docker.io"
     std::unique_ptr<RegistryAuth> auth;
     bool verify_tls = true;  // off only for hosts named with --insecure-registry
 };

@@ -10,7 +10,8 @@ TEST_CASE("Location headers resolve absolute or relative") {
     CHECK(resolve_url(base, "/v2/team/env/blobs/uploads/abc?_state=x") ==
           "http://127.0.0.1:5000/v2/team/env/blobs/uploads/abc?_state=x");
     CHECK(resolve_url(base, "abc") == "http://127.0.0.1:5000/v2/team/env/blobs/uploads/abc");
-    CHECK(resolve_url(base, "https://s3.example.com/bucket/x?sig=1") == "https://s3.example.com/bucket/x?sig=1");
+    CHECK(resolve_url(base, "https://s3.example.com/bucket/x?sig=1") ==
+          "https://s3.example.com/bucket/x?sig=1");
     CHECK(resolve_url("https://h/v2/x/tags/list?n=2", "/v2/x/tags/list?n=2&last=b") ==
           "https://h/v2/x/tags/list?n=2&last=b");
 }
@@ -27,7 +28,8 @@ TEST_CASE("redact removes credentials") {
     CHECK(redact("Authorization: Bearer abc.def.ghi") == "Authorization: Bearer <redacted>");
     CHECK(redact("authorization: Basic dXNlcjpwYXNz").find("dXNlcjpwYXNz") == std::string::npos);
     CHECK(redact("https://user:hunter2@host/x") == "https://<redacted>@host/x");
-    CHECK(redact("GET https://h/token?service=x&access_token=sekrit&x=1").find("sekrit") == std::string::npos);
+    CHECK(redact("GET https://h/token?service=x&access_token=sekrit&x=1").find("sekrit") ==
+          std::string::npos);
     CHECK(redact(R"({"token":"sekrit","expires_in":60})").find("sekrit") == std::string::npos);
     CHECK(redact("password=hunter2").find("hunter2") == std::string::npos);
     CHECK(redact("nothing secret here") == "nothing secret here");

@@ -25,7 +25,8 @@ TEST_CASE("WWW-Authenticate: bearer with quoted parameters") {
 }
 
 TEST_CASE("WWW-Authenticate: basic - several challenges - token values - escapes") {
-    auto c = parse_www_authenticate(R"(Basic realm="Registry Realm", Bearer realm=https://x/t,service=reg  error="invalid_token")");
+    auto c = parse_www_authenticate(
+        R"(Basic realm="Registry Realm", Bearer realm=https://x/t,service=reg  error="invalid_token")");
     REQUIRE(c.size() == 2);
     CHECK(c[0].scheme == "basic");
     CHECK(c[0].params["realm"] == "Registry Realm");
@@ -89,7 +90,8 @@ TEST_CASE("config.json: credHelpers win over auths - credsStore is the fallback"
                    {"credHelpers", {{"a.example.com", "ecr-login"}}},
                    {"credsStore", "pass"}};
     std::vector<std::string> calls;
-    auto helper = [&](const std::string& name, const std::string& host) -> std::optional<Credential> {
+    auto helper = [&](const std::string& name,
+                      const std::string& host) -> std::optional<Credential> {
         calls.push_back(name + " " + host);
         return Credential{"h", "from-" + name, "", ""};
     };

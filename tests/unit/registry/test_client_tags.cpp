@@ -29,7 +29,7 @@ struct Request {
 
 // One connection per request (Connection: close); `handler` returns the whole response text.
 class FakeServer {
-public:
+  public:
     explicit FakeServer(std::function<std::string(const Request&, int port)> handler)
         : m_handler(std::move(handler)) {
         m_fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -55,7 +55,7 @@ public:
         return m_requests;
     }
 
-private:
+  private:
     void loop() {
         while (!m_stop) {
             int c = ::accept(m_fd, nullptr, nullptr);
@@ -103,10 +103,11 @@ private:
 };
 
 std::string respond(int status, const std::string& body, const std::string& extra = "") {
-    return fmt::format("HTTP/1.1 {} X\r\nContent-Type: application/json\r\n"
-                       "Docker-Distribution-API-Version: registry/2.0\r\n{}Content-Length: {}\r\n"
-                       "Connection: close\r\n\r\n{}",
-                       status, extra, body.size(), body);
+    return fmt::format(
+        "HTTP/1.1 {} X\r\nContent-Type: application/json\r\n"
+        "Docker-Distribution-API-Version: registry/2.0\r\n{}Content-Length: {}\r\n"
+        "Connection: close\r\n\r\n{}",
+        status, extra, body.size(), body);
 }
 
 }  // namespace
@@ -121,10 +122,11 @@ TEST_CASE("tags list follows Link headers - relative and absolute") {
                            "Link: </v2/team/env/tags/list?n=1000&last=b>; rel=\"next\"\r\n");
         }
         if (r.target == "/v2/team/env/tags/list?n=1000&last=b") {
-            return respond(200, R"({"name":"team/env","tags":["c"]})",
-                           fmt::format("Link: <http://127.0.0.1:{}/v2/team/env/tags/list?n=1000&last=c>; "
-                                       "rel=\"next\"\r\n",
-                                       port));
+            return respond(
+                200, R"({"name":"team/env","tags":["c"]})",
+                fmt::format("Link: <http://127.0.0.1:{}/v2/team/env/tags/list?n=1000&last=c>; "
+                            "rel=\"next\"\r\n",
+                            port));
         }
         if (r.target == "/v2/team/env/tags/list?n=1000&last=c") {
             return respond(200, R"({"name":"team/env","tags":["d"]})");
@@ -132,24 +134,28 @@ TEST_CASE("tags list follows Link headers - relative and absolute") {
         return respond(404, R"({"errors":[{"code":"NAME_UNKNOWN","message":"no"}]})");
     });
     RegistryClient client;
-    auto tags = client.list_tags(ImageRef::parse(fmt::format("127.0.0.1:{}/team/env", server.port())));
+    auto tags =
+        client.list_tags(ImageRef::parse(fmt::format("127.0.0.1:{}/team/env", server.port())));
     CHECK(tags == std::vector<std::string>{"a", "b", "c", "d"});
-    CHECK(client.list_tags(ImageRef::parse(fmt::format("127.0.0.1:{}/none/here", server.port()))).empty());
+    CHECK(client.list_tags(ImageRef::parse(fmt::format("127.0.0.1:{}/none/here", server.port())))
+              .empty());
 }
 
 TEST_CASE("redirects keep Authorization on the same origin and drop it across origins") {
     FakeServer target([](const Request& r, int) { return respond(200, "blob-bytes"); });
     FakeServer origin([&](const Request& r, int port) {
         if (r.target == "/same") {
-            return fmt::format("HTTP/1.1 307 X\r\nLocation: /final\r\nContent-Length: 0\r\n"
-                               "Connection: close\r\n\r\n");
+            return fmt::format(
+                "HTTP/1.1 307 X\r\nLocation: /final\r\nContent-Length: 0\r\n"
+                "Connection: close\r\n\r\n");
         }
         if (r.target == "/final") {
             return respond(200, "same-origin");
         }
-        return fmt::format("HTTP/1.1 307 X\r\nLocation: http://127.0.0.1:{}/bucket/blob?sig=1\r\n"
-                           "Content-Length: 0\r\nConnection: close\r\n\r\n",
-                           target.port());
+        return fmt::format(
+            "HTTP/1.1 307 X\r\nLocation: http://127.0.0.1:{}/bucket/blob?sig=1\r\n"
+            "Content-Length: 0\r\nConnection: close\r\n\r\n",
+            target.port());
     });
     HttpClient http;
     HttpRequest req;
@@ -176,7 +182,9 @@ TEST_CASE("retries honour Retry-After and give up after `retries`") {
     std::atomic<int> calls{0};
     FakeServer server([&](const Request&, int) {
         if (++calls <= 2) {
-            return std::string("HTTP/1.1 429 X\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            return std::string(
+                "HTTP/1.1 429 X\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: "
+                "close\r\n\r\n");
         }
         return respond(200, "ok");
     });

@@ -50,7 +50,8 @@ TEST_CASE("the distribution view applies docker.io defaults") {
         {"bitnami/redis", "docker.io", "bitnami/redis", "latest", "bitnami/redis:latest"},
         {"localhost:5000/x", "localhost:5000", "x", "latest", "localhost:5000/x:latest"},
         {"localhost/x:2", "localhost", "x", "2", "localhost/x:2"},
-        {"127.0.0.1:5000/team/env:1", "127.0.0.1:5000", "team/env", "1", "127.0.0.1:5000/team/env:1"},
+        {"127.0.0.1:5000/team/env:1", "127.0.0.1:5000", "team/env", "1",
+         "127.0.0.1:5000/team/env:1"},
         {"demo/env:1@sha256:" + k_hex, "docker.io", "demo/env", "sha256:" + k_hex,
          "demo/env:1@sha256:" + k_hex},
     };
