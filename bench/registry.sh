@@ -16,7 +16,7 @@ BYTES=${BENCH_LAYER_BYTES:-21000000}
 ROUNDS=${BENCH_ROUNDS:-2}
 
 now() { date +%s.%N; }
-secs() { echo "$2 - $1" | bc; }
+secs() { "$PY" -c "import sys;print(round(float(sys.argv[2]) - float(sys.argv[1]), 3))" "$1" "$2"; }
 
 echo "making a $LAYERS-layer image of $((LAYERS * BYTES / 1000000)) MB ..."
 "$PY" "$FIXTURES/make_layout.py" --layout "$S/src" --tag src --layers "$LAYERS" --bytes "$BYTES" \
@@ -45,9 +45,9 @@ for round in $(seq 1 "$ROUNDS"); do
     er=$(secs "$t0" "$t1"); sr=$(secs "$t1" "$t2")
     printf 'round %d: push envpack %6.2fs skopeo %6.2fs | pull envpack %6.2fs skopeo %6.2fs | re-push envpack %5.2fs skopeo %5.2fs\n' \
         "$round" "$ep" "$sp" "$el" "$sl" "$er" "$sr"
-    for k in ep sp el sl er sr; do total[$k]=$(echo "${total[$k]:-0} + ${!k}" | bc); done
+    for k in ep sp el sl er sr; do total[$k]=$(secs "-${!k}" "${total[$k]:-0}"); done
 done
-ratio() { echo "scale=2; $2 / $1" | bc; }
+ratio() { "$PY" -c "import sys;print(f'{float(sys.argv[2]) / float(sys.argv[1]):.2f}')" "$1" "$2"; }
 echo "---- totals over $ROUNDS rounds (ratio = skopeo / envpack, > 1: envpack faster)"
 printf 'push     envpack %7.2fs  skopeo %7.2fs  ratio %s\n' "${total[ep]}" "${total[sp]}" "$(ratio "${total[ep]}" "${total[sp]}")"
 printf 'pull     envpack %7.2fs  skopeo %7.2fs  ratio %s\n' "${total[el]}" "${total[sl]}" "$(ratio "${total[el]}" "${total[sl]}")"

@@ -1,5 +1,6 @@
-// Tags pagination (Link headers, relative and absolute) and cross-origin redirects without
-// Authorization, against a small in-process HTTP server on 127.0.0.1.
+// The client against a small in-process HTTP server on 127.0.0.1: tags pagination (Link headers,
+// relative and absolute), cross-origin redirects without Authorization, Retry-After, and the
+// remote_has_tag / resolve calls the builder uses for the build cache.
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
@@ -7,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <mutex>
@@ -211,4 +213,34 @@ TEST_CASE("retries honour Retry-After and give up after `retries`") {
     quick.max_retry_after = std::chrono::seconds(0);
     HttpClient http2(quick);
     CHECK(http2.send(req).status == 429);
+}
+
+TEST_CASE("remote_has_tag and resolve: HEAD with a digest - GET when the HEAD has none - 404") {
+    const std::string body = R"({"schemaVersion":2,"config":{},"layers":[]})";
+    const std::string digest = Digest::of(body).to_string();
+    FakeServer server([&](const Request& r, int) {
+        if (r.target == "/v2/") {
+            return respond(200, "{}");
+        }
+        if (r.target == "/v2/team/env/manifests/cache-hit") {
+            return respond(200, r.method == "HEAD" ? "" : body,
+                           fmt::format("Docker-Content-Digest: {}\r\n", digest));
+        }
+        if (r.target == "/v2/team/env/manifests/no-digest-header") {
+            return respond(200, r.method == "HEAD" ? "" : body);
+        }
+        return respond(404, R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})");
+    });
+    std::string base = fmt::format("127.0.0.1:{}/team/env", server.port());
+    CHECK(remote_has_tag(ImageRef::parse(base + ":cache-hit")));
+    CHECK_FALSE(remote_has_tag(ImageRef::parse(base + ":azureml_0123")));
+    RegistryClient client;
+    auto d = client.resolve(ImageRef::parse(base + ":no-digest-header"));
+    REQUIRE(d);
+    CHECK(d->digest.to_string() == digest);
+    CHECK(d->size == static_cast<std::int64_t>(body.size()));
+    auto reqs = server.requests();
+    CHECK(std::count_if(reqs.begin(), reqs.end(), [](const Request& r) {
+              return r.method == "GET" && r.target.find("no-digest-header") != std::string::npos;
+          }) == 1);
 }
