@@ -2,7 +2,7 @@
 # Push and pull of a multi-layer image (~500 MB, 24 layers) to a local docker-registry, envpack
 # next to `skopeo copy`, and a re-push of the unchanged image (HEADs only). Prints both sides of
 # each comparison and their ratio (skopeo time / envpack time: > 1 means envpack is faster).
-# Sizes: BENCH_LAYERS (default 24), BENCH_LAYER_BYTES (default 21000000), BENCH_ROUNDS (default 2).
+# Each round uses a fresh registry. Sizes: BENCH_LAYERS (default 24), BENCH_LAYER_BYTES (default 21000000), BENCH_ROUNDS (default 2).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ENVPACK=${ENVPACK:-$ROOT/build/cli/envpack}
@@ -25,11 +25,12 @@ export ENVPACK_HOME=$S/home
 mkdir -p "$ENVPACK_HOME"
 skopeo copy -q oci:"$S/src":src oci:"$ENVPACK_HOME/store":bench/img:1
 du -sh "$S/src" | sed 's/^/image: /'
-start_registry bench
-R=$REG_bench
-
 declare -A total
 for round in $(seq 1 "$ROUNDS"); do
+    # A fresh registry each round: neither tool can mount blobs it pushed in an earlier round
+    # (skopeo's blob-info cache would, envpack's store-name hints could).
+    start_registry "bench$round"
+    reg_var="REG_bench$round"; R=${!reg_var}
     # push: fresh repositories, so every blob goes up
     t0=$(now); "$ENVPACK" push bench/img:1 "$R/envpack/r$round:1" >/dev/null; t1=$(now)
     skopeo copy -q --dest-tls-verify=false oci:"$S/src":src docker://"$R/skopeo/r$round:1"; t2=$(now)
