@@ -49,6 +49,9 @@ struct RegistryOptions {
     std::filesystem::path auth_file;      // empty: REGISTRY_AUTH_FILE, DOCKER_CONFIG, ~/.docker
     Platform platform;                    // picked from an index on pull
     std::vector<std::string> mount_from;  // repositories (same registry) to mount from
+    // Where blobs were seen on each registry (a mount hint); empty: none. The CLI uses
+    // $ENVPACK_HOME/registry-blobs.json.
+    std::filesystem::path blob_location_cache;
 };
 
 struct PushResult {

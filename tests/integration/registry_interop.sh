@@ -34,6 +34,11 @@ import json, sys
 idx = json.load(open(sys.argv[1] + "/index.json"))
 assert idx["manifests"][0]["digest"] == sys.argv[2], idx
 PY
+echo "== a push to another repository mounts what an earlier push uploaded (blob-location hints)"
+out=$("$ENVPACK" push demo/multi:1 "$R/elsewhere/multi:1" --json)
+echo "$out" | "$PY" -c 'import json,sys;j=json.load(sys.stdin);assert len(j["mounted"])==6 and not j["uploaded"], j'
+[ "$(skopeo_digest "$R/elsewhere/multi:1")" = "$local_digest" ] || fail "mounted push digest"
+
 # the bare-SRC form: SRC names a registry
 skopeo copy -q oci:"$S/src":src oci:"$ENVPACK_HOME/store":"$R/team/self:2"
 "$ENVPACK" push "$R/team/self:2" >/dev/null
