@@ -3,7 +3,8 @@
 //
 // Push: every blob is HEADed first (present blobs are skipped); missing ones are mounted from
 // another repository of the same registry when one is known (`RegistryOptions::mount_from`, the
-// image's base-name annotation), else uploaded: POST then one PUT for blobs up to `chunk_size`,
+// image's base-name annotation, store names on that registry, `blob_location_cache`), else
+// uploaded: POST then one PUT for blobs up to `chunk_size`,
 // PATCH chunks with Content-Range then PUT for larger ones. Blobs go `parallel` at a time. A blob
 // whose upload fails is started over (up to `retries` times). The manifest is PUT (exact bytes,
 // its own media type) only after every blob is confirmed, so a failed push never leaves a manifest
