@@ -145,6 +145,9 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     err.close_end(1);
     if (!options.stdin_data) {
         in.close_end(1);
+    } else {
+        // Non-blocking, so a child that fills its output pipe while we feed it cannot deadlock us.
+        ::fcntl(in.fd[1], F_SETFL, ::fcntl(in.fd[1], F_GETFL) | O_NONBLOCK);
     }
 
     ProcessResult result;
