@@ -8,9 +8,10 @@
 // Streamed downloads (`response_sink`) survive a dropped connection: the retry asks for the rest
 // with `Range: bytes=N-` (or skips the first N bytes when the server ignores ranges), so the sink
 // sees every byte exactly once. Bodies of non-2xx responses never reach the sink; they land in
-// `HttpResponse::body` (capped at 64 KiB) for error messages.
-// Redirects are followed by this class, not by curl, so `Authorization` (and any header named in
-// the request) is dropped when a redirect leaves the original scheme://host:port.
+// `HttpResponse::body` (capped at 64 KiB) for error messages. A body held in memory (no sink) over
+// 64 MiB aborts the request. Redirects are followed by this class, not by curl, so `Authorization`
+// (and any header named in the request) is dropped when a redirect leaves the original
+// scheme://host:port.
 #pragma once
 
 #include <chrono>
