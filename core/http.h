@@ -1,9 +1,10 @@
 // HTTP over libcurl, for channels (repodata, packages) and registries.
 //
 // An `HttpClient` owns a curl share handle (DNS and TLS session reuse) and a pool of easy handles
-// (kept-alive connections); `send` is thread-safe and each request is independent. Retries with backoff happen on connection errors,
-// 408, 429 (honouring Retry-After) and 5xx, up to `HttpOptions::retries`.
-// Credentials passed in headers are never logged: `redact()` is applied to anything printed.
+// (kept-alive connections); `send` is thread-safe and each request is independent. Retries with
+// backoff happen on connection errors, 408, 429 (honouring Retry-After) and 5xx, up to
+// `HttpOptions::retries`. Credentials passed in headers are never logged: `redact()` is applied to
+// anything printed.
 //
 // Streamed downloads (`response_sink`) survive a dropped connection: the retry asks for the rest
 // with `Range: bytes=N-` (or skips the first N bytes when the server ignores ranges), so the sink
