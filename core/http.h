@@ -1,16 +1,18 @@
 // HTTP over libcurl, for channels (repodata, packages) and registries.
 //
-// One `HttpClient` per process (it owns a curl share handle for DNS/TLS session reuse); each
-// request is independent and thread-safe. Retries with backoff happen on connection errors,
-// 408, 429 (honouring Retry-After) and 5xx, up to `HttpOptions::retries`.
-// Credentials passed in headers are never logged: `redact()` is applied to anything printed.
+// An `HttpClient` owns a curl share handle (DNS and TLS session reuse) and a pool of easy handles
+// (kept-alive connections); `send` is thread-safe and each request is independent. Retries with
+// backoff happen on connection errors, 408, 429 (honouring Retry-After) and 5xx, up to
+// `HttpOptions::retries`. Credentials passed in headers are never logged: `redact()` is applied to
+// anything printed.
 //
 // Streamed downloads (`response_sink`) survive a dropped connection: the retry asks for the rest
 // with `Range: bytes=N-` (or skips the first N bytes when the server ignores ranges), so the sink
 // sees every byte exactly once. Bodies of non-2xx responses never reach the sink; they land in
-// `HttpResponse::body` (capped at 64 KiB) for error messages.
-// Redirects are followed by this class, not by curl, so `Authorization` (and any header named in
-// the request) is dropped when a redirect leaves the original scheme://host:port.
+// `HttpResponse::body` (capped at 64 KiB) for error messages. A body held in memory (no sink) over
+// 64 MiB aborts the request. Redirects are followed by this class, not by curl, so the
+// `Authorization` header is dropped when a redirect leaves the original scheme://host:port
+// (blob downloads redirected to object storage never see registry credentials).
 #pragma once
 
 #include <chrono>
@@ -27,14 +29,14 @@
 namespace envpack {
 
 struct HttpOptions {
-    int retries = 4;                                    // extra attempts after the first
-    std::chrono::milliseconds backoff{500};             // first backoff, doubled each retry
+    int retries = 4;                         // extra attempts after the first
+    std::chrono::milliseconds backoff{500};  // first backoff, doubled each retry
     std::chrono::milliseconds connect_timeout{10000};
-    std::chrono::milliseconds low_speed_timeout{30000}; // abort if < 1 byte/s for this long
-    std::string ca_file;                                // extra CA bundle (--ca-cert)
+    std::chrono::milliseconds low_speed_timeout{30000};  // abort if < 1 byte/s for this long
+    std::string ca_file;                                 // extra CA bundle (--ca-cert)
     bool verify_tls = true;
     std::string user_agent = "envpack/0.1";
-    std::chrono::seconds max_retry_after{60};           // cap on a server's Retry-After
+    std::chrono::seconds max_retry_after{60};  // cap on a server's Retry-After
     // Called (already redacted) before each retry: "GET URL: 503, retrying in 1.0 s (2/4)".
     std::function<void(const std::string&)> on_retry;
 };
@@ -43,25 +45,26 @@ struct HttpRequest {
     std::string method = "GET";
     std::string url;
     std::vector<std::pair<std::string, std::string>> headers;
-    std::optional<std::string> body;                   // request body held in memory
-    std::filesystem::path body_file;                   // or streamed from a file
-    std::uint64_t body_offset = 0, body_length = 0;    // range of body_file (length 0 = to end)
-    bool follow_redirects = true;                      // never forwards Authorization cross-host
-    Sink* response_sink = nullptr;                     // stream the body here instead of `body`
-    std::function<void(std::uint64_t)> on_progress;    // body bytes sent or received (delta)
-    std::optional<int> retries;                        // overrides HttpOptions::retries
+    std::optional<std::string> body;                 // request body held in memory
+    std::filesystem::path body_file;                 // or streamed from a file
+    std::uint64_t body_offset = 0, body_length = 0;  // range of body_file (length 0 = to end)
+    bool follow_redirects = true;                    // never forwards Authorization cross-host
+    Sink* response_sink = nullptr;                   // stream the body here instead of `body`
+    std::function<void(std::uint64_t)> on_progress;  // body bytes sent or received (delta)
+    std::optional<int> retries;                      // overrides HttpOptions::retries
+    std::optional<bool> verify_tls;                  // overrides HttpOptions::verify_tls
 };
 
 struct HttpResponse {
     long status = 0;
-    std::multimap<std::string, std::string> headers;   // lower-cased names
-    std::string body;                                  // unless streamed to a sink
+    std::multimap<std::string, std::string> headers;  // lower-cased names
+    std::string body;                                 // unless streamed to a sink
     std::string effective_url;
     std::optional<std::string> header(const std::string& lower_name) const;
 };
 
 class HttpClient {
-public:
+  public:
     explicit HttpClient(HttpOptions options = {});
     ~HttpClient();
     HttpClient(const HttpClient&) = delete;
@@ -72,7 +75,7 @@ public:
     HttpResponse send(const HttpRequest& request);
     const HttpOptions& options() const { return m_options; }
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> m_impl;
     HttpOptions m_options;
