@@ -1,27 +1,65 @@
-#!/bin/sh
-# The main job, as far as it goes today: make a tiny root filesystem (busybox), import it into
-# the local OCI store, list and inspect it, export it for `docker load`, and show that a second,
-# fresh store gets the bit-identical image. Offline and fast.
-set -eu
-ENVPACK=${ENVPACK:-build/cli/envpack}
-work=${DEMO_DIR:-build/demo}
+#!/bin/bash
+# The main job, as far as it goes today, offline and fast:
+#   1. make a tiny root filesystem (busybox) and import it into the local OCI store;
+#   2. list and inspect it, export it for `docker load`;
+#   3. show that a second, fresh store gets the bit-identical image;
+#   4. snapshot the example training source (ignore files honoured);
+#   5. lock an environment file against a local channel (conda semantics, libsolv);
+#   6. push the image to a local registry (Debian's docker-registry on a free port) and pull it
+#      back into a fresh store, with the same digest.
+set -euo pipefail
+ENVPACK=$(realpath "${ENVPACK:-build/cli/envpack}")
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(realpath -m "${DEMO_DIR:-build/demo}")
 rm -rf "$work"; mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/tmp"
 export ENVPACK_HOME="$work/home"
+registry_pid=""
+trap '[ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null; true' EXIT
+step() { printf '\n== %s\n' "$*"; }
 
 cp /bin/busybox "$work/rootfs/bin/busybox"
 for tool in sh echo ls cat env uname; do ln -s busybox "$work/rootfs/bin/$tool"; done
 printf 'NAME="envpack demo"\nID=envpack-demo\n' > "$work/rootfs/etc/os-release"
 
-echo "== envpack import $work/rootfs -t demo/base:1"
+step "envpack import rootfs -t demo/base:1"
 "$ENVPACK" import "$work/rootfs" -t demo/base:1
-echo "== envpack images"
+step "envpack images"
 "$ENVPACK" images
-echo "== envpack inspect demo/base:1"
+step "envpack inspect demo/base:1"
 "$ENVPACK" inspect demo/base:1
-echo "== envpack export demo/base:1 --format docker"
+step "envpack export demo/base:1 --format docker"
 "$ENVPACK" export demo/base:1 -o "$work/demo-base.docker.tar" --format docker
-first=$("$ENVPACK" inspect demo/base:1 --json | sed -n 's/^  "digest": "\(.*\)",$/\1/p')
+first=$("$ENVPACK" inspect demo/base:1 --json | /usr/bin/python3 -c 'import json,sys;print(json.load(sys.stdin)["digest"])')
 second=$(ENVPACK_HOME="$work/home2" "$ENVPACK" import "$work/rootfs" -t demo/base:1 | cut -d' ' -f2)
-echo "== reproducible: $first (store 1) vs $second (fresh store 2)"
+step "reproducible: $first (store 1) vs $second (fresh store 2)"
 [ "$first" = "$second" ]
-echo "demo ok: store at $ENVPACK_HOME"
+
+step "envpack snapshot src (.amlignore wins over .gitignore; caches and outputs left out)"
+cp -r "$here/src" "$work/src"
+mkdir -p "$work/src/outputs" "$work/src/__pycache__"
+head -c 2000000 /dev/zero > "$work/src/data/cache.bin"; echo old > "$work/src/outputs/model.json"
+"$ENVPACK" snapshot "$work/src" --list
+"$ENVPACK" snapshot "$work/src"
+
+step "envpack lock -f examples/conda_dependencies.yml (local channel, offline)"
+"$ENVPACK" lock -f "$here/conda_dependencies.yml" -o "$work/conda-lock.yml"
+grep -E '^  - name:|^    version:' "$work/conda-lock.yml" | paste - - | sed 's/ *- name: /  /; s/ *version: / /'
+
+step "push to a local registry and pull back"
+port=$(/usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+mkdir -p "$work/registry"
+cat > "$work/registry/config.yml" <<YAML
+version: 0.1
+log: {level: error}
+storage: {filesystem: {rootdirectory: $work/registry/data}}
+http: {addr: 127.0.0.1:$port}
+YAML
+docker-registry serve "$work/registry/config.yml" > "$work/registry/log" 2>&1 &
+registry_pid=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
+"$ENVPACK" push demo/base:1 "127.0.0.1:$port/demo/base:1"
+pulled=$(ENVPACK_HOME="$work/home3" "$ENVPACK" pull "127.0.0.1:$port/demo/base:1" --json | \
+  /usr/bin/python3 -c 'import json,sys;print(json.load(sys.stdin)["digest"])')
+echo "pulled into a fresh store: $pulled"
+[ "$pulled" = "$first" ]
+printf '\ndemo ok: store at %s\n' "$ENVPACK_HOME"
