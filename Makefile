@@ -7,9 +7,9 @@ JOBS ?= $(shell nproc)
 # Debian packages: build toolchain and libraries, then the real tools integration tests drive.
 BUILD_PACKAGES := g++ cmake ninja-build pkg-config libssl-dev libcurl4-openssl-dev libarchive-dev \
   libyaml-cpp-dev nlohmann-json3-dev catch2 libzstd-dev libfmt-dev libdeflate-dev zlib1g-dev \
-  libbz2-dev libsolv-dev libsolvext-dev
+  libbz2-dev libsolv-dev libsolvext-dev libsimdjson-dev
 TOOL_PACKAGES := git skopeo umoci runc crun docker-registry apache2-utils golang-go \
-  golang-github-opencontainers-image-spec-dev pigz zstd tar gzip python3 iproute2 util-linux \
+  golang-github-opencontainers-image-spec-dev pigz zstd tar gzip python3 python3-yaml iproute2 util-linux \
   busybox-static
 
 .PHONY: all deps build test demo bench format clean

@@ -27,6 +27,15 @@ constexpr Command k_commands[] = {
     {"gc", cmd_gc, "delete blobs no image in the local store refers to", "usage: envpack gc [--json]\n"},
     {"export", cmd_export, "write an image as an OCI or docker-load tar",
      "usage: envpack export REF -o FILE.tar [--format oci|docker]\n"},
+    {"lock", cmd_lock, "solve an environment file into a conda-lock v1 (or @EXPLICIT) lock file",
+     "usage: envpack lock -f ENV.yml [-p PLATFORM]... [--virtual NAME=VERSION]... [-o FILE|-]\n"
+     "                    [--explicit] [--offline] [--channel-alias URL] [--json]\n"
+     "  -p PLATFORM   target platform (default linux-64; repeat for several)\n"
+     "  --virtual     override a virtual package of the target image (__cuda=12.4, __glibc=2.28)\n"
+     "  -o FILE       output (default conda-lock.yml, or conda-PLATFORM.lock with --explicit,\n"
+     "                beside ENV.yml); `-` for stdout\n"
+     "  --explicit    write conda's @EXPLICIT list (URL#sha256)\n"
+     "  --offline     use only the repodata cache in $ENVPACK_HOME/repodata\n"},
 };
 
 void print_usage(std::FILE* out) {

@@ -4,6 +4,13 @@
 // request is independent and thread-safe. Retries with backoff happen on connection errors,
 // 408, 429 (honouring Retry-After) and 5xx, up to `HttpOptions::retries`.
 // Credentials passed in headers are never logged: `redact()` is applied to anything printed.
+//
+// Streamed downloads (`response_sink`) survive a dropped connection: the retry asks for the rest
+// with `Range: bytes=N-` (or skips the first N bytes when the server ignores ranges), so the sink
+// sees every byte exactly once. Bodies of non-2xx responses never reach the sink; they land in
+// `HttpResponse::body` (capped at 64 KiB) for error messages.
+// Redirects are followed by this class, not by curl, so `Authorization` (and any header named in
+// the request) is dropped when a redirect leaves the original scheme://host:port.
 #pragma once
 
 #include <chrono>
@@ -27,6 +34,9 @@ struct HttpOptions {
     std::string ca_file;                                // extra CA bundle (--ca-cert)
     bool verify_tls = true;
     std::string user_agent = "envpack/0.1";
+    std::chrono::seconds max_retry_after{60};           // cap on a server's Retry-After
+    // Called (already redacted) before each retry: "GET URL: 503, retrying in 1.0 s (2/4)".
+    std::function<void(const std::string&)> on_retry;
 };
 
 struct HttpRequest {
@@ -38,7 +48,8 @@ struct HttpRequest {
     std::uint64_t body_offset = 0, body_length = 0;    // range of body_file (length 0 = to end)
     bool follow_redirects = true;                      // never forwards Authorization cross-host
     Sink* response_sink = nullptr;                     // stream the body here instead of `body`
-    std::function<void(std::uint64_t)> on_progress;    // bytes received so far (delta)
+    std::function<void(std::uint64_t)> on_progress;    // body bytes sent or received (delta)
+    std::optional<int> retries;                        // overrides HttpOptions::retries
 };
 
 struct HttpResponse {
@@ -66,6 +77,13 @@ private:
     std::unique_ptr<Impl> m_impl;
     HttpOptions m_options;
 };
+
+// Resolves `reference` (absolute, or relative as in a Location header) against `base`.
+std::string resolve_url(std::string_view base, std::string_view reference);
+// "scheme://host:port" of a URL (the port filled in from the scheme), lower-cased; "" if invalid.
+std::string url_origin(std::string_view url);
+// The host part of a URL ("127.0.0.1", "example.com"); "" if invalid.
+std::string url_host(std::string_view url);
 
 // Replaces credentials in a string (Authorization values, user:pass@ in URLs, token= parameters).
 std::string redact(std::string_view text);

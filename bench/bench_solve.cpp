@@ -1,0 +1,133 @@
+// Solve-time benchmark entry point, for bench/*.sh:
+//
+//   bench_solve [--platform P] [--repeat N] [--virtual NAME=VERSION]... REPODATA... -- SPEC...
+//
+// Each REPODATA is a channel directory (its PLATFORM/ and noarch/ repodata.json are merged) or one
+// repodata file (.json, .json.zst, .json.bz2); they are channels in priority order. Prints, one
+// `key: value` per line: records, load seconds (parse), pool seconds (libsolv pool with ranks),
+// best solve seconds over N runs on the same pool, first solve seconds (namespace callbacks not
+// yet cached), packages in the solution, and `unsatisfiable` with the explanation when it is.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "resolver/repodata.h"
+#include "resolver/solver.h"
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+envpack::ChannelRecords load(const std::filesystem::path& path, const std::string& platform) {
+    envpack::ChannelRecords ch;
+    ch.name = path.filename().string();
+    std::vector<std::pair<std::filesystem::path, std::string>> files;
+    if (std::filesystem::is_directory(path)) {
+        for (const std::string subdir : {platform, std::string("noarch")}) {
+            auto file = path / subdir / "repodata.json";
+            if (std::filesystem::exists(file)) {
+                files.emplace_back(file, subdir);
+            }
+        }
+    } else {
+        files.emplace_back(path, platform);
+    }
+    for (const auto& [file, subdir] : files) {
+        envpack::RepodataOrigin origin{ch.name, subdir, "file://" + file.parent_path().string()};
+        auto rd = envpack::read_repodata_file(file, origin);
+        ch.records.reserve(ch.records.size() + rd.records.size());
+        for (auto& r : rd.records) {
+            ch.records.push_back(std::move(r));
+        }
+    }
+    return ch;
+}
+
+int run(int argc, char** argv) {
+    std::string platform = "linux-64";
+    int repeat = 5;
+    std::vector<std::string> overrides;
+    std::vector<std::filesystem::path> sources;
+    std::vector<envpack::MatchSpec> specs;
+    bool in_specs = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (in_specs) {
+            specs.push_back(envpack::MatchSpec::parse(a));
+        } else if (a == "--") {
+            in_specs = true;
+        } else if (a == "--platform" && i + 1 < argc) {
+            platform = argv[++i];
+        } else if (a == "--repeat" && i + 1 < argc) {
+            repeat = std::max(1, std::stoi(argv[++i]));
+        } else if (a == "--virtual" && i + 1 < argc) {
+            overrides.push_back(argv[++i]);
+        } else {
+            sources.emplace_back(a);
+        }
+    }
+    if (sources.empty() || specs.empty()) {
+        std::fprintf(stderr,
+                     "usage: bench_solve [--platform P] [--repeat N] [--virtual NAME=VERSION]... "
+                     "REPODATA... -- SPEC...\n");
+        return 2;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<envpack::ChannelRecords> channels;
+    size_t records = 0;
+    for (const auto& s : sources) {
+        channels.push_back(load(s, platform));
+        records += channels.back().records.size();
+    }
+    double load_s = seconds_since(t0);
+    auto virtuals = envpack::VirtualPackages::for_platform(platform);
+    for (const auto& o : overrides) {
+        virtuals.apply_override(o);
+    }
+    t0 = std::chrono::steady_clock::now();
+    envpack::Solver solver(channels, virtuals);
+    double pool_s = seconds_since(t0);
+    double first_s = 0;
+    double best_s = 1e9;
+    size_t packages = 0;
+    for (int r = 0; r < repeat; ++r) {
+        t0 = std::chrono::steady_clock::now();
+        auto result = solver.solve(specs);
+        double s = seconds_since(t0);
+        if (r == 0) {
+            first_s = s;
+        }
+        best_s = std::min(best_s, s);
+        if (!result) {
+            std::printf("unsatisfiable: yes\n%s", result.error().explanation.c_str());
+            return 3;
+        }
+        packages = result->records.size();
+    }
+    std::printf(
+        "records: %zu\nload_s: %.3f\npool_s: %.3f\nfirst_solve_s: %.4f\nbest_solve_s: %.4f\n"
+        "packages: %zu\n",
+        records, load_s, pool_s, first_s, best_s, packages);
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const envpack::Error& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        if (!e.hint().empty()) {
+            std::fprintf(stderr, "hint: %s\n", e.hint().c_str());
+        }
+        return static_cast<int>(e.code());
+    }
+}

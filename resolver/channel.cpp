@@ -1,0 +1,303 @@
+#include "resolver/channel.h"
+
+#include <cstdlib>
+#include <ctime>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/digest.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/http.h"
+#include "core/log.h"
+
+namespace envpack {
+namespace {
+
+constexpr std::string_view k_file_scheme = "file://";
+constexpr const char* k_variants[] = {"repodata.json.zst", "repodata.json"};
+constexpr const char* k_local_files[] = {"repodata.json", "repodata.json.zst", "repodata.json.bz2"};
+
+std::string strip_trailing_slashes(std::string s) {
+    while (s.size() > 1 && s.back() == '/' && !s.ends_with("://")) {
+        s.pop_back();
+    }
+    return s;
+}
+
+bool looks_like_path(std::string_view t) {
+    return t.starts_with('/') || t.starts_with("./") || t.starts_with("../") || t == "." ||
+           t == ".." || t.starts_with('~');
+}
+
+std::int64_t now_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+// `max-age=N` from a Cache-Control header; 0 for no-cache/no-store; nullopt when absent.
+std::optional<std::int64_t> max_age_of(const HttpResponse& r) {
+    auto cc = r.header("cache-control");
+    if (!cc) {
+        return std::nullopt;
+    }
+    if (cc->find("no-cache") != std::string::npos || cc->find("no-store") != std::string::npos) {
+        return 0;
+    }
+    auto pos = cc->find("max-age=");
+    if (pos == std::string::npos) {
+        return std::nullopt;
+    }
+    return std::strtoll(cc->c_str() + pos + 8, nullptr, 10);
+}
+
+struct CacheState {
+    std::string url;
+    std::string variant;
+    std::string etag;
+    std::string last_modified;
+    std::int64_t max_age = 0;
+    std::int64_t fetched_at = 0;
+
+    static std::optional<CacheState> load(const std::filesystem::path& file) {
+        std::error_code ec;
+        if (!std::filesystem::exists(file, ec)) {
+            return std::nullopt;
+        }
+        try {
+            auto j = nlohmann::json::parse(read_file(file));
+            CacheState s;
+            s.url = j.value("url", "");
+            s.variant = j.value("variant", "");
+            s.etag = j.value("etag", "");
+            s.last_modified = j.value("last_modified", "");
+            s.max_age = j.value("max_age", std::int64_t{0});
+            s.fetched_at = j.value("fetched_at", std::int64_t{0});
+            return s;
+        } catch (const std::exception&) {
+            return std::nullopt;  // a damaged state file is a cache miss
+        }
+    }
+
+    void save(const std::filesystem::path& file) const {
+        nlohmann::json j{{"url", url},           {"variant", variant},   {"etag", etag},
+                         {"last_modified", last_modified}, {"max_age", max_age},
+                         {"fetched_at", fetched_at}};
+        write_file_atomic(file, j.dump(2) + "\n", Durability::none);
+    }
+};
+
+}  // namespace
+
+Channel Channel::parse(std::string_view text, const std::filesystem::path& base_dir,
+                       const ChannelOptions& options) {
+    std::string t(text);
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) {
+        t.pop_back();
+    }
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) {
+        t.erase(t.begin());
+    }
+    if (t.empty()) {
+        throw bad_input("empty channel", "name a channel (conda-forge), a URL or a local path");
+    }
+    Channel c;
+    if (t.starts_with(k_file_scheme)) {
+        std::filesystem::path p = t.substr(k_file_scheme.size());
+        if (!p.is_absolute()) {
+            throw bad_input(fmt::format("channel `{}`: a file:// URL needs an absolute path", t),
+                            "write file:///absolute/path, or a relative path such as ./channel");
+        }
+        c.m_kind = Kind::local;
+        c.m_url = strip_trailing_slashes(std::string(k_file_scheme) + p.lexically_normal().string());
+        c.m_name = c.m_url;
+        return c;
+    }
+    if (t.starts_with("https://") || t.starts_with("http://")) {
+        c.m_kind = Kind::url;
+        c.m_url = strip_trailing_slashes(t);
+        c.m_name = c.m_url;
+        return c;
+    }
+    if (t.find("://") != std::string::npos) {
+        throw bad_input(fmt::format("channel `{}`: unsupported URL scheme", t),
+                        "channels are names, https://, http://, file:// URLs or local paths");
+    }
+    if (looks_like_path(t)) {
+        std::filesystem::path p;
+        if (t.starts_with('~')) {
+            const char* home = std::getenv("HOME");
+            p = std::filesystem::path(home != nullptr ? home : "/") / t.substr(t.size() > 1 ? 2 : 1);
+        } else {
+            p = std::filesystem::path(t);
+        }
+        if (p.is_relative()) {
+            p = std::filesystem::absolute(base_dir / p);
+        }
+        c.m_kind = Kind::local;
+        c.m_url = strip_trailing_slashes(std::string(k_file_scheme) + p.lexically_normal().string());
+        c.m_name = c.m_url;
+        return c;
+    }
+    for (char ch : t) {
+        bool ok = std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' ||
+                  ch == '.' || ch == '/';
+        if (!ok) {
+            throw bad_input(fmt::format("channel `{}`: unexpected character `{}`", t, ch),
+                            "channel names use letters, digits, `-`, `_`, `.` and `/`");
+        }
+    }
+    c.m_kind = Kind::name;
+    c.m_name = strip_trailing_slashes(t);
+    c.m_url = strip_trailing_slashes(options.channel_alias) + "/" + c.m_name;
+    return c;
+}
+
+std::string Channel::subdir_url(std::string_view subdir) const {
+    return fmt::format("{}/{}", m_url, subdir);
+}
+
+std::filesystem::path Channel::local_dir() const {
+    if (m_kind != Kind::local) {
+        return {};
+    }
+    return std::filesystem::path(m_url.substr(k_file_scheme.size()));
+}
+
+RepodataFetcher::RepodataFetcher(FetchOptions options, HttpClient* http, Log& log)
+    : m_options(std::move(options)), m_http(http), m_log(log) {}
+
+std::filesystem::path RepodataFetcher::cache_entry(std::string_view subdir_url) const {
+    return m_options.cache_dir / Digest::of(subdir_url).hex().substr(0, 16);
+}
+
+Repodata RepodataFetcher::fetch(const Channel& channel, std::string_view subdir) {
+    if (channel.kind() == Channel::Kind::local) {
+        return fetch_local(channel, subdir);
+    }
+    return fetch_remote(channel, subdir);
+}
+
+Repodata RepodataFetcher::fetch_local(const Channel& channel, std::string_view subdir) {
+    std::filesystem::path dir = channel.local_dir() / subdir;
+    RepodataOrigin origin{channel.name(), std::string(subdir), channel.subdir_url(subdir)};
+    std::error_code ec;
+    for (const char* file : k_local_files) {
+        if (std::filesystem::is_regular_file(dir / file, ec)) {
+            return read_repodata_file(dir / file, origin);
+        }
+    }
+    if (subdir == "noarch") {
+        // A local channel built for one platform often has no noarch directory.
+        m_log.debug(fmt::format("channel `{}` has no noarch repodata; reading none", channel.name()));
+        Repodata empty;
+        empty.subdir = "noarch";
+        return empty;
+    }
+    throw Error(fmt::format("read repodata of channel `{}`: no repodata.json(.zst|.bz2) in `{}`",
+                            channel.name(), dir.string()),
+                fmt::format("index the channel (`envpack index {}`) or check the platform",
+                            channel.local_dir().string()));
+}
+
+Repodata RepodataFetcher::fetch_remote(const Channel& channel, std::string_view subdir) {
+    const std::string base = channel.subdir_url(subdir);
+    RepodataOrigin origin{channel.name(), std::string(subdir), base};
+    const std::filesystem::path entry = cache_entry(base);
+    const std::filesystem::path json_path = entry / "repodata.json";
+    const std::filesystem::path state_path = entry / "state.json";
+    make_dirs(entry);
+    FileLock lock(entry / "lock", LockMode::exclusive);
+    std::optional<CacheState> state = CacheState::load(state_path);
+    std::error_code ec;
+    const bool cached = state && std::filesystem::is_regular_file(json_path, ec);
+
+    if (m_options.offline == Offline::yes) {
+        if (!cached) {
+            throw Error(fmt::format("fetch repodata `{}`: offline and not in the cache ({})", base,
+                                    entry.string()),
+                        "run once without --offline to fill the repodata cache");
+        }
+        return read_repodata_file(json_path, origin);
+    }
+    if (cached && state->fetched_at + state->max_age > now_seconds()) {
+        m_log.debug(fmt::format("repodata `{}`: cached copy is fresh", base));
+        return read_repodata_file(json_path, origin);
+    }
+    if (m_http == nullptr) {
+        throw Error(fmt::format("fetch repodata `{}`: no HTTP client", base));
+    }
+
+    std::string last_failure;
+    for (const char* variant : k_variants) {
+        const std::string url = base + "/" + variant;
+        HttpRequest request;
+        request.url = url;
+        if (cached && state->variant == variant) {
+            if (!state->etag.empty()) {
+                request.headers.emplace_back("If-None-Match", state->etag);
+            }
+            if (!state->last_modified.empty()) {
+                request.headers.emplace_back("If-Modified-Since", state->last_modified);
+            }
+        }
+        const bool plain = std::string_view(variant) == "repodata.json";
+        std::optional<AtomicFile> file;
+        if (plain) {
+            file.emplace(json_path, Durability::none);
+            request.response_sink = &*file;
+        }
+        HttpResponse response;
+        try {
+            response = m_http->send(request);
+        } catch (const Error& e) {
+            if (cached) {
+                m_log.warn(fmt::format("{}; using the cached repodata from {}", e.what(),
+                                       state->fetched_at));
+                return read_repodata_file(json_path, origin);
+            }
+            throw e.with_context(fmt::format("fetch repodata `{}`", url));
+        }
+        CacheState next;
+        next.url = url;
+        next.variant = variant;
+        next.etag = response.header("etag").value_or("");
+        next.last_modified = response.header("last-modified").value_or("");
+        next.max_age = max_age_of(response).value_or(m_options.default_max_age.count());
+        next.fetched_at = now_seconds();
+        if (response.status == 304 && cached) {
+            if (next.etag.empty()) {
+                next.etag = state->etag;
+            }
+            if (next.last_modified.empty()) {
+                next.last_modified = state->last_modified;
+            }
+            next.save(state_path);
+            m_log.debug(fmt::format("repodata `{}`: not modified", url));
+            return read_repodata_file(json_path, origin);
+        }
+        if (response.status == 200) {
+            if (plain) {
+                file->commit();
+            } else {
+                std::string json = decode_repodata(std::move(response.body), RepodataEncoding::zstd, url);
+                write_file_atomic(json_path, json, Durability::none);
+            }
+            next.save(state_path);
+            return read_repodata_file(json_path, origin);
+        }
+        last_failure = fmt::format("fetch repodata `{}`: HTTP {}", url, response.status);
+        if (response.status == 404) {
+            continue;  // try the next variant
+        }
+        if (cached) {
+            m_log.warn(fmt::format("{}; using the cached repodata", last_failure));
+            return read_repodata_file(json_path, origin);
+        }
+        throw Error(last_failure + " (after retries)",
+                    "the channel server failed; try again later or use --offline with a cache");
+    }
+    throw Error(last_failure,
+                fmt::format("check that channel `{}` exists and has a `{}` subdir", channel.name(),
+                            subdir));
+}
+
+}  // namespace envpack

@@ -1,0 +1,57 @@
+// A channel subdirectory's repodata (`repodata.json`, `.json.zst`, `.json.bz2`) read into
+// PackageRecords.
+//
+// The parser is a hand-written single-pass scanner over the bytes (no DOM, no index): it copies
+// only the fields PackageRecord holds and skips everything else (`signatures`, `removed`, unknown
+// keys). It reads both `packages` (.tar.bz2) and `packages.conda` and, when the same
+// name-version-build appears in both, keeps only the `.conda` one. `"depends": null` and
+// `"constrains": null` read as empty; a missing `info` key is fine; `track_features` may be a
+// string ("a b" or "a,b") or a list; second timestamps are normalised to milliseconds.
+//
+// On malformed input (truncated, wrong types, bad escapes) it throws Error naming the source and
+// the line:column and byte offset where reading stopped; it never crashes or returns partial data.
+// Plain `.json` files are memory-mapped and the pages already consumed are handed back as the scan
+// advances, so peak memory is about the size of the records, not of the JSON.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "resolver/package_record.h"
+
+namespace envpack {
+
+// Where repodata came from, to fill each record's `channel`, `subdir` and `url`.
+struct RepodataOrigin {
+    std::string channel;   // canonical channel name or URL, copied to PackageRecord::channel
+    std::string subdir;    // "linux-64" | "noarch" | ...; used when a record has no `subdir`
+    std::string base_url;  // ".../CHANNEL/SUBDIR"; url = base_url + "/" + fn (a record's own `url`
+                           // is kept only when base_url is empty)
+};
+
+struct Repodata {
+    std::string subdir;                  // info.subdir if present, else the origin's
+    std::vector<PackageRecord> records;  // in file order, `.conda` duplicates of .tar.bz2 resolved
+    std::size_t replaced_tar_bz2 = 0;    // .tar.bz2 records dropped for a `.conda` twin
+};
+
+// Parses repodata JSON. `source` names the file or URL in errors. Throws Error (exit code 1).
+Repodata parse_repodata(std::string_view json, std::string_view source, const RepodataOrigin& origin);
+
+// Reads `path`: `*.json.zst` (zstd), `*.json.bz2` (bzip2) or plain JSON (memory-mapped).
+// Throws Error naming the path when it cannot be read, decompressed or parsed.
+Repodata read_repodata_file(const std::filesystem::path& path, const RepodataOrigin& origin);
+
+enum class RepodataEncoding { json, zstd, bzip2 };
+
+// By file name suffix: ".zst" -> zstd, ".bz2" -> bzip2, anything else plain JSON.
+RepodataEncoding repodata_encoding(std::string_view file_name);
+
+// Decompresses zstd or bzip2 repodata in memory (`json` is returned as is). Throws Error naming
+// `source` on corrupt or truncated data.
+std::string decode_repodata(std::string data, RepodataEncoding encoding, std::string_view source);
+
+}  // namespace envpack

@@ -1,0 +1,86 @@
+// Solving a conda request: which packages to install so that every requested spec, every
+// dependency and every `constrains` entry holds. libsolv is the engine (behind detail/); conda's
+// semantics are ours:
+//
+// - matching: every dependency is a MatchSpec matched by our code (libsolv namespace deps);
+// - preference, per package name: fewest track_features (legacy `features` count too), then
+//   highest version, then highest build number, then newest timestamp;
+// - channels: strict priority — a name is taken only from the first channel that has it
+//   (ChannelPriority::disabled lets every channel compete, ranked as above);
+// - a record's legacy `features: F` depends on some package with `track_features: F`, as in conda;
+// - virtual packages (`__glibc`, `__cuda`, ...) describe the target image (virtual_packages.h).
+//
+// Results: a Solution (records in install order, dependencies first, virtual packages left out)
+// or an Unsatisfiable value explaining which requested specs conflict, through which chain of
+// dependencies, and what versions were available. A requested spec that no record matches at all
+// throws Error (exit code 3) naming the spec and the channels searched — never an empty success.
+#pragma once
+
+#include <expected>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "resolver/match_spec.h"
+#include "resolver/package_record.h"
+#include "resolver/virtual_packages.h"
+
+namespace envpack {
+
+// One channel's records for the target: SUBDIR and noarch merged (the loader's job).
+struct ChannelRecords {
+    std::string name;                    // as shown to users and matched by `channel::name` specs
+    std::vector<PackageRecord> records;  // record.channel should name the same channel
+};
+
+enum class ChannelPriority { strict, disabled };
+
+// conda's `add_pip_as_python_dependency`: python 2.x/3.x records depend on pip.
+enum class PipAsPythonDependency { no, yes };
+
+struct SolverOptions {
+    ChannelPriority channel_priority = ChannelPriority::strict;
+    PipAsPythonDependency add_pip_as_python_dependency = PipAsPythonDependency::no;
+};
+
+struct SolveRequest {
+    std::vector<MatchSpec> specs;
+    std::vector<ChannelRecords> channels;  // priority order, first is highest
+    VirtualPackages virtuals = VirtualPackages::for_platform("linux-64");
+    SolverOptions options;
+};
+
+struct Solution {
+    std::vector<PackageRecord> records;  // install order: dependencies before dependents
+};
+
+struct Unsatisfiable {
+    std::vector<std::string> conflicting_specs;  // the requested specs involved (as written)
+    std::string explanation;                     // several lines, for people
+};
+
+// A pool built once over channels and virtual packages, able to solve many requests. The
+// channels must outlive the Solver (records are referenced, not copied).
+class Solver {
+  public:
+    Solver(std::span<const ChannelRecords> channels, const VirtualPackages& virtuals,
+           SolverOptions options = {});
+    ~Solver();
+    Solver(const Solver&) = delete;
+    Solver& operator=(const Solver&) = delete;
+
+    std::expected<Solution, Unsatisfiable> solve(const std::vector<MatchSpec>& specs);
+
+    // Number of records in the pool (virtual packages included), for benchmarks and logs.
+    size_t record_count() const;
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+// One-shot convenience: builds a Solver over request.channels and solves request.specs.
+std::expected<Solution, Unsatisfiable> solve(const SolveRequest& request);
+
+}  // namespace envpack

@@ -1,0 +1,82 @@
+#include <catch2/catch.hpp>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "resolver/channel.h"
+
+using namespace envpack;
+
+namespace {
+const std::string k_channels = std::string(ENVPACK_SHARED_DIR) + "/data/conda/channels";
+}
+
+TEST_CASE("channel: names, URLs and local paths", "[channel]") {
+    struct Row {
+        const char* text;
+        Channel::Kind kind;
+        const char* url;
+        const char* name;
+    };
+    const Row rows[] = {
+        {"conda-forge", Channel::Kind::name, "https://conda.anaconda.org/conda-forge", "conda-forge"},
+        {"pytorch/label/nightly", Channel::Kind::name, "https://conda.anaconda.org/pytorch/label/nightly",
+         "pytorch/label/nightly"},
+        {"https://repo.example.com/ch/", Channel::Kind::url, "https://repo.example.com/ch",
+         "https://repo.example.com/ch"},
+        {"http://127.0.0.1:8080/ch", Channel::Kind::url, "http://127.0.0.1:8080/ch",
+         "http://127.0.0.1:8080/ch"},
+        {"file:///srv/channel/", Channel::Kind::local, "file:///srv/channel", "file:///srv/channel"},
+        {"/srv/a/../channel", Channel::Kind::local, "file:///srv/channel", "file:///srv/channel"},
+        {"./local", Channel::Kind::local, "file:///home/u/project/local", "file:///home/u/project/local"},
+        {"../other/ch", Channel::Kind::local, "file:///home/u/other/ch", "file:///home/u/other/ch"},
+    };
+    for (const auto& row : rows) {
+        Channel c = Channel::parse(row.text, "/home/u/project");
+        INFO(row.text);
+        CHECK(c.kind() == row.kind);
+        CHECK(c.url() == row.url);
+        CHECK(c.name() == row.name);
+        CHECK(Channel::parse(c.to_string(), "/home/u/project") == c);
+    }
+    CHECK(Channel::parse("conda-forge", "/", {"https://mirror.example.com/conda/"}).url() ==
+          "https://mirror.example.com/conda/conda-forge");
+    CHECK(Channel::parse("./local", "/p").local_dir() == "/p/local");
+    CHECK(Channel::parse("conda-forge", "/").subdir_url("noarch") ==
+          "https://conda.anaconda.org/conda-forge/noarch");
+    CHECK_THROWS_WITH(Channel::parse("", "/"), Catch::Contains("empty channel"));
+    CHECK_THROWS_WITH(Channel::parse("s3://bucket/ch", "/"), Catch::Contains("unsupported URL scheme"));
+    CHECK_THROWS_WITH(Channel::parse("file://relative", "/"), Catch::Contains("absolute path"));
+    CHECK_THROWS_WITH(Channel::parse("bad name", "/"), Catch::Contains("unexpected character"));
+}
+
+TEST_CASE("channel: local channels read in place", "[channel]") {
+    TempDir home("channel-test-");
+    RepodataFetcher fetcher({home.path() / "repodata", Offline::no, {}}, nullptr, Log::null());
+    Channel c = Channel::parse(k_channels + "/pytorch", "/");
+    Repodata linux = fetcher.fetch(c, "linux-64");
+    CHECK(linux.records.size() == 2181);
+    CHECK(linux.records[0].channel == c.name());
+    std::string dir = std::filesystem::path(k_channels + "/pytorch").lexically_normal().string();
+    CHECK(linux.records[0].url.starts_with("file://" + dir + "/linux-64/"));
+    CHECK(fetcher.fetch(c, "noarch").records.empty());
+    CHECK_THROWS_WITH(fetcher.fetch(c, "osx-arm64"),
+                      Catch::Contains("osx-arm64") && Catch::Contains("no repodata.json"));
+
+    // A channel without a noarch directory reads as an empty noarch; .json.zst is found too.
+    std::filesystem::path ch = home.path() / "ch";
+    make_dirs(ch / "linux-64");
+    std::filesystem::copy_file(k_channels + "/conda-forge-numpy/linux-64/repodata.json",
+                               ch / "linux-64" / "repodata.json");
+    Channel local = Channel::parse("./ch", home.path());
+    CHECK(fetcher.fetch(local, "noarch").records.empty());
+    CHECK(fetcher.fetch(local, "linux-64").records.size() > 20);
+}
+
+TEST_CASE("channel: offline without a cache names the URL", "[channel]") {
+    TempDir home("channel-test-");
+    RepodataFetcher fetcher({home.path() / "repodata", Offline::yes, {}}, nullptr, Log::null());
+    CHECK_THROWS_WITH(fetcher.fetch(Channel::parse("conda-forge", "/"), "linux-64"),
+                      Catch::Contains("https://conda.anaconda.org/conda-forge/linux-64") &&
+                          Catch::Contains("offline"));
+}
