@@ -1,11 +1,10 @@
 // Repodata parse benchmark and generator, driven by bench/resolver.sh.
 //
-//   bench_repodata generate OUT.json RECORDS   a conda-forge-linux-64-shaped repodata (deterministic)
-//   bench_repodata parse FILE [REPEAT]         parse FILE REPEAT times (default 3); prints
+//   bench_repodata generate OUT.json RECORDS   a conda-forge-linux-64-shaped repodata
+//   (deterministic) bench_repodata parse FILE [REPEAT]         parse FILE REPEAT times (default 3);
+//   prints
 //                                              records, MB, best seconds, MB/s, peak RSS and the
 //                                              ratio of peak RSS to the JSON size
-//   bench_repodata solve FILE SPEC...          parse FILE (one channel), build the solver pool,
-//                                              solve SPECs; prints each phase's time
 // Each `parse` runs in its own process so its peak RSS (getrusage) is its own.
 #include <sys/resource.h>
 
@@ -20,10 +19,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
-#include "resolver/match_spec.h"
 #include "resolver/repodata.h"
-#include "resolver/solver.h"
-#include "resolver/virtual_packages.h"
 
 namespace {
 
@@ -67,8 +63,8 @@ int generate(const std::string& out_path, long records) {
             conda_section = true;
             first_in_section = true;
         }
-        std::string fn = fmt::format("{}-{}-{}{}", name, version, build,
-                                     conda_section ? ".conda" : ".tar.bz2");
+        std::string fn =
+            fmt::format("{}-{}-{}{}", name, version, build, conda_section ? ".conda" : ".tar.bz2");
         std::string deps;
         for (size_t i = 0; i < depends.size(); ++i) {
             deps += fmt::format("{}\n    \"{}\"", i ? "," : "", depends[i]);
@@ -77,25 +73,25 @@ int generate(const std::string& out_path, long records) {
         for (size_t i = 0; i < constrains.size(); ++i) {
             cons += fmt::format("{}\n    \"{}\"", i ? "," : "", constrains[i]);
         }
-        out.write(fmt::format(
-            "{}  \"{}\": {{\n   \"build\": \"{}\",\n   \"build_number\": {},\n"
-            "   \"constrains\": [{}\n   ],\n   \"depends\": [{}\n   ],\n"
-            "   \"license\": \"BSD-3-Clause\",\n   \"license_family\": \"BSD\",\n"
-            "   \"md5\": \"{}\",\n   \"name\": \"{}\",\n   \"sha256\": \"{}\",\n"
-            "   \"size\": {},\n   \"subdir\": \"linux-64\",\n   \"timestamp\": {},\n"
-            "   \"version\": \"{}\"\n  }}",
-            first_in_section ? "" : ",\n", fn, build, build_number, cons, deps, hex(rng, 32), name,
-            hex(rng, 64), 10000 + rng.below(5000000), 1600000000000ll + rng.below(1u << 31),
-            version));
+        out.write(
+            fmt::format("{}  \"{}\": {{\n   \"build\": \"{}\",\n   \"build_number\": {},\n"
+                        "   \"constrains\": [{}\n   ],\n   \"depends\": [{}\n   ],\n"
+                        "   \"license\": \"BSD-3-Clause\",\n   \"license_family\": \"BSD\",\n"
+                        "   \"md5\": \"{}\",\n   \"name\": \"{}\",\n   \"sha256\": \"{}\",\n"
+                        "   \"size\": {},\n   \"subdir\": \"linux-64\",\n   \"timestamp\": {},\n"
+                        "   \"version\": \"{}\"\n  }}",
+                        first_in_section ? "" : ",\n", fn, build, build_number, cons, deps,
+                        hex(rng, 32), name, hex(rng, 64), 10000 + rng.below(5000000),
+                        1600000000000ll + rng.below(1u << 31), version));
         first_in_section = false;
         ++written;
     };
     // The python stack first.
     for (int p = 0; p < 4; ++p) {
         for (int micro = 0; micro < 6 && written < records; ++micro) {
-            emit("python", fmt::format("{}.{}", pythons[p], micro), fmt::format("h{}_0_cpython", hex(rng, 7)),
-                 0, {"libgcc-ng >=12", "libzlib >=1.2.13,<2.0.0a0", "openssl >=3.1.0,<4.0a0"},
-                 {});
+            emit("python", fmt::format("{}.{}", pythons[p], micro),
+                 fmt::format("h{}_0_cpython", hex(rng, 7)), 0,
+                 {"libgcc-ng >=12", "libzlib >=1.2.13,<2.0.0a0", "openssl >=3.1.0,<4.0a0"}, {});
         }
         emit("python_abi", pythons[p], fmt::format("4_{}", cps[p]), 4, {},
              {fmt::format("python {}.* *_cpython", pythons[p])});
@@ -128,7 +124,8 @@ int generate(const std::string& out_path, long records) {
             }
             std::vector<std::string> constrains;
             if (rng.below(8) == 0) {
-                constrains.push_back(fmt::format("pkg-{} >=0.1", rng.below(static_cast<std::uint32_t>(names))));
+                constrains.push_back(
+                    fmt::format("pkg-{} >=0.1", rng.below(static_cast<std::uint32_t>(names))));
             }
             std::string build = python_pkg ? fmt::format("py{}h{}_{}", cps[b] + 2, hex(rng, 7), b)
                                            : fmt::format("h{}_0", hex(rng, 7));
@@ -167,51 +164,12 @@ int parse(const std::string& path, int repeat) {
     getrusage(RUSAGE_SELF, &ru);
     double rss_mb = static_cast<double>(ru.ru_maxrss) * 1024.0 / 1e6;
     // Wall time is what a user waits; CPU time (user+sys) is less disturbed by other load.
-    std::printf("%-22s records %7zu  json %7.1f MB  wall %6.3f s = %5.0f MB/s  cpu %6.3f s = %5.0f MB/s"
-                "  peak RSS %6.1f MB (%.2fx JSON)\n",
-                std::filesystem::path(path).parent_path().parent_path().filename().c_str(), count,
-                size_mb, best, size_mb / best, best_cpu, size_mb / std::max(best_cpu, 1e-6), rss_mb,
-                rss_mb / size_mb);
-    return 0;
-}
-
-double since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-int solve(const std::string& path, const std::vector<std::string>& spec_texts) {
-    auto t0 = std::chrono::steady_clock::now();
-    std::vector<envpack::ChannelRecords> channels(1);
-    channels[0].name = "bench";
-    channels[0].records = envpack::read_repodata_file(path, {"bench", "linux-64", "https://x/bench/linux-64"}).records;
-    double parse_s = since(t0);
-    std::vector<envpack::MatchSpec> specs;
-    for (const auto& s : spec_texts) {
-        specs.push_back(envpack::MatchSpec::parse(s));
-    }
-    auto t1 = std::chrono::steady_clock::now();
-    envpack::Solver solver(channels, envpack::VirtualPackages::for_platform("linux-64"));
-    double pool_s = since(t1);
-    auto t2 = std::chrono::steady_clock::now();
-    auto result = solver.solve(specs);
-    double solve_s = since(t2);
-    // A second solve over the same pool (what a warm, long-lived process would see).
-    auto t3 = std::chrono::steady_clock::now();
-    auto again = solver.solve(specs);
-    double solve2_s = since(t3);
-    std::string request;
-    for (const auto& s : spec_texts) {
-        request += (request.empty() ? "" : " ") + s;
-    }
-    std::printf("%-28s %-32s records %7zu  parse %6.3f s  pool %6.3f s  solve %6.3f s  "
-                "(again %6.3f s)  total %6.3f s  -> %s\n",
-                std::filesystem::path(path).parent_path().parent_path().filename().c_str(),
-                request.c_str(), channels[0].records.size(), parse_s, pool_s, solve_s, solve2_s,
-                parse_s + pool_s + solve_s,
-                result ? fmt::format("{} packages", result->records.size()).c_str() : "unsatisfiable");
-    if (!result) {
-        std::fprintf(stderr, "%s\n", result.error().explanation.substr(0, 3000).c_str());
-    }
+    std::printf(
+        "%-22s records %7zu  json %7.1f MB  wall %6.3f s = %5.0f MB/s  cpu %6.3f s = %5.0f MB/s"
+        "  peak RSS %6.1f MB (%.2fx JSON)\n",
+        std::filesystem::path(path).parent_path().parent_path().filename().c_str(), count, size_mb,
+        best, size_mb / best, best_cpu, size_mb / std::max(best_cpu, 1e-6), rss_mb,
+        rss_mb / size_mb);
     return 0;
 }
 
@@ -226,11 +184,8 @@ int main(int argc, char** argv) {
         if (mode == "parse" && (argc == 3 || argc == 4)) {
             return parse(argv[2], argc == 4 ? std::atoi(argv[3]) : 3);
         }
-        if (mode == "solve" && argc >= 4) {
-            return solve(argv[2], std::vector<std::string>(argv + 3, argv + argc));
-        }
-        std::fprintf(stderr, "usage: bench_repodata generate OUT.json RECORDS | parse FILE [REPEAT] | "
-                             "solve FILE SPEC...\n");
+        std::fprintf(stderr,
+                     "usage: bench_repodata generate OUT.json RECORDS | parse FILE [REPEAT] \n");
         return 2;
     } catch (const envpack::Error& e) {
         std::fprintf(stderr, "error: %s\n", e.what());

@@ -95,7 +95,8 @@ int main(int argc, char** argv) {
             std::vector<envpack::PackageRecord> records;
             records.reserve(json.size() / 120 + 16);
             count = parse(json, records);
-            best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+            best = std::min(
+                best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         }
     } catch (const simdjson_error& e) {
         std::fprintf(stderr, "error: %s: %s\n", argv[1], e.what());
@@ -104,9 +105,10 @@ int main(int argc, char** argv) {
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
     double rss_mb = static_cast<double>(ru.ru_maxrss) * 1024.0 / 1e6;
-    std::printf("%-22s records %7zu  json %7.1f MB  wall %6.3f s = %5.0f MB/s  (simdjson on-demand)"
-                "  peak RSS %6.1f MB (%.2fx JSON)\n",
-                std::filesystem::path(argv[1]).parent_path().parent_path().filename().c_str(), count,
-                size_mb, best, size_mb / best, rss_mb, rss_mb / size_mb);
+    std::printf(
+        "%-22s records %7zu  json %7.1f MB  wall %6.3f s = %5.0f MB/s  (simdjson on-demand)"
+        "  peak RSS %6.1f MB (%.2fx JSON)\n",
+        std::filesystem::path(argv[1]).parent_path().parent_path().filename().c_str(), count,
+        size_mb, best, size_mb / best, rss_mb, rss_mb / size_mb);
     return 0;
 }

@@ -12,10 +12,11 @@ ENVPACK=${ENVPACK:-$BUILD_DIR/cli/envpack}
 case "$ENVPACK" in /*) ;; *) ENVPACK="$ROOT/$ENVPACK" ;; esac
 BENCH="$BUILD_DIR/bench/bench_repodata"
 SIMD="$BUILD_DIR/bench/bench_simdjson"
+SOLVE="$BUILD_DIR/bench/bench_solve"
 SHARED=${ENVPACK_SHARED_DIR:-$ROOT/../shared}
 CH="$SHARED/data/conda/channels"
 RECORDS=${RECORDS:-300000}
-for f in "$BENCH" "$SIMD" "$ENVPACK"; do
+for f in "$BENCH" "$SIMD" "$SOLVE" "$ENVPACK"; do
     [ -x "$f" ] || { echo "build first: missing $f" >&2; exit 1; }
 done
 T=$(mktemp -d)
@@ -52,17 +53,26 @@ if command -v zstd > /dev/null; then
 fi
 
 echo
-echo "== solve (pool = building the libsolv pool; target for the large repodata: < 1 s;"
+echo "== solve (load = repodata parse, pool = libsolv pool with ranks; target for the large repodata: < 1 s;"
 echo "   published: libsolv solves conda-forge tensorflow in 0.654 s on an M2 Max, rattler 0.6.0 blog)"
-"$BENCH" solve "$CH/conda-forge-numpy/linux-64/repodata.json" numpy 2>/dev/null
-"$BENCH" solve "$CH/conda-test-index/linux-64/repodata.json" python=3.3 numpy 2>/dev/null
-"$BENCH" solve "$CH/conda-test-index/linux-64/repodata.json" anaconda 2>/dev/null
-"$BENCH" solve "$CH/conda-test-index/linux-64/repodata.json" numpy mkl 2>/dev/null
-"$BENCH" solve "$T/gen/linux-64/repodata.json" pkg-100 2>/dev/null
-"$BENCH" solve "$T/gen/linux-64/repodata.json" "pkg-$((RECORDS / 12 - 1))" 2>/dev/null
-"$BENCH" solve "$T/gen/linux-64/repodata.json" "pkg-$((RECORDS / 12 - 1))" python=3.10 2>/dev/null
-"$BENCH" solve "$T/gen/linux-64/repodata.json" "pkg-$((RECORDS / 12 - 1000))" "pkg-$((RECORDS / 12 - 2000))" \
-    "pkg-$((RECORDS / 24))" 2>/dev/null
+# One line per request from bench_solve's `key: value` output (resolver-specs' entry point).
+solve() {
+    local label=$1; shift
+    { "$SOLVE" --repeat 3 "$@" 2>/dev/null || true; } | awk -v label="$label" -F': ' '
+        { v[$1] = $2 }
+        END { printf "%-44s records %7s  load %6.3f s  pool %6.3f s  first solve %6.3f s  best %6.3f s  -> %s\n",
+              label, v["records"], v["load_s"], v["pool_s"], v["first_solve_s"], v["best_solve_s"],
+              ("packages" in v) ? v["packages"] " packages" : "unsatisfiable" }'
+}
+solve "conda-forge-numpy: numpy" "$CH/conda-forge-numpy" -- numpy
+solve "conda-test-index: python=3.3 numpy" "$CH/conda-test-index" -- python=3.3 numpy
+solve "conda-test-index: anaconda" "$CH/conda-test-index" -- anaconda
+solve "conda-test-index: numpy mkl" "$CH/conda-test-index" -- numpy mkl
+N=$((RECORDS / 12))
+solve "generated: pkg-100" "$T/gen" -- pkg-100
+solve "generated: pkg-$((N - 1))" "$T/gen" -- "pkg-$((N - 1))"
+solve "generated: pkg-$((N - 1)) python=3.10" "$T/gen" -- "pkg-$((N - 1))" python=3.10
+solve "generated: 3 leaf packages" "$T/gen" -- "pkg-$((N - 1000))" "pkg-$((N - 2000))" "pkg-$((N / 2))"
 
 echo
 echo "== envpack lock end to end (fetch from local channel + parse + solve + write)"

@@ -96,8 +96,9 @@ int cmd_lock(Context& ctx, const std::vector<std::string>& argv) {
         ctx.log.warn(note);
     }
     if (!spec.pip.empty()) {
-        ctx.log.warnf("{}: the `pip:` list ({} requirements) is kept but not locked by `envpack lock`",
-                      spec.file.string(), spec.pip.size());
+        ctx.log.warnf(
+            "{}: the `pip:` list ({} requirements) is kept but not locked by `envpack lock`",
+            spec.file.string(), spec.pip.size());
     }
     std::vector<std::string> channel_texts = spec.channels;
     if (channel_texts.empty()) {
@@ -174,10 +175,12 @@ int cmd_lock(Context& ctx, const std::vector<std::string>& argv) {
     }
 
     std::string text = explicit_format ? lock.to_explicit(platforms.front()) : lock.to_string();
-    std::string output = args.value("--output").value_or(
-        (spec.base_dir() / (explicit_format ? fmt::format("conda-{}.lock", platforms.front())
-                                            : std::string("conda-lock.yml")))
-            .string());
+    std::string output =
+        args.value("--output")
+            .value_or((spec.base_dir() / (explicit_format
+                                              ? fmt::format("conda-{}.lock", platforms.front())
+                                              : std::string("conda-lock.yml")))
+                          .string());
     if (output == "-") {
         std::fwrite(text.data(), 1, text.size(), stdout);
     } else {

@@ -31,7 +31,9 @@ bool looks_like_path(std::string_view t) {
            t == ".." || t.starts_with('~');
 }
 
-std::int64_t now_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
+std::int64_t now_seconds() {
+    return static_cast<std::int64_t>(std::time(nullptr));
+}
 
 // `max-age=N` from a Cache-Control header; 0 for no-cache/no-store; nullopt when absent.
 std::optional<std::int64_t> max_age_of(const HttpResponse& r) {
@@ -78,9 +80,9 @@ struct CacheState {
     }
 
     void save(const std::filesystem::path& file) const {
-        nlohmann::json j{{"url", url},           {"variant", variant},   {"etag", etag},
-                         {"last_modified", last_modified}, {"max_age", max_age},
-                         {"fetched_at", fetched_at}};
+        nlohmann::json j{{"url", url},         {"variant", variant},
+                         {"etag", etag},       {"last_modified", last_modified},
+                         {"max_age", max_age}, {"fetched_at", fetched_at}};
         write_file_atomic(file, j.dump(2) + "\n", Durability::none);
     }
 };
@@ -107,7 +109,8 @@ Channel Channel::parse(std::string_view text, const std::filesystem::path& base_
                             "write file:///absolute/path, or a relative path such as ./channel");
         }
         c.m_kind = Kind::local;
-        c.m_url = strip_trailing_slashes(std::string(k_file_scheme) + p.lexically_normal().string());
+        c.m_url =
+            strip_trailing_slashes(std::string(k_file_scheme) + p.lexically_normal().string());
         c.m_name = c.m_url;
         return c;
     }
@@ -125,7 +128,8 @@ Channel Channel::parse(std::string_view text, const std::filesystem::path& base_
         std::filesystem::path p;
         if (t.starts_with('~')) {
             const char* home = std::getenv("HOME");
-            p = std::filesystem::path(home != nullptr ? home : "/") / t.substr(t.size() > 1 ? 2 : 1);
+            p = std::filesystem::path(home != nullptr ? home : "/") /
+                t.substr(t.size() > 1 ? 2 : 1);
         } else {
             p = std::filesystem::path(t);
         }
@@ -133,7 +137,8 @@ Channel Channel::parse(std::string_view text, const std::filesystem::path& base_
             p = std::filesystem::absolute(base_dir / p);
         }
         c.m_kind = Kind::local;
-        c.m_url = strip_trailing_slashes(std::string(k_file_scheme) + p.lexically_normal().string());
+        c.m_url =
+            strip_trailing_slashes(std::string(k_file_scheme) + p.lexically_normal().string());
         c.m_name = c.m_url;
         return c;
     }
@@ -187,7 +192,8 @@ Repodata RepodataFetcher::fetch_local(const Channel& channel, std::string_view s
     }
     if (subdir == "noarch") {
         // A local channel built for one platform often has no noarch directory.
-        m_log.debug(fmt::format("channel `{}` has no noarch repodata; reading none", channel.name()));
+        m_log.debug(
+            fmt::format("channel `{}` has no noarch repodata; reading none", channel.name()));
         Repodata empty;
         empty.subdir = "noarch";
         return empty;
@@ -278,7 +284,8 @@ Repodata RepodataFetcher::fetch_remote(const Channel& channel, std::string_view 
             if (plain) {
                 file->commit();
             } else {
-                std::string json = decode_repodata(std::move(response.body), RepodataEncoding::zstd, url);
+                std::string json =
+                    decode_repodata(std::move(response.body), RepodataEncoding::zstd, url);
                 write_file_atomic(json_path, json, Durability::none);
             }
             next.save(state_path);
@@ -295,9 +302,8 @@ Repodata RepodataFetcher::fetch_remote(const Channel& channel, std::string_view 
         throw Error(last_failure + " (after retries)",
                     "the channel server failed; try again later or use --offline with a cache");
     }
-    throw Error(last_failure,
-                fmt::format("check that channel `{}` exists and has a `{}` subdir", channel.name(),
-                            subdir));
+    throw Error(last_failure, fmt::format("check that channel `{}` exists and has a `{}` subdir",
+                                          channel.name(), subdir));
 }
 
 }  // namespace envpack

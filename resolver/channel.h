@@ -37,7 +37,7 @@ struct ChannelOptions {
 };
 
 class Channel {
-public:
+  public:
     enum class Kind { name, url, local };
 
     // `base_dir` is where relative local paths start (the environment file's directory).
@@ -58,7 +58,7 @@ public:
 
     bool operator==(const Channel&) const = default;
 
-private:
+  private:
     Kind m_kind = Kind::name;
     std::string m_name;
     std::string m_url;
@@ -67,13 +67,13 @@ private:
 enum class Offline { no, yes };
 
 struct FetchOptions {
-    std::filesystem::path cache_dir;               // $ENVPACK_HOME/repodata
+    std::filesystem::path cache_dir;  // $ENVPACK_HOME/repodata
     Offline offline = Offline::no;
-    std::chrono::seconds default_max_age{0};       // when the server sends no max-age
+    std::chrono::seconds default_max_age{0};  // when the server sends no max-age
 };
 
 class RepodataFetcher {
-public:
+  public:
     // `http` may be null when only local channels (or the offline cache) are used.
     RepodataFetcher(FetchOptions options, HttpClient* http, Log& log);
 
@@ -84,7 +84,7 @@ public:
     // Where the cache for `url` (a subdir URL) lives.
     std::filesystem::path cache_entry(std::string_view subdir_url) const;
 
-private:
+  private:
     Repodata fetch_local(const Channel& channel, std::string_view subdir);
     Repodata fetch_remote(const Channel& channel, std::string_view subdir);
 

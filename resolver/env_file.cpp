@@ -14,7 +14,9 @@
 namespace envpack {
 namespace {
 
-std::string_view line_of(std::string_view text, int line) { return detail::text_line(text, line); }
+std::string_view line_of(std::string_view text, int line) {
+    return detail::text_line(text, line);
+}
 
 SourcePos pos_of(const YAML::Node& node) {
     const YAML::Mark m = node.Mark();
@@ -25,12 +27,13 @@ SourcePos pos_of(const YAML::Node& node) {
 }
 
 class Parser {
-public:
+  public:
     Parser(std::string_view text, const std::filesystem::path& file) : m_text(text), m_file(file) {}
 
     [[noreturn]] void fail(SourcePos pos, std::string_view message,
-                           std::string hint = "see CEP 24: keys are name, channels, dependencies "
-                                              "(with one `pip:` list), variables, prefix") const {
+                           std::string hint =
+                               "see CEP 24: keys are name, channels, dependencies "
+                               "(with one `pip:` list), variables, prefix") const {
         throw bad_input(format_parse_error(m_file.string(), pos.line, pos.column, message,
                                            line_of(m_text, pos.line)),
                         std::move(hint));
@@ -80,7 +83,8 @@ public:
             fail({1, 1}, "the environment file is empty");
         }
         if (!root.IsMap()) {
-            fail(pos_of(root), "an environment file must be a mapping (name, channels, dependencies)");
+            fail(pos_of(root),
+                 "an environment file must be a mapping (name, channels, dependencies)");
         }
         std::set<std::string> seen;
         for (const auto& kv : root) {
@@ -105,14 +109,13 @@ public:
                     "{}:{}: `prefix` is ignored: envpack installs the environment into an image",
                     m_file.string(), pos_of(kv.first).line));
             } else {
-                fail(pos_of(kv.first),
-                     fmt::format("unknown key `{}` in environment file", key));
+                fail(pos_of(kv.first), fmt::format("unknown key `{}` in environment file", key));
             }
         }
         return spec;
     }
 
-private:
+  private:
     void read_dependencies(const YAML::Node& value, EnvSpec& spec) {
         if (value.IsNull()) {
             return;
@@ -160,7 +163,8 @@ private:
         }
         for (const auto& kv : value) {
             std::string key = scalar(kv.first, "a variable name");
-            std::string v = kv.second.IsNull() ? std::string() : scalar(kv.second, "a variable value");
+            std::string v =
+                kv.second.IsNull() ? std::string() : scalar(kv.second, "a variable value");
             spec.variables.emplace_back(std::move(key), std::move(v));
         }
     }
@@ -169,7 +173,9 @@ private:
     std::filesystem::path m_file;
 };
 
-std::string yaml_scalar(const std::string& s) { return detail::yaml_quote(s); }
+std::string yaml_scalar(const std::string& s) {
+    return detail::yaml_quote(s);
+}
 
 }  // namespace
 

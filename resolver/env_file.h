@@ -24,18 +24,18 @@ struct SourcePos {
 };
 
 struct EnvSpec {
-    std::string name;                                        // may be empty
-    std::vector<std::string> channels;                       // as written (names, URLs, paths)
-    std::vector<std::string> dependencies;                   // conda match specs, as written
-    std::vector<std::string> pip;                            // the `pip:` list, verbatim
+    std::string name;                                            // may be empty
+    std::vector<std::string> channels;                           // as written (names, URLs, paths)
+    std::vector<std::string> dependencies;                       // conda match specs, as written
+    std::vector<std::string> pip;                                // the `pip:` list, verbatim
     std::vector<std::pair<std::string, std::string>> variables;  // in file order
-    std::vector<std::string> notes;                          // e.g. "`prefix` is ignored"
+    std::vector<std::string> notes;                              // e.g. "`prefix` is ignored"
 
     // Not part of the value (ignored by ==): where it came from, for errors and relative paths.
-    std::filesystem::path file;               // the path given to load(), or the name for parse()
-    std::vector<SourcePos> dependency_pos;    // parallel to `dependencies`
-    std::vector<SourcePos> channel_pos;       // parallel to `channels`
-    std::string source_text;                  // the text parsed (for line display)
+    std::filesystem::path file;             // the path given to load(), or the name for parse()
+    std::vector<SourcePos> dependency_pos;  // parallel to `dependencies`
+    std::vector<SourcePos> channel_pos;     // parallel to `channels`
+    std::string source_text;                // the text parsed (for line display)
 
     // Parses the YAML `text`; `file_name` names it in errors. Throws bad-input Error.
     static EnvSpec parse(std::string_view text, const std::filesystem::path& file_name);

@@ -15,8 +15,9 @@ namespace {
 using detail::yaml_quote;
 
 class LockReader {
-public:
-    LockReader(std::string_view text, const std::filesystem::path& file) : m_text(text), m_file(file) {}
+  public:
+    LockReader(std::string_view text, const std::filesystem::path& file)
+        : m_text(text), m_file(file) {}
 
     [[noreturn]] void fail(const YAML::Mark& mark, std::string_view message) const {
         int line = mark.is_null() ? 0 : mark.line + 1;
@@ -65,7 +66,8 @@ public:
             fail(e.mark, fmt::format("malformed YAML: {}", e.msg));
         }
         if (!root.IsMap()) {
-            fail(root.Mark(), "a lock file must be a mapping with `version`, `metadata`, `package`");
+            fail(root.Mark(),
+                 "a lock file must be a mapping with `version`, `metadata`, `package`");
         }
         LockFile lock;
         lock.version = root["version"] && root["version"].IsScalar()
@@ -112,7 +114,7 @@ public:
         return lock;
     }
 
-private:
+  private:
     LockedPackage read_package(const YAML::Node& p) const {
         LockedPackage out;
         out.name = str(p, "name");

@@ -50,7 +50,7 @@ struct LockFile {
     std::map<std::string, std::string> content_hash;  // platform -> env_content_hash
     std::vector<std::string> channels;                // as written in the environment file
     std::vector<std::string> platforms;
-    std::vector<std::string> sources;                 // environment file names, as given
+    std::vector<std::string> sources;  // environment file names, as given
     std::vector<LockedPackage> packages;
 
     static LockFile parse(std::string_view text, const std::filesystem::path& file_name);

@@ -1,19 +1,16 @@
 #include "resolver/repodata.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <functional>
 #include <algorithm>
+#include <functional>
 
 #include <fmt/format.h>
 
 #include "core/error.h"
 #include "core/fs.h"
 #include "resolver/detail/json_scanner.h"
+#include "resolver/detail/mapped_file.h"
 
 namespace envpack {
 namespace {
@@ -106,7 +103,9 @@ std::int64_t read_int(JsonScanner& s, std::string_view field) {
     return s.integer();
 }
 
-bool key_is(std::string_view key, std::string_view want) { return key == want; }
+bool key_is(std::string_view key, std::string_view want) {
+    return key == want;
+}
 
 void read_record(JsonScanner& s, PackageRecord& r, std::string_view fn) {
     if (s.peek() != '{') {
@@ -123,109 +122,110 @@ void read_record(JsonScanner& s, PackageRecord& r, std::string_view fn) {
         // `key` may point into the scanner's scratch buffer: compare before reading the value.
         s.expect(':');
         switch (key.size()) {
-        case 2:
-            if (key_is(key, "fn")) {
-                s.skip_value();  // the map key is authoritative
-                continue;
-            }
-            break;
-        case 3:
-            if (key_is(key, "md5")) {
-                read_string(s, r.md5, "md5");
-                continue;
-            }
-            if (key_is(key, "url")) {
-                // Read, but replaced by the channel's own URL below when there is one (as conda,
-                // mamba and rattler do: a mirrored channel must not send downloads elsewhere).
-                read_string(s, r.url, "url");
-                continue;
-            }
-            break;
-        case 4:
-            if (key_is(key, "name")) {
-                read_string(s, r.name, "name");
-                have_name = true;
-                continue;
-            }
-            if (key_is(key, "size")) {
-                r.size = static_cast<std::uint64_t>(read_int(s, "size"));
-                continue;
-            }
-            break;
-        case 5:
-            if (key_is(key, "build")) {
-                read_string(s, r.build, "build");
-                continue;
-            }
-            break;
-        case 6:
-            if (key_is(key, "sha256")) {
-                read_string(s, r.sha256, "sha256");
-                continue;
-            }
-            if (key_is(key, "subdir")) {
-                read_string(s, r.subdir, "subdir");
-                continue;
-            }
-            if (key_is(key, "noarch")) {
-                char c = s.peek();
-                if (c == 't' || c == 'f') {
-                    // Legacy boolean noarch: true means generic.
-                    s.skip_value();
-                    r.noarch = c == 't' ? "generic" : "";
-                } else {
-                    read_string(s, r.noarch, "noarch");
+            case 2:
+                if (key_is(key, "fn")) {
+                    s.skip_value();  // the map key is authoritative
+                    continue;
                 }
-                continue;
-            }
-            break;
-        case 7:
-            if (key_is(key, "version")) {
-                read_string(s, r.version, "version");
-                have_version = true;
-                continue;
-            }
-            if (key_is(key, "depends")) {
-                read_string_list(s, r.depends, "depends");
-                continue;
-            }
-            if (key_is(key, "license")) {
-                read_string(s, r.license, "license");
-                continue;
-            }
-            break;
-        case 8:
-            if (key_is(key, "features")) {
-                read_feature_list(s, r.features, "features");
-                continue;
-            }
-            break;
-        case 9:
-            if (key_is(key, "timestamp")) {
-                r.timestamp = read_int(s, "timestamp");
-                continue;
-            }
-            break;
-        case 10:
-            if (key_is(key, "constrains")) {
-                read_string_list(s, r.constrains, "constrains");
-                continue;
-            }
-            break;
-        case 12:
-            if (key_is(key, "build_number")) {
-                r.build_number = read_int(s, "build_number");
-                continue;
-            }
-            break;
-        case 14:
-            if (key_is(key, "track_features")) {
-                read_feature_list(s, r.track_features, "track_features");
-                continue;
-            }
-            break;
-        default:
-            break;
+                break;
+            case 3:
+                if (key_is(key, "md5")) {
+                    read_string(s, r.md5, "md5");
+                    continue;
+                }
+                if (key_is(key, "url")) {
+                    // Read, but replaced by the channel's own URL below when there is one (as
+                    // conda, mamba and rattler do: a mirrored channel must not send downloads
+                    // elsewhere).
+                    read_string(s, r.url, "url");
+                    continue;
+                }
+                break;
+            case 4:
+                if (key_is(key, "name")) {
+                    read_string(s, r.name, "name");
+                    have_name = true;
+                    continue;
+                }
+                if (key_is(key, "size")) {
+                    r.size = static_cast<std::uint64_t>(read_int(s, "size"));
+                    continue;
+                }
+                break;
+            case 5:
+                if (key_is(key, "build")) {
+                    read_string(s, r.build, "build");
+                    continue;
+                }
+                break;
+            case 6:
+                if (key_is(key, "sha256")) {
+                    read_string(s, r.sha256, "sha256");
+                    continue;
+                }
+                if (key_is(key, "subdir")) {
+                    read_string(s, r.subdir, "subdir");
+                    continue;
+                }
+                if (key_is(key, "noarch")) {
+                    char c = s.peek();
+                    if (c == 't' || c == 'f') {
+                        // Legacy boolean noarch: true means generic.
+                        s.skip_value();
+                        r.noarch = c == 't' ? "generic" : "";
+                    } else {
+                        read_string(s, r.noarch, "noarch");
+                    }
+                    continue;
+                }
+                break;
+            case 7:
+                if (key_is(key, "version")) {
+                    read_string(s, r.version, "version");
+                    have_version = true;
+                    continue;
+                }
+                if (key_is(key, "depends")) {
+                    read_string_list(s, r.depends, "depends");
+                    continue;
+                }
+                if (key_is(key, "license")) {
+                    read_string(s, r.license, "license");
+                    continue;
+                }
+                break;
+            case 8:
+                if (key_is(key, "features")) {
+                    read_feature_list(s, r.features, "features");
+                    continue;
+                }
+                break;
+            case 9:
+                if (key_is(key, "timestamp")) {
+                    r.timestamp = read_int(s, "timestamp");
+                    continue;
+                }
+                break;
+            case 10:
+                if (key_is(key, "constrains")) {
+                    read_string_list(s, r.constrains, "constrains");
+                    continue;
+                }
+                break;
+            case 12:
+                if (key_is(key, "build_number")) {
+                    r.build_number = read_int(s, "build_number");
+                    continue;
+                }
+                break;
+            case 14:
+                if (key_is(key, "track_features")) {
+                    read_feature_list(s, r.track_features, "track_features");
+                    continue;
+                }
+                break;
+            default:
+                break;
         }
         s.skip_value();
     }
@@ -386,59 +386,10 @@ Repodata parse_impl(std::string_view json, std::string_view source, const Repoda
     return out;
 }
 
-// A read-only private mapping of a whole file.
-class MappedFile {
-public:
-    explicit MappedFile(const std::filesystem::path& path) {
-        m_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (m_fd < 0) {
-            throw_errno("open repodata", path.string(), errno);
-        }
-        struct stat st {};
-        if (::fstat(m_fd, &st) != 0) {
-            throw_errno("stat repodata", path.string(), errno);
-        }
-        m_size = static_cast<std::size_t>(st.st_size);
-        if (m_size > 0) {
-            void* p = ::mmap(nullptr, m_size, PROT_READ, MAP_PRIVATE, m_fd, 0);
-            if (p == MAP_FAILED) {
-                throw_errno("map repodata", path.string(), errno);
-            }
-            m_data = static_cast<const char*>(p);
-            ::madvise(p, m_size, MADV_SEQUENTIAL);
-        }
-    }
-    ~MappedFile() {
-        if (m_data != nullptr) {
-            ::munmap(const_cast<char*>(m_data), m_size);
-        }
-        if (m_fd >= 0) {
-            ::close(m_fd);
-        }
-    }
-    MappedFile(const MappedFile&) = delete;
-    MappedFile& operator=(const MappedFile&) = delete;
-
-    std::string_view view() const { return {m_data == nullptr ? "" : m_data, m_size}; }
-    // Drops the pages wholly before `offset` from memory (they are re-read from the file if
-    // touched again, e.g. to count lines for an error message).
-    void release_before(std::size_t offset) {
-        std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-        std::size_t len = offset / page * page;
-        if (m_data != nullptr && len > 0) {
-            ::madvise(const_cast<char*>(m_data), len, MADV_DONTNEED);
-        }
-    }
-
-private:
-    int m_fd = -1;
-    const char* m_data = nullptr;
-    std::size_t m_size = 0;
-};
-
 }  // namespace
 
-Repodata parse_repodata(std::string_view json, std::string_view source, const RepodataOrigin& origin) {
+Repodata parse_repodata(std::string_view json, std::string_view source,
+                        const RepodataOrigin& origin) {
     return parse_impl(json, source, origin, {});
 }
 
@@ -455,7 +406,7 @@ RepodataEncoding repodata_encoding(std::string_view file_name) {
 Repodata read_repodata_file(const std::filesystem::path& path, const RepodataOrigin& origin) {
     RepodataEncoding encoding = repodata_encoding(path.filename().string());
     if (encoding == RepodataEncoding::json) {
-        MappedFile file(path);
+        detail::MappedFile file(path);
         return parse_impl(file.view(), path.string(), origin,
                           [&file](std::size_t offset) { file.release_before(offset); });
     }

@@ -39,7 +39,8 @@ struct Repodata {
 };
 
 // Parses repodata JSON. `source` names the file or URL in errors. Throws Error (exit code 1).
-Repodata parse_repodata(std::string_view json, std::string_view source, const RepodataOrigin& origin);
+Repodata parse_repodata(std::string_view json, std::string_view source,
+                        const RepodataOrigin& origin);
 
 // Reads `path`: `*.json.zst` (zstd), `*.json.bz2` (bzip2) or plain JSON (memory-mapped).
 // Throws Error naming the path when it cannot be read, decompressed or parsed.

@@ -107,9 +107,12 @@ std::string unbzip2(std::string_view data, std::string_view source) {
 
 std::string decode_repodata(std::string data, RepodataEncoding encoding, std::string_view source) {
     switch (encoding) {
-    case RepodataEncoding::zstd: return unzstd(data, source);
-    case RepodataEncoding::bzip2: return unbzip2(data, source);
-    case RepodataEncoding::json: break;
+        case RepodataEncoding::zstd:
+            return unzstd(data, source);
+        case RepodataEncoding::bzip2:
+            return unbzip2(data, source);
+        case RepodataEncoding::json:
+            break;
     }
     return data;
 }

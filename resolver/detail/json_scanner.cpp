@@ -127,45 +127,62 @@ std::string_view JsonScanner::string() {
         }
         char e = *m_p++;
         switch (e) {
-        case '"': m_scratch += '"'; break;
-        case '\\': m_scratch += '\\'; break;
-        case '/': m_scratch += '/'; break;
-        case 'b': m_scratch += '\b'; break;
-        case 'f': m_scratch += '\f'; break;
-        case 'n': m_scratch += '\n'; break;
-        case 'r': m_scratch += '\r'; break;
-        case 't': m_scratch += '\t'; break;
-        case 'u': {
-            auto read4 = [this]() -> std::uint32_t {
-                if (m_end - m_p < 4) {
-                    fail("truncated \\u escape");
-                }
-                std::uint32_t v = 0;
-                for (int i = 0; i < 4; ++i) {
-                    int h = hex_value(m_p[i]);
-                    if (h < 0) {
-                        fail("bad \\u escape");
+            case '"':
+                m_scratch += '"';
+                break;
+            case '\\':
+                m_scratch += '\\';
+                break;
+            case '/':
+                m_scratch += '/';
+                break;
+            case 'b':
+                m_scratch += '\b';
+                break;
+            case 'f':
+                m_scratch += '\f';
+                break;
+            case 'n':
+                m_scratch += '\n';
+                break;
+            case 'r':
+                m_scratch += '\r';
+                break;
+            case 't':
+                m_scratch += '\t';
+                break;
+            case 'u': {
+                auto read4 = [this]() -> std::uint32_t {
+                    if (m_end - m_p < 4) {
+                        fail("truncated \\u escape");
                     }
-                    v = v * 16 + static_cast<std::uint32_t>(h);
+                    std::uint32_t v = 0;
+                    for (int i = 0; i < 4; ++i) {
+                        int h = hex_value(m_p[i]);
+                        if (h < 0) {
+                            fail("bad \\u escape");
+                        }
+                        v = v * 16 + static_cast<std::uint32_t>(h);
+                    }
+                    m_p += 4;
+                    return v;
+                };
+                std::uint32_t cp = read4();
+                if (cp >= 0xD800 && cp < 0xDC00 && m_end - m_p >= 6 && m_p[0] == '\\' &&
+                    m_p[1] == 'u') {
+                    m_p += 2;
+                    std::uint32_t lo = read4();
+                    if (lo < 0xDC00 || lo > 0xDFFF) {
+                        fail("bad surrogate pair");
+                    }
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 }
-                m_p += 4;
-                return v;
-            };
-            std::uint32_t cp = read4();
-            if (cp >= 0xD800 && cp < 0xDC00 && m_end - m_p >= 6 && m_p[0] == '\\' && m_p[1] == 'u') {
-                m_p += 2;
-                std::uint32_t lo = read4();
-                if (lo < 0xDC00 || lo > 0xDFFF) {
-                    fail("bad surrogate pair");
-                }
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                append_utf8(m_scratch, cp);
+                break;
             }
-            append_utf8(m_scratch, cp);
-            break;
-        }
-        default:
-            --m_p;
-            fail(fmt::format("bad escape `\\{}`", e));
+            default:
+                --m_p;
+                fail(fmt::format("bad escape `\\{}`", e));
         }
     }
 }
@@ -235,31 +252,39 @@ void JsonScanner::skip_value() {
     while (true) {
         char c = peek();
         switch (c) {
-        case '{':
-        case '[':
-            ++m_p;
-            if (peek() == (c == '{' ? '}' : ']')) {
+            case '{':
+            case '[':
                 ++m_p;
-                break;
-            }
-            stack += c;
-            if (c == '{') {
+                if (peek() == (c == '{' ? '}' : ']')) {
+                    ++m_p;
+                    break;
+                }
+                stack += c;
+                if (c == '{') {
+                    string();
+                    expect(':');
+                }
+                continue;
+            case '"':
                 string();
-                expect(':');
-            }
-            continue;
-        case '"': string(); break;
-        case 't': literal("true"); break;
-        case 'f': literal("false"); break;
-        case 'n': literal("null"); break;
-        case '\0':
-            fail("unexpected end of data");
-        default:
-            if (c == '-' || (c >= '0' && c <= '9')) {
-                integer();
                 break;
-            }
-            fail(fmt::format("unexpected `{}`", c));
+            case 't':
+                literal("true");
+                break;
+            case 'f':
+                literal("false");
+                break;
+            case 'n':
+                literal("null");
+                break;
+            case '\0':
+                fail("unexpected end of data");
+            default:
+                if (c == '-' || (c >= '0' && c <= '9')) {
+                    integer();
+                    break;
+                }
+                fail(fmt::format("unexpected `{}`", c));
         }
         // A complete value: inside a container, a comma and the next, or the close.
         while (!stack.empty()) {

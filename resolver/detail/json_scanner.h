@@ -11,11 +11,14 @@
 namespace envpack::detail {
 
 class JsonScanner {
-public:
+  public:
     // `on_consumed(offset)` is called now and then with an offset before which the caller no
     // longer needs the bytes (lets a memory-mapped reader hand pages back).
-    JsonScanner(std::string_view text, std::string_view source) : m_begin(text.data()),
-        m_p(text.data()), m_end(text.data() + text.size()), m_source(source) {}
+    JsonScanner(std::string_view text, std::string_view source)
+        : m_begin(text.data()),
+          m_p(text.data()),
+          m_end(text.data() + text.size()),
+          m_source(source) {}
 
     // Skips whitespace and returns the next byte without consuming it ('\0' at the end).
     char peek() {
@@ -36,14 +39,14 @@ public:
     bool last_string_escaped() const { return m_escaped; }
     // A JSON number as a 64-bit integer (a fraction or exponent is truncated).
     std::int64_t integer();
-    bool is_null();   // consumes `null` if it is next
+    bool is_null();  // consumes `null` if it is next
     void skip_value();
 
     [[noreturn]] void fail(std::string_view message) const;
     [[noreturn]] void fail_type(std::string_view what, std::string_view expected) const;
     std::size_t offset() const { return static_cast<std::size_t>(m_p - m_begin); }
 
-private:
+  private:
     void literal(std::string_view word);
     const char* m_begin;
     const char* m_p;

@@ -9,8 +9,8 @@ std::string yaml_quote(std::string_view s) {
     bool plain = !s.empty() && (std::isalpha(static_cast<unsigned char>(s.front())) ||
                                 s.front() == '_' || s.front() == '/');
     for (char c : s) {
-        bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' ||
-                  c == '/' || c == '+' || c == '-' || c == '=' || c == '<' || c == '>' || c == '~';
+        bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '/' ||
+                  c == '+' || c == '-' || c == '=' || c == '<' || c == '>' || c == '~';
         if (!ok) {
             plain = false;
             break;

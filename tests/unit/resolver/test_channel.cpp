@@ -19,16 +19,19 @@ TEST_CASE("channel: names, URLs and local paths", "[channel]") {
         const char* name;
     };
     const Row rows[] = {
-        {"conda-forge", Channel::Kind::name, "https://conda.anaconda.org/conda-forge", "conda-forge"},
-        {"pytorch/label/nightly", Channel::Kind::name, "https://conda.anaconda.org/pytorch/label/nightly",
-         "pytorch/label/nightly"},
+        {"conda-forge", Channel::Kind::name, "https://conda.anaconda.org/conda-forge",
+         "conda-forge"},
+        {"pytorch/label/nightly", Channel::Kind::name,
+         "https://conda.anaconda.org/pytorch/label/nightly", "pytorch/label/nightly"},
         {"https://repo.example.com/ch/", Channel::Kind::url, "https://repo.example.com/ch",
          "https://repo.example.com/ch"},
         {"http://127.0.0.1:8080/ch", Channel::Kind::url, "http://127.0.0.1:8080/ch",
          "http://127.0.0.1:8080/ch"},
-        {"file:///srv/channel/", Channel::Kind::local, "file:///srv/channel", "file:///srv/channel"},
+        {"file:///srv/channel/", Channel::Kind::local, "file:///srv/channel",
+         "file:///srv/channel"},
         {"/srv/a/../channel", Channel::Kind::local, "file:///srv/channel", "file:///srv/channel"},
-        {"./local", Channel::Kind::local, "file:///home/u/project/local", "file:///home/u/project/local"},
+        {"./local", Channel::Kind::local, "file:///home/u/project/local",
+         "file:///home/u/project/local"},
         {"../other/ch", Channel::Kind::local, "file:///home/u/other/ch", "file:///home/u/other/ch"},
     };
     for (const auto& row : rows) {
@@ -45,7 +48,8 @@ TEST_CASE("channel: names, URLs and local paths", "[channel]") {
     CHECK(Channel::parse("conda-forge", "/").subdir_url("noarch") ==
           "https://conda.anaconda.org/conda-forge/noarch");
     CHECK_THROWS_WITH(Channel::parse("", "/"), Catch::Contains("empty channel"));
-    CHECK_THROWS_WITH(Channel::parse("s3://bucket/ch", "/"), Catch::Contains("unsupported URL scheme"));
+    CHECK_THROWS_WITH(Channel::parse("s3://bucket/ch", "/"),
+                      Catch::Contains("unsupported URL scheme"));
     CHECK_THROWS_WITH(Channel::parse("file://relative", "/"), Catch::Contains("absolute path"));
     CHECK_THROWS_WITH(Channel::parse("bad name", "/"), Catch::Contains("unexpected character"));
 }

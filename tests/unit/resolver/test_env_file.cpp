@@ -41,8 +41,8 @@ variables:
     EnvSpec spec = EnvSpec::parse(text, "conda_dependencies.yml");
     CHECK(spec.name == "project_environment");
     CHECK(spec.channels == std::vector<std::string>{"conda-forge", "./local-channel"});
-    CHECK(spec.dependencies ==
-          std::vector<std::string>{"python=3.6.2", "numpy >=1.16,<2", "scikit-learn==0.22.1=py36_0"});
+    CHECK(spec.dependencies == std::vector<std::string>{"python=3.6.2", "numpy >=1.16,<2",
+                                                        "scikit-learn==0.22.1=py36_0"});
     CHECK(spec.pip == std::vector<std::string>{"azureml-defaults", "torch==1.4.0"});
     REQUIRE(spec.variables.size() == 2);
     CHECK(spec.variables[0] == std::pair<std::string, std::string>{"OMP_NUM_THREADS", "1"});
@@ -71,7 +71,8 @@ TEST_CASE("env file: to_string round trip", "[env_file]") {
 }
 
 TEST_CASE("env file: prefix is ignored with a note", "[env_file]") {
-    EnvSpec spec = EnvSpec::parse("name: a\nprefix: /opt/conda/envs/a\ndependencies: [zlib]\n", "e.yml");
+    EnvSpec spec =
+        EnvSpec::parse("name: a\nprefix: /opt/conda/envs/a\ndependencies: [zlib]\n", "e.yml");
     REQUIRE(spec.notes.size() == 1);
     CHECK(spec.notes[0].find("`prefix` is ignored") != std::string::npos);
     CHECK(spec.notes[0].find("e.yml:2") != std::string::npos);
@@ -101,15 +102,17 @@ TEST_CASE("env file: errors carry file:line:column and the line with a caret", "
     }
     SECTION("wrong shapes") {
         CHECK(parse_error("- a\n- b\n").find("must be a mapping") != std::string::npos);
-        CHECK(parse_error("channels: conda-forge\n").find("env.yml:1:11: `channels` must be a list") !=
+        CHECK(parse_error("channels: conda-forge\n")
+                  .find("env.yml:1:11: `channels` must be a list") != std::string::npos);
+        CHECK(parse_error("dependencies:\n  - {conda: [x]}\n").find("env.yml:2:5:") !=
               std::string::npos);
-        CHECK(parse_error("dependencies:\n  - {conda: [x]}\n").find("env.yml:2:5:") != std::string::npos);
         CHECK(parse_error("dependencies:\n  - pip: [a]\n  - pip: [b]\n").find("only one `pip:`") !=
               std::string::npos);
         CHECK(parse_error("dependencies:\n  - [a, b]\n").find("env.yml:2:5:") != std::string::npos);
         CHECK(parse_error("dependencies:\n  -\n").find("must be a match spec string") !=
               std::string::npos);
-        CHECK(parse_error("variables: [a]\n").find("`variables` must be a mapping") != std::string::npos);
+        CHECK(parse_error("variables: [a]\n").find("`variables` must be a mapping") !=
+              std::string::npos);
         CHECK(parse_error("name: a\nname: b\n").find("env.yml:2:1: duplicate key `name`") !=
               std::string::npos);
         CHECK(parse_error("").find("empty") != std::string::npos);
@@ -128,11 +131,13 @@ TEST_CASE("env file: load names a missing file", "[env_file]") {
 
 TEST_CASE("env file: content hash ignores formatting and name, follows the solve inputs",
           "[env_file]") {
-    EnvSpec a = EnvSpec::parse("name: a\nchannels: [conda-forge]\ndependencies: [python=3.9]\n", "a");
+    EnvSpec a =
+        EnvSpec::parse("name: a\nchannels: [conda-forge]\ndependencies: [python=3.9]\n", "a");
     EnvSpec b = EnvSpec::parse(
         "# comment\nname: b\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.9\n", "b");
     EnvSpec c = EnvSpec::parse("channels: [conda-forge]\ndependencies: [python=3.10]\n", "c");
-    EnvSpec d = EnvSpec::parse("channels: [conda-forge]\ndependencies: [python=3.9, {pip: [x]}]\n", "d");
+    EnvSpec d =
+        EnvSpec::parse("channels: [conda-forge]\ndependencies: [python=3.9, {pip: [x]}]\n", "d");
     CHECK(env_content_hash(a, "linux-64") == env_content_hash(b, "linux-64"));
     CHECK(env_content_hash(a, "linux-64").size() == 64);
     CHECK(env_content_hash(a, "linux-64") != env_content_hash(a, "linux-aarch64"));

@@ -1,5 +1,5 @@
-#include <catch2/catch.hpp>
 #include <yaml-cpp/yaml.h>
+#include <catch2/catch.hpp>
 
 #include "core/error.h"
 #include "resolver/lockfile.h"
@@ -30,13 +30,15 @@ LockFile sample() {
     lock.channels = spec.channels;
     lock.platforms = {"linux-64"};
     lock.sources = {"environment.yml"};
-    lock.packages.push_back(LockedPackage::from_record(record("libzlib", "1.2.13", "hd590300_5", {}), "linux-64"));
-    lock.packages.push_back(LockedPackage::from_record(
-        record("python", "3.10.0", "h_0_cpython",
-               {"libzlib >=1.2.13,<2.0.0a0", "tzdata", "python_abi 3.10.* *_cp310",
-                "libzlib !=1.2.12"}),
-        "linux-64"));
-    lock.packages.push_back(LockedPackage::from_record(record("yes", "1.0", "0", {"true-dep 1.0"}), "linux-64"));
+    lock.packages.push_back(
+        LockedPackage::from_record(record("libzlib", "1.2.13", "hd590300_5", {}), "linux-64"));
+    lock.packages.push_back(
+        LockedPackage::from_record(record("python", "3.10.0", "h_0_cpython",
+                                          {"libzlib >=1.2.13,<2.0.0a0", "tzdata",
+                                           "python_abi 3.10.* *_cp310", "libzlib !=1.2.12"}),
+                                   "linux-64"));
+    lock.packages.push_back(
+        LockedPackage::from_record(record("yes", "1.0", "0", {"true-dep 1.0"}), "linux-64"));
     lock.packages.back().sha256.clear();
     return lock;
 }
@@ -50,9 +52,11 @@ TEST_CASE("lockfile: from_record splits dependencies as conda-lock does", "[lock
     CHECK(py.category == "main");
     CHECK_FALSE(py.optional);
     REQUIRE(py.dependencies.size() == 3);
-    CHECK(py.dependencies[0] == std::pair<std::string, std::string>{"libzlib", ">=1.2.13,<2.0.0a0,!=1.2.12"});
+    CHECK(py.dependencies[0] ==
+          std::pair<std::string, std::string>{"libzlib", ">=1.2.13,<2.0.0a0,!=1.2.12"});
     CHECK(py.dependencies[1] == std::pair<std::string, std::string>{"tzdata", "*"});
-    CHECK(py.dependencies[2] == std::pair<std::string, std::string>{"python_abi", "3.10.* *_cp310"});
+    CHECK(py.dependencies[2] ==
+          std::pair<std::string, std::string>{"python_abi", "3.10.* *_cp310"});
     CHECK(py.file_name() == "python-3.10.0-h_0_cpython.conda");
     CHECK(py.build() == "h_0_cpython");
 }
@@ -123,11 +127,12 @@ package:
     CHECK(lock.packages[1].manager == "pip");
     CHECK(lock.packages[1].dependencies[0].second == "<4,>=2.5");
     std::string explicit_text = lock.to_explicit("linux-64");
-    CHECK(explicit_text.find("@EXPLICIT\n"
-                             "https://conda.anaconda.org/conda-forge/linux-64/"
-                             "_libgcc_mutex-0.1-conda_forge.tar.bz2#"
-                             "fe51de6107f9edc7aa4f786a70f4a883943bc9d39b3bb7307c04c41410990726\n") !=
-          std::string::npos);
+    CHECK(
+        explicit_text.find("@EXPLICIT\n"
+                           "https://conda.anaconda.org/conda-forge/linux-64/"
+                           "_libgcc_mutex-0.1-conda_forge.tar.bz2#"
+                           "fe51de6107f9edc7aa4f786a70f4a883943bc9d39b3bb7307c04c41410990726\n") !=
+        std::string::npos);
     CHECK(explicit_text.find("requests") == std::string::npos);  // pip packages are not conda's
     CHECK(explicit_text.find("# platform: linux-64") != std::string::npos);
     CHECK_THROWS_AS(lock.to_explicit("osx-64"), Error);
@@ -144,10 +149,11 @@ TEST_CASE("lockfile: explicit falls back to md5", "[lockfile]") {
 TEST_CASE("lockfile: stale lock detection by content hash", "[lockfile]") {
     LockFile lock = sample();
     EnvSpec same = EnvSpec::parse(
-        "name: renamed\n# a comment\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.10\n  - numpy\n",
+        "name: renamed\n# a comment\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.10\n  "
+        "- numpy\n",
         "environment.yml");
-    EnvSpec changed = EnvSpec::parse("channels: [conda-forge]\ndependencies: [python=3.11, numpy]\n",
-                                     "environment.yml");
+    EnvSpec changed = EnvSpec::parse(
+        "channels: [conda-forge]\ndependencies: [python=3.11, numpy]\n", "environment.yml");
     CHECK(lock_state(lock, same, "linux-64") == LockState::fresh);
     CHECK(lock_state(lock, changed, "linux-64") == LockState::stale);
     CHECK(lock_state(lock, same, "linux-aarch64") == LockState::missing_platform);
@@ -164,13 +170,15 @@ TEST_CASE("lockfile: malformed lock files are errors with a position", "[lockfil
         FAIL("expected an error");
         return {};
     };
-    CHECK_THAT(error_of("version: 2\nmetadata: {}\n"), Catch::Contains("conda-lock.yml:1:10:") &&
-                                                          Catch::Contains("unsupported lock file version"));
+    CHECK_THAT(error_of("version: 2\nmetadata: {}\n"),
+               Catch::Contains("conda-lock.yml:1:10:") &&
+                   Catch::Contains("unsupported lock file version"));
     CHECK_THAT(error_of("version: 1\n"), Catch::Contains("missing `metadata`"));
     CHECK_THAT(error_of("version: 1\nmetadata: {}\npackage:\n- name: a\n  version: '1'\n"),
                Catch::Contains("conda-lock.yml:4:3:") && Catch::Contains("missing `manager`"));
-    CHECK_THAT(error_of("version: 1\nmetadata: {}\npackage:\n- name: a\n  version: '1'\n  manager: conda\n"
-                        "  platform: linux-64\n  url: u\n  hash: {}\n"),
-               Catch::Contains("neither md5 nor sha256"));
+    CHECK_THAT(
+        error_of("version: 1\nmetadata: {}\npackage:\n- name: a\n  version: '1'\n  manager: conda\n"
+                 "  platform: linux-64\n  url: u\n  hash: {}\n"),
+        Catch::Contains("neither md5 nor sha256"));
     CHECK_THAT(error_of("version: 1\nmetadata: [\n"), Catch::Contains("malformed YAML"));
 }

@@ -16,7 +16,8 @@ const std::string k_channels = std::string(ENVPACK_SHARED_DIR) + "/data/conda/ch
 const RepodataOrigin k_origin{"test", "linux-64", "https://example.com/test/linux-64"};
 
 const PackageRecord* find(const Repodata& r, std::string_view fn) {
-    auto it = std::find_if(r.records.begin(), r.records.end(), [&](const auto& x) { return x.fn == fn; });
+    auto it =
+        std::find_if(r.records.begin(), r.records.end(), [&](const auto& x) { return x.fn == fn; });
     return it == r.records.end() ? nullptr : &*it;
 }
 
@@ -106,8 +107,9 @@ TEST_CASE("repodata: no info key, empty sections, legacy noarch", "[repodata]") 
 
 TEST_CASE("repodata: the shared channels", "[repodata]") {
     SECTION("conda-forge-numpy: no info, null depends/constrains, .conda twins") {
-        Repodata r = read_repodata_file(k_channels + "/conda-forge-numpy/linux-64/repodata.json",
-                                        {"conda-forge", "linux-64", "https://c/conda-forge/linux-64"});
+        Repodata r =
+            read_repodata_file(k_channels + "/conda-forge-numpy/linux-64/repodata.json",
+                               {"conda-forge", "linux-64", "https://c/conda-forge/linux-64"});
         CHECK(r.records.size() + r.replaced_tar_bz2 == 34);
         std::size_t null_depends = 0;
         for (const auto& rec : r.records) {
@@ -134,14 +136,14 @@ TEST_CASE("repodata: the shared channels", "[repodata]") {
         CHECK(cuda->timestamp == 1544155153559);
     }
     SECTION("conda-test-index: legacy features, name differing from file name") {
-        Repodata r = read_repodata_file(k_channels + "/conda-test-index/linux-64/repodata.json",
-                                        k_origin);
+        Repodata r =
+            read_repodata_file(k_channels + "/conda-test-index/linux-64/repodata.json", k_origin);
         CHECK(r.records.size() == 1149);
         const PackageRecord* custom = find(r, "anaconda-custom-0.tar.bz2");
         REQUIRE(custom != nullptr);
         CHECK(custom->name == "dummy-anaconda");
-        std::size_t with_features = std::count_if(r.records.begin(), r.records.end(),
-                                                  [](const auto& x) { return !x.features.empty(); });
+        std::size_t with_features = std::count_if(
+            r.records.begin(), r.records.end(), [](const auto& x) { return !x.features.empty(); });
         CHECK(with_features == 110);
     }
 }
@@ -160,12 +162,13 @@ TEST_CASE("repodata: zstd and bzip2 files read like the JSON", "[repodata]") {
         std::string in(k_small);
         std::string out(in.size() + 1024, '\0');
         unsigned len = static_cast<unsigned>(out.size());
-        REQUIRE(BZ2_bzBuffToBuffCompress(out.data(), &len, in.data(), static_cast<unsigned>(in.size()),
-                                         9, 0, 0) == BZ_OK);
+        REQUIRE(BZ2_bzBuffToBuffCompress(out.data(), &len, in.data(),
+                                         static_cast<unsigned>(in.size()), 9, 0, 0) == BZ_OK);
         out.resize(len);
         write_file_atomic(dir.path() / "repodata.json.bz2", out, Durability::none);
         // A truncated copy must fail with a clear error, not crash or return partial data.
-        write_file_atomic(dir.path() / "cut.json.bz2", out.substr(0, out.size() / 2), Durability::none);
+        write_file_atomic(dir.path() / "cut.json.bz2", out.substr(0, out.size() / 2),
+                          Durability::none);
     }
     Repodata plain = read_repodata_file(dir.path() / "repodata.json", k_origin);
     Repodata zst = read_repodata_file(dir.path() / "repodata.json.zst", k_origin);
@@ -210,21 +213,51 @@ TEST_CASE("repodata: wrong types are errors with a position", "[repodata]") {
     CHECK_THAT(parse_error(R"({"packages": {"a-1-0.tar.bz2": {"name": "a", "version": "1",
         "depends": [1]}}})"),
                Catch::Contains("an entry of `depends` must be a string"));
-    CHECK_THAT(parse_error(R"({"packages": {"a": {"name": "a", "version": "1", "build_number": "3"}}})"),
-               Catch::Contains("`build_number` must be a number"));
+    CHECK_THAT(
+        parse_error(R"({"packages": {"a": {"name": "a", "version": "1", "build_number": "3"}}})"),
+        Catch::Contains("`build_number` must be a number"));
     CHECK_THAT(parse_error(R"({"packages": []})"), Catch::Contains("`packages` must be an object"));
-    CHECK_THAT(parse_error(R"({"packages": {"a": 5}})"), Catch::Contains("package `a` must be an object"));
-    CHECK_THAT(parse_error(R"({"packages": {"a": {"version": "1"}}})"), Catch::Contains("no `name`"));
-    CHECK_THAT(parse_error(R"({"packages": {"a": {"name": "a"}}})"), Catch::Contains("no `version`"));
+    CHECK_THAT(parse_error(R"({"packages": {"a": 5}})"),
+               Catch::Contains("package `a` must be an object"));
+    CHECK_THAT(parse_error(R"({"packages": {"a": {"version": "1"}}})"),
+               Catch::Contains("no `name`"));
+    CHECK_THAT(parse_error(R"({"packages": {"a": {"name": "a"}}})"),
+               Catch::Contains("no `version`"));
     CHECK_THAT(parse_error(R"({"packages": {"a": {"name": "a\q", "version": "1"}}})"),
                Catch::Contains("bad escape"));
     CHECK_THAT(parse_error(R"([1, 2])"), Catch::Contains("must be a JSON object"));
     CHECK_THAT(parse_error(R"({"info": {}} trailing)"), Catch::Contains("unexpected data"));
     CHECK_THAT(parse_error(R"({"x": [1 2]})"), Catch::Contains("expected `,` or `]`"));
     CHECK_THAT(parse_error(R"({"x": tru})"), Catch::Contains("invalid literal"));
-    CHECK_THAT(parse_error(R"({"packages": {"a": {"name": "a", "version": "1", "size": 99999999999999999999}}})"),
-               Catch::Contains("out of range"));
+    CHECK_THAT(
+        parse_error(
+            R"({"packages": {"a": {"name": "a", "version": "1", "size": 99999999999999999999}}})"),
+        Catch::Contains("out of range"));
     // Deep nesting in skipped values cannot exhaust the stack.
     std::string deep = "{\"x\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
     CHECK(parse_repodata(deep, "deep", k_origin).records.empty());
+}
+
+TEST_CASE("repodata: lists with many escaped strings keep every entry intact", "[repodata]") {
+    std::string deps;
+    std::vector<std::string> want;
+    for (int i = 0; i < 40; ++i) {
+        // Every other entry has an escape (\u0020 is a space), so it lives in the scanner's
+        // buffer until copied; short and long entries exercise small-string storage too.
+        std::string name = i % 3 == 0 ? "p" + std::to_string(i) : "package-number-" + std::to_string(i);
+        if (i % 2 == 0) {
+            deps += "\"" + name + "\\u0020>=1\",";
+            want.push_back(name + " >=1");
+        } else {
+            deps += "\"" + name + "\",";
+            want.push_back(name);
+        }
+    }
+    deps.pop_back();
+    std::string json = R"({"packages": {"a-1-0.tar.bz2": {"name": "a", "version": "1", "depends": [)" +
+                       deps + R"(], "constrains": ["x\ty"]}}})";
+    Repodata r = parse_repodata(json, "esc.json", k_origin);
+    REQUIRE(r.records.size() == 1);
+    CHECK(r.records[0].depends == want);
+    CHECK(r.records[0].constrains == std::vector<std::string>{"x\ty"});
 }
