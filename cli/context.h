@@ -37,6 +37,8 @@ int cmd_rm(Context&, const std::vector<std::string>&);
 int cmd_gc(Context&, const std::vector<std::string>&);
 int cmd_export(Context&, const std::vector<std::string>&);
 int cmd_lock(Context&, const std::vector<std::string>&);
+int cmd_index(Context&, const std::vector<std::string>&);
+int cmd_build(Context&, const std::vector<std::string>&);
 
 int cmd_push(Context&, const std::vector<std::string>&);
 int cmd_pull(Context&, const std::vector<std::string>&);

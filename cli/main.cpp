@@ -36,6 +36,15 @@ constexpr Command k_commands[] = {
      "                beside ENV.yml); `-` for stdout\n"
      "  --explicit    write conda's @EXPLICIT list (URL#sha256)\n"
      "  --offline     use only the repodata cache in $ENVPACK_HOME/repodata\n"},
+    {"index", cmd_index, "write repodata.json for a local channel from its package files",
+     "usage: envpack index CHANNEL_DIR [--json]\n"},
+    {"build", cmd_build, "build (or find in the cache) the image of a locked conda environment",
+     "usage: envpack build -f ENV.yml [--lock FILE] [--base REF] [-t NAME[:TAG]] [--prefix /opt/conda]\n"
+     "                     [--compression gzip|zstd] [--max-layers N] [--explain] [--json]\n"
+     "  --lock FILE     the lock (default conda-lock.yml beside ENV.yml; make it with envpack lock)\n"
+     "  --base REF      base image in the local store (default: none, an image of the env alone)\n"
+     "  --max-layers N  layers for the environment (default 100 minus the base's layers)\n"
+     "  --explain       say which layers were reused and why others were rebuilt\n"},
     {"push", cmd_push, "send an image from the local store to a registry",
      "usage: envpack push SRC [DEST] [--insecure-registry HOST]... [--ca-cert FILE] [--parallel N]\n"
      "                    [--retries N] [--chunk-size BYTES] [--authfile FILE] [--json]\n"
