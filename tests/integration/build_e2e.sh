@@ -67,7 +67,7 @@ umoci unpack --image "$ENVPACK_HOME/store:test/env:1" "$S/bundle" >/dev/null
 R=$S/bundle/rootfs/opt/env
 [ "$(readlink "$R/bin/hi")" = hello ] || fail "symlink bin/hi"
 grep -q 'PREFIX=/opt/env$' "$R/bin/hello" || fail "text prefix not replaced"
-[ "$(stat -c %s "$R/lib/hello.bin")" = 62 ] || fail "binary file changed size: $(stat -c %s "$R/lib/hello.bin")"
+[ "$(stat -c %s "$R/lib/hello.bin")" = 61 ] || fail "binary file changed size: $(stat -c %s "$R/lib/hello.bin")"
 /usr/bin/python3 - "$R/lib/hello.bin" <<'PY'
 import sys
 b = open(sys.argv[1], "rb").read()
