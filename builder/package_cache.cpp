@@ -162,18 +162,21 @@ fs::path PackageCache::ensure_one(const PackageSource& package) {
     const std::string want = expected_hash(package);
     if (fs::exists(dir / k_marker)) {
         std::string have = read_file(dir / k_marker);
-        std::string problem = have == want ? check_extracted(dir) : "it was extracted from another file";
-        if (problem.empty()) {
+        if (have != want) {
+            // Same file name, other contents (another channel's build): replace it.
+            m_log.infof("package cache `{}` holds another file of that name; replacing it", dir.string());
+        } else if (std::string problem = check_extracted(dir); problem.empty()) {
             std::lock_guard g(m_stats_mutex);
             ++m_stats.reused;
             return dir;
+        } else {
+            m_log.warnf("package cache `{}` is corrupt ({}); extracting it again", dir.string(), problem);
+            std::lock_guard g(m_stats_mutex);
+            ++m_stats.repaired;
         }
-        m_log.warnf("package cache `{}` is corrupt ({}); extracting it again", dir.string(), problem);
-        std::lock_guard g(m_stats_mutex);
-        ++m_stats.repaired;
     }
     if (fs::exists(file) && !file_matches(package, file)) {
-        m_log.warnf("package cache: `{}` does not match the lock's hash; fetching it again", file.string());
+        m_log.infof("package cache: `{}` does not match the lock's hash; fetching it again", file.string());
         fs::remove(file);
         std::lock_guard g(m_stats_mutex);
         ++m_stats.repaired;
