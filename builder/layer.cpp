@@ -196,9 +196,11 @@ LayerResult write_layer(std::vector<LayerEntry> entries, const LayerOptions& opt
     }
 
     std::string compression(to_string(options.compression));
+    // Uncompressed, the blob is the tar: hash it once.
+    bool plain = options.compression == Compression::none;
     HashingSink compressed(&out);
     auto compressor = make_compressor(options.compression, compressed, options.threads);
-    HashingSink tar(compressor.get());
+    HashingSink tar(plain ? &out : static_cast<Sink*>(compressor.get()));
     FileReader reader(1 << 20);
     LayerResult result;
     for (const auto& [p, e] : by_path) {
@@ -241,8 +243,8 @@ LayerResult write_layer(std::vector<LayerEntry> entries, const LayerOptions& opt
     compressor->finish();
     result.diff_id = tar.finish();
     result.uncompressed_size = tar.size();
-    result.digest = compressed.finish();
-    result.size = compressed.size();
+    result.digest = plain ? result.diff_id : compressed.finish();
+    result.size = plain ? result.uncompressed_size : compressed.size();
     result.media_type = layer_media_type(compression);
     return result;
 }

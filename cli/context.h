@@ -36,6 +36,7 @@ int cmd_inspect(Context&, const std::vector<std::string>&);
 int cmd_rm(Context&, const std::vector<std::string>&);
 int cmd_gc(Context&, const std::vector<std::string>&);
 int cmd_export(Context&, const std::vector<std::string>&);
+int cmd_snapshot(Context&, const std::vector<std::string>&);
 int cmd_lock(Context&, const std::vector<std::string>&);
 int cmd_index(Context&, const std::vector<std::string>&);
 int cmd_build(Context&, const std::vector<std::string>&);

@@ -327,7 +327,8 @@ Id SolverPool::namespace_callback(Pool* pool, void* data, Id name, Id evr) {
     SolvQueue q;
     if (name == self->m_ns_constrain) {
         // Providers of the negation: packages of that name the constraint excludes.
-        for (int i : self->entries_named(spec->name())) {
+        std::vector<int> scratch;
+        for (int i : self->named(spec->name(), scratch)) {
             const Entry& e = self->m_entries[static_cast<size_t>(i)];
             if (!e.parsed || !spec->matches(*e.record, *e.version)) {
                 q.push(e.solvable);
@@ -340,6 +341,16 @@ Id SolverPool::namespace_callback(Pool* pool, void* data, Id name, Id evr) {
     }
     // 0 means "nothing"; an empty queue would give offset 1, which libsolv reads as the system.
     return q.size() == 0 ? 0 : pool_queuetowhatprovides(pool, q.get());
+}
+
+const std::vector<int>& SolverPool::named(const std::string& name, std::vector<int>& scratch) const {
+    if (name.find('*') == std::string::npos) {
+        static const std::vector<int> k_none;
+        auto it = m_by_name.find(name);
+        return it == m_by_name.end() ? k_none : it->second;
+    }
+    scratch = entries_named(name);
+    return scratch;
 }
 
 std::vector<int> SolverPool::entries_named(const std::string& name) const {
@@ -371,7 +382,8 @@ std::vector<int> SolverPool::matching(const MatchSpec& spec) const {
         }
     }
     const bool channel_pinned = spec.channel().has_value();
-    for (int i : entries_named(spec.name())) {
+    std::vector<int> scratch;
+    for (int i : named(spec.name(), scratch)) {
         const Entry& e = m_entries[static_cast<size_t>(i)];
         if (!e.parsed || (!e.allowed && !channel_pinned)) {
             continue;

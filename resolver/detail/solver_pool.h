@@ -69,6 +69,8 @@ class SolverPool {
     const MatchSpec* parsed_spec(Id spec_id);
     void add_record(Repo* repo, const PackageRecord& rec, int channel, bool add_pip);
     // Ranks of every name, or only of the names in `only` (other entries are left 0).
+    // The entries of a name without copying (glob names are collected into `scratch`).
+    const std::vector<int>& named(const std::string& name, std::vector<int>& scratch) const;
     Id rank_id(int rank);
     const Version* intern_version(const std::string& text, bool& parsed);
     std::vector<int> compute_ranks(const std::set<std::string>& active,
