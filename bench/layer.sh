@@ -38,3 +38,11 @@ ref, ep, rs, es, zs = map(float, sys.argv[1:])
 print(f"gzip speed-up vs tar|gzip -6: {ref/ep:.1f}x (target >= 3x); size {100*(es-rs)/rs:+.1f}% (target within 10%)")
 print(f"zstd vs envpack gzip: {ep/zs:.1f}x faster")
 PY
+
+# The per-level table behind the choice of libdeflate level (single core, 1 MiB chunks).
+deflate_bench=${BUILD_DIR:-build}/bench/bench_deflate
+if [ -x "$deflate_bench" ]; then
+  tar -C "$tree" -cf "$scratch/in.tar" .
+  echo "single-core compressor table ($deflate_bench):"
+  "$deflate_bench" "$scratch/in.tar"
+fi

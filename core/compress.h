@@ -1,7 +1,7 @@
 // Streaming compressors with fixed settings, so the same input gives the same bytes on every
 // machine and for every thread count.
 //
-// gzip: the input is cut into fixed 1 MiB chunks, each compressed by libdeflate (level 6) as one
+// gzip: the input is cut into fixed 1 MiB chunks, each compressed by libdeflate (level 4) as one
 // gzip member, in parallel; members are written in order. A multi-member gzip file is valid gzip
 // (RFC 1952 §2.2) and is read by Go's compress/gzip (containerd, docker, skopeo, umoci), zlib,
 // Python and `gzip -d`. The chunk size, not the thread count, decides the output.

@@ -79,26 +79,34 @@ void verify_stream(const fs::path& path, const Digest& d) {
 
 Store::Store(fs::path root) : m_root(std::move(root)) {
     std::error_code ec;
-    bool exists = fs::exists(m_root, ec);
-    if (exists && !fs::is_directory(m_root, ec)) {
+    if (fs::exists(m_root, ec) && !fs::is_directory(m_root, ec)) {
         throw bad_input(fmt::format("store `{}` is not a directory", m_root.string()),
                         "set ENVPACK_HOME to a directory envpack may own");
     }
-    if (exists && !fs::exists(m_root / "oci-layout", ec) && !fs::is_empty(m_root, ec)) {
-        throw bad_input(fmt::format("`{}` exists but is not an OCI image layout (no oci-layout file)",
-                                    m_root.string()),
-                        "point ENVPACK_HOME elsewhere or remove that directory");
+    if (fs::exists(m_root / "oci-layout", ec)) {
+        return;
+    }
+    // Initialise under the index lock: another process may be doing the same right now.
+    make_dirs(m_root);
+    FileLock lock(m_root / ".index.lock", LockMode::exclusive);
+    if (fs::exists(m_root / "oci-layout", ec)) {
+        return;
+    }
+    static const std::set<std::string> k_ours = {"blobs", "index.json", ".index.lock", ".gc.lock"};
+    for (const auto& entry : fs::directory_iterator(m_root, ec)) {
+        if (!k_ours.contains(entry.path().filename().string())) {
+            throw bad_input(fmt::format("`{}` exists but is not an OCI image layout (no oci-layout file, and it "
+                                        "holds `{}`)",
+                                        m_root.string(), entry.path().filename().string()),
+                            "point ENVPACK_HOME elsewhere or remove that directory");
+        }
     }
     make_dirs(m_root / "blobs" / "sha256");
-    if (!fs::exists(m_root / "oci-layout", ec)) {
-        FileLock lock(m_root / ".index.lock", LockMode::exclusive);
-        if (!fs::exists(m_root / "oci-layout", ec)) {
-            write_file_atomic(m_root / "oci-layout", k_layout);
-        }
-        if (!fs::exists(m_root / "index.json", ec)) {
-            write_index({});
-        }
+    if (!fs::exists(m_root / "index.json", ec)) {
+        write_index({});
     }
+    // oci-layout last: its presence means the layout is complete.
+    write_file_atomic(m_root / "oci-layout", k_layout);
 }
 
 fs::path Store::blob_path(const Digest& d) const {

@@ -16,6 +16,21 @@ expect_exit 2 "$ENVPACK" import "$src" -t ok/x:1 --compression lz4
 expect_exit 2 "$ENVPACK" frobnicate
 expect_exit 2 "$ENVPACK" images --bogus
 
+# Unreadable files and directories (checked as an unprivileged user: root reads everything).
+if command -v setpriv >/dev/null; then
+  locked="$SCRATCH/locked"; mkdir -p "$locked/secret" "$SCRATCH/nobody-home"
+  echo x > "$locked/ok"; echo s > "$locked/secret/key"; chmod 000 "$locked/secret"
+  chmod 755 "$SCRATCH"; chmod 777 "$SCRATCH/nobody-home"
+  as_nobody() { setpriv --reuid 65534 --regid 65534 --clear-groups env ENVPACK_HOME="$SCRATCH/nobody-home" "$@"; }
+  expect_exit 1 as_nobody "$ENVPACK" import "$locked" -t bad/locked:1
+  grep -q "$locked/secret" "$SCRATCH/err" || fail "unreadable directory not named"
+  chmod 755 "$locked/secret"; chmod 000 "$locked/secret/key"
+  expect_exit 1 as_nobody "$ENVPACK" import "$locked" -t bad/locked:1
+  grep -q "$locked/secret/key" "$SCRATCH/err" || fail "unreadable file not named"
+  chmod 644 "$locked/secret/key"
+  as_nobody "$ENVPACK" images | grep -q bad/locked && fail "a failed import was tagged"
+fi
+
 # Device nodes, fifos and sockets are skipped with a warning (not stored).
 mknod "$src/dev/null" c 1 3
 mkfifo "$src/fifo"
