@@ -14,9 +14,11 @@ namespace envpack {
 namespace {
 
 constexpr std::array<std::string_view, 17> k_known_subdirs = {
-    "noarch",      "linux-64",      "linux-32",  "linux-aarch64", "linux-armv6l", "linux-armv7l",
-    "linux-ppc64le", "linux-ppc64", "linux-s390x", "linux-riscv64", "osx-64",     "osx-arm64",
-    "win-64",      "win-32",        "win-arm64", "emscripten-wasm32", "wasi-wasm32"};
+    "noarch",       "linux-64",      "linux-32",      "linux-aarch64",
+    "linux-armv6l", "linux-armv7l",  "linux-ppc64le", "linux-ppc64",
+    "linux-s390x",  "linux-riscv64", "osx-64",        "osx-arm64",
+    "win-64",       "win-32",        "win-arm64",     "emscripten-wasm32",
+    "wasi-wasm32"};
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) {
@@ -247,7 +249,8 @@ MatchSpec MatchSpec::parse(std::string_view text) {
     if (channel_str && !channel_str->empty() && *channel_str != "*") {
         std::string ch = *channel_str;
         for (auto sub : k_known_subdirs) {
-            if (ch.size() > sub.size() && ch.ends_with(sub) && ch[ch.size() - sub.size() - 1] == '/') {
+            if (ch.size() > sub.size() && ch.ends_with(sub) &&
+                ch[ch.size() - sub.size() - 1] == '/') {
                 spec.m_subdir = std::string(sub);
                 ch.resize(ch.size() - sub.size() - 1);
                 break;
@@ -266,15 +269,16 @@ MatchSpec MatchSpec::parse(std::string_view text) {
         throw spec_error(whole, "no package name");
     }
     spec.m_name = std::string(name);
-    std::string_view vb = name_end == std::string_view::npos ? std::string_view{} : trim(r.substr(name_end));
+    std::string_view vb =
+        name_end == std::string_view::npos ? std::string_view{} : trim(r.substr(name_end));
 
     if (!vb.empty()) {
         auto [version, build] = split_version_build(vb);
         if (version.empty()) {
             throw spec_error(whole, "empty version");
         }
-        if (version == "==" || version == "=" || version.ends_with("=") ||
-            version.ends_with("<") || version.ends_with(">")) {
+        if (version == "==" || version == "=" || version.ends_with("=") || version.ends_with("<") ||
+            version.ends_with(">")) {
             throw spec_error(whole, "operator without a version");
         }
         if (version.front() == '=') {
@@ -367,7 +371,7 @@ bool MatchSpec::matches(const PackageRecord& record, const Version& version) con
         std::int64_t b = record.build_number;
         std::int64_t w = m_build_number->value;
         const std::string& op = m_build_number->op;
-        bool ok = op == "==" ? b == w
+        bool ok = op == "=="   ? b == w
                   : op == "!=" ? b != w
                   : op == "<"  ? b < w
                   : op == "<=" ? b <= w
@@ -383,7 +387,8 @@ bool MatchSpec::matches(const PackageRecord& record, const Version& version) con
     if (m_subdir && *m_subdir != record.subdir) {
         return false;
     }
-    auto contains_all = [](const std::vector<std::string>& want, const std::vector<std::string>& have) {
+    auto contains_all = [](const std::vector<std::string>& want,
+                           const std::vector<std::string>& have) {
         return std::all_of(want.begin(), want.end(), [&](const std::string& f) {
             return std::find(have.begin(), have.end(), f) != have.end();
         });

@@ -25,7 +25,7 @@
 namespace envpack {
 
 class MatchSpec {
-public:
+  public:
     MatchSpec() = default;
     static MatchSpec parse(std::string_view text);
 
@@ -44,7 +44,7 @@ public:
     const std::optional<std::string>& subdir() const { return m_subdir; }
     const std::vector<std::string>& track_features() const { return m_track_features; }
 
-private:
+  private:
     struct BuildNumber {
         std::string op;  // "==", "!=", "<", "<=", ">", ">="
         std::int64_t value = 0;

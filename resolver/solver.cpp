@@ -25,7 +25,9 @@ Solver::Solver(std::span<const ChannelRecords> channels, const VirtualPackages& 
 
 Solver::~Solver() = default;
 
-size_t Solver::record_count() const { return m_impl->pool.size(); }
+size_t Solver::record_count() const {
+    return m_impl->pool.size();
+}
 
 namespace {
 
@@ -76,7 +78,8 @@ std::expected<Solution, Unsatisfiable> Solver::solve(const std::vector<MatchSpec
         std::vector<int> named = sp.entries_named(spec.name());
         if (named.empty()) {
             throw Error(fmt::format("nothing provides the requested `{}`: no package named `{}` in "
-                                    "channels {}", spec.to_string(), spec.name(), sp.channel_list()),
+                                    "channels {}",
+                                    spec.to_string(), spec.name(), sp.channel_list()),
                         "check the name, or add a channel that has it", ExitCode::unsatisfiable);
         }
         std::map<int, std::vector<int>> per_channel;
@@ -85,11 +88,10 @@ std::expected<Solution, Unsatisfiable> Solver::solve(const std::vector<MatchSpec
         }
         std::string available;
         for (const auto& [channel, list] : per_channel) {
-            available += fmt::format("\n  {} in {}: {}{}", spec.name(), sp.channel_name(channel),
-                                     sp.versions_summary(list),
-                                     sp.entry(list.front()).allowed
-                                         ? ""
-                                         : " (ignored: strict channel priority)");
+            available += fmt::format(
+                "\n  {} in {}: {}{}", spec.name(), sp.channel_name(channel),
+                sp.versions_summary(list),
+                sp.entry(list.front()).allowed ? "" : " (ignored: strict channel priority)");
         }
         throw Error(fmt::format("nothing provides the requested `{}`: `{}` exists but no version "
                                 "matches (channels searched: {}); available:{}",

@@ -63,7 +63,7 @@ struct Unsatisfiable {
 // A pool built once over channels and virtual packages, able to solve many requests. The
 // channels must outlive the Solver (records are referenced, not copied).
 class Solver {
-public:
+  public:
     Solver(std::span<const ChannelRecords> channels, const VirtualPackages& virtuals,
            SolverOptions options = {});
     ~Solver();
@@ -75,7 +75,7 @@ public:
     // Number of records in the pool (virtual packages included), for benchmarks and logs.
     size_t record_count() const;
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> m_impl;
 };

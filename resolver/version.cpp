@@ -28,15 +28,15 @@ std::strong_ordering compare_atoms(const Atom& a, const Atom& b) {
         return a.kind <=> b.kind;  // string < number < post, as conda's mixed comparison does
     }
     switch (a.kind) {
-    case Atom::Kind::post:
-        return std::strong_ordering::equal;
-    case Atom::Kind::number:
-        if (a.text.size() != b.text.size()) {
-            return a.text.size() <=> b.text.size();
-        }
-        return a.text.compare(b.text) <=> 0;
-    case Atom::Kind::string:
-        return a.text.compare(b.text) <=> 0;
+        case Atom::Kind::post:
+            return std::strong_ordering::equal;
+        case Atom::Kind::number:
+            if (a.text.size() != b.text.size()) {
+                return a.text.size() <=> b.text.size();
+            }
+            return a.text.compare(b.text) <=> 0;
+        case Atom::Kind::string:
+            return a.text.compare(b.text) <=> 0;
     }
     return std::strong_ordering::equal;
 }
@@ -129,9 +129,8 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 }
 
 // Fills `out`; returns an error text, empty on success.
-std::string parse_into(std::string_view text, Version& out, std::string& norm,
-                       std::uint64_t& epoch, std::vector<Segment>& version,
-                       std::vector<Segment>& local) {
+std::string parse_into(std::string_view text, Version& out, std::string& norm, std::uint64_t& epoch,
+                       std::vector<Segment>& version, std::vector<Segment>& local) {
     std::string_view trimmed = text;
     while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.front()))) {
         trimmed.remove_prefix(1);
@@ -164,8 +163,8 @@ std::string parse_into(std::string_view text, Version& out, std::string& norm,
     }
     epoch = 0;
     if (bang.size() == 2) {
-        if (bang[0].empty() ||
-            !std::all_of(bang[0].begin(), bang[0].end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        if (bang[0].empty() || !std::all_of(bang[0].begin(), bang[0].end(),
+                                            [](char c) { return c >= '0' && c <= '9'; })) {
             return "epoch must be an integer";
         }
         if (bang[0].size() > 18) {
@@ -183,7 +182,8 @@ std::string parse_into(std::string_view text, Version& out, std::string& norm,
     }
     version.clear();
     local.clear();
-    auto split_parts = [](std::string_view s, std::vector<Segment>& segs, bool keep_trailing_underscore) {
+    auto split_parts = [](std::string_view s, std::vector<Segment>& segs,
+                          bool keep_trailing_underscore) {
         std::string copy(s);
         bool trailing = keep_trailing_underscore && !copy.empty() && copy.back() == '_';
         if (trailing) {

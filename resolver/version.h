@@ -21,7 +21,7 @@
 namespace envpack {
 
 class Version {
-public:
+  public:
     // One run of digits or non-digits inside a segment.
     struct Atom {
         enum class Kind : std::uint8_t { string = 0, number = 1, post = 2 };
@@ -53,7 +53,7 @@ public:
     // `~=` (compatible release): >= other, and starts with `other` minus its last segment.
     bool compatible_with(const Version& other) const;
 
-private:
+  private:
     std::string m_text;
     std::string m_normalized;
     std::uint64_t m_epoch = 0;

@@ -45,7 +45,7 @@ Error spec_error(std::string_view spec, std::string_view why) {
 }  // namespace
 
 class VersionSpecParser {
-public:
+  public:
     explicit VersionSpecParser(std::string_view whole) : m_whole(whole) {
         for (char c : whole) {
             if (!std::isspace(static_cast<unsigned char>(c))) {
@@ -65,7 +65,7 @@ public:
         return spec;
     }
 
-private:
+  private:
     VersionSpec parse_or() {
         std::vector<VersionSpec> parts{parse_and()};
         while (m_pos < m_text.size() && m_text[m_pos] == '|') {
@@ -124,9 +124,9 @@ private:
         }
         static constexpr std::string_view k_ops[] = {"==", "!=", "<=", ">=", "~=", "<", ">", "="};
         static constexpr VersionSpec::Op k_op_values[] = {
-            VersionSpec::Op::eq, VersionSpec::Op::ne, VersionSpec::Op::le, VersionSpec::Op::ge,
-            VersionSpec::Op::compatible, VersionSpec::Op::lt, VersionSpec::Op::gt,
-            VersionSpec::Op::starts_with};
+            VersionSpec::Op::eq, VersionSpec::Op::ne,         VersionSpec::Op::le,
+            VersionSpec::Op::ge, VersionSpec::Op::compatible, VersionSpec::Op::lt,
+            VersionSpec::Op::gt, VersionSpec::Op::starts_with};
         if (std::string_view("=<>!~").find(leaf.front()) != std::string_view::npos) {
             for (size_t i = 0; i < std::size(k_ops); ++i) {
                 if (!leaf.starts_with(k_ops[i])) {
@@ -162,7 +162,8 @@ private:
         if (stripped.find('*') != std::string_view::npos) {
             s.m_op = VersionSpec::Op::glob;
             for (char c : leaf) {
-                s.m_pattern.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+                s.m_pattern.push_back(
+                    static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
             }
             return s;
         }
@@ -202,34 +203,34 @@ VersionSpec VersionSpec::parse(std::string_view text) {
 
 bool VersionSpec::matches(const Version& v) const {
     switch (m_op) {
-    case Op::any:
-        return true;
-    case Op::eq:
-        return v == m_version;
-    case Op::ne:
-        return v != m_version;
-    case Op::lt:
-        return v < m_version;
-    case Op::le:
-        return v <= m_version;
-    case Op::gt:
-        return v > m_version;
-    case Op::ge:
-        return v >= m_version;
-    case Op::starts_with:
-        return v.starts_with(m_version);
-    case Op::not_starts_with:
-        return !v.starts_with(m_version);
-    case Op::compatible:
-        return v.compatible_with(m_version);
-    case Op::glob:
-        return glob_match(m_pattern, v.normalized());
-    case Op::all_of:
-        return std::all_of(m_children.begin(), m_children.end(),
-                           [&](const VersionSpec& c) { return c.matches(v); });
-    case Op::any_of:
-        return std::any_of(m_children.begin(), m_children.end(),
-                           [&](const VersionSpec& c) { return c.matches(v); });
+        case Op::any:
+            return true;
+        case Op::eq:
+            return v == m_version;
+        case Op::ne:
+            return v != m_version;
+        case Op::lt:
+            return v < m_version;
+        case Op::le:
+            return v <= m_version;
+        case Op::gt:
+            return v > m_version;
+        case Op::ge:
+            return v >= m_version;
+        case Op::starts_with:
+            return v.starts_with(m_version);
+        case Op::not_starts_with:
+            return !v.starts_with(m_version);
+        case Op::compatible:
+            return v.compatible_with(m_version);
+        case Op::glob:
+            return glob_match(m_pattern, v.normalized());
+        case Op::all_of:
+            return std::all_of(m_children.begin(), m_children.end(),
+                               [&](const VersionSpec& c) { return c.matches(v); });
+        case Op::any_of:
+            return std::any_of(m_children.begin(), m_children.end(),
+                               [&](const VersionSpec& c) { return c.matches(v); });
     }
     return false;
 }
@@ -237,48 +238,48 @@ bool VersionSpec::matches(const Version& v) const {
 std::string VersionSpec::to_string() const {
     const std::string& v = m_version.to_string();
     switch (m_op) {
-    case Op::any:
-        return "*";
-    case Op::eq:
-        return m_bare ? v : "==" + v;
-    case Op::ne:
-        return "!=" + v;
-    case Op::lt:
-        return "<" + v;
-    case Op::le:
-        return "<=" + v;
-    case Op::gt:
-        return ">" + v;
-    case Op::ge:
-        return ">=" + v;
-    case Op::starts_with:
-        return v + ".*";
-    case Op::not_starts_with:
-        return "!=" + v + ".*";
-    case Op::compatible:
-        return "~=" + v;
-    case Op::glob:
-        return m_pattern;
-    case Op::all_of: {
-        std::string out;
-        for (const auto& c : m_children) {
-            if (!out.empty()) {
-                out += ",";
+        case Op::any:
+            return "*";
+        case Op::eq:
+            return m_bare ? v : "==" + v;
+        case Op::ne:
+            return "!=" + v;
+        case Op::lt:
+            return "<" + v;
+        case Op::le:
+            return "<=" + v;
+        case Op::gt:
+            return ">" + v;
+        case Op::ge:
+            return ">=" + v;
+        case Op::starts_with:
+            return v + ".*";
+        case Op::not_starts_with:
+            return "!=" + v + ".*";
+        case Op::compatible:
+            return "~=" + v;
+        case Op::glob:
+            return m_pattern;
+        case Op::all_of: {
+            std::string out;
+            for (const auto& c : m_children) {
+                if (!out.empty()) {
+                    out += ",";
+                }
+                out += c.m_op == Op::any_of ? "(" + c.to_string() + ")" : c.to_string();
             }
-            out += c.m_op == Op::any_of ? "(" + c.to_string() + ")" : c.to_string();
+            return out;
         }
-        return out;
-    }
-    case Op::any_of: {
-        std::string out;
-        for (const auto& c : m_children) {
-            if (!out.empty()) {
-                out += "|";
+        case Op::any_of: {
+            std::string out;
+            for (const auto& c : m_children) {
+                if (!out.empty()) {
+                    out += "|";
+                }
+                out += c.to_string();
             }
-            out += c.to_string();
+            return out;
         }
-        return out;
-    }
     }
     return "*";
 }

@@ -21,9 +21,22 @@
 namespace envpack {
 
 class VersionSpec {
-public:
-    enum class Op { any, eq, ne, lt, le, gt, ge, starts_with, not_starts_with, compatible, glob,
-                    all_of, any_of };
+  public:
+    enum class Op {
+        any,
+        eq,
+        ne,
+        lt,
+        le,
+        gt,
+        ge,
+        starts_with,
+        not_starts_with,
+        compatible,
+        glob,
+        all_of,
+        any_of
+    };
 
     VersionSpec() = default;  // matches every version
     static VersionSpec parse(std::string_view text);
@@ -38,11 +51,11 @@ public:
     // The version of a leaf with an operand (eq, lt, starts_with, ...).
     const Version& operand() const { return m_version; }
 
-private:
+  private:
     Op m_op = Op::any;
-    Version m_version;                  // leaves with an operand
-    std::string m_pattern;              // glob leaves, lower case
-    bool m_bare = false;                // an eq leaf written without `==` (printed the same way)
+    Version m_version;                    // leaves with an operand
+    std::string m_pattern;                // glob leaves, lower case
+    bool m_bare = false;                  // an eq leaf written without `==` (printed the same way)
     std::vector<VersionSpec> m_children;  // all_of / any_of
 
     friend class VersionSpecParser;

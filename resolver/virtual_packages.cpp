@@ -49,15 +49,18 @@ void VirtualPackages::remove(std::string_view name) {
 
 void VirtualPackages::apply_override(std::string_view assignment) {
     size_t eq = assignment.find('=');
-    std::string hint = "write --virtual NAME=VERSION[=BUILD], e.g. --virtual __cuda=12.4, or "
-                       "--virtual NAME= to remove one";
+    std::string hint =
+        "write --virtual NAME=VERSION[=BUILD], e.g. --virtual __cuda=12.4, or "
+        "--virtual NAME= to remove one";
     if (eq == std::string_view::npos || eq == 0) {
         throw bad_input(fmt::format("invalid virtual package override `{}`", assignment), hint);
     }
     std::string name(assignment.substr(0, eq));
     if (!name.starts_with("__")) {
         throw bad_input(fmt::format("invalid virtual package override `{}`: virtual package "
-                                    "names start with `__`", assignment), hint);
+                                    "names start with `__`",
+                                    assignment),
+                        hint);
     }
     std::string_view rest = assignment.substr(eq + 1);
     if (rest.empty()) {
@@ -72,8 +75,9 @@ void VirtualPackages::apply_override(std::string_view assignment) {
     }
     Version parsed;
     if (version.empty() || build.empty() || !Version::try_parse(version, parsed)) {
-        throw bad_input(fmt::format("invalid virtual package override `{}`: bad version or build",
-                                    assignment), hint);
+        throw bad_input(
+            fmt::format("invalid virtual package override `{}`: bad version or build", assignment),
+            hint);
     }
     set(std::move(name), std::move(version), std::move(build));
 }

@@ -18,7 +18,7 @@
 namespace envpack {
 
 class VirtualPackages {
-public:
+  public:
     VirtualPackages() = default;  // none
     // The defaults described above for `platform` (e.g. "linux-64"); other platforms get none
     // but `__unix` for osx-*.
@@ -32,7 +32,7 @@ public:
 
     const std::vector<PackageRecord>& records() const { return m_records; }
 
-private:
+  private:
     std::vector<PackageRecord> m_records;
     std::string m_platform;
 };

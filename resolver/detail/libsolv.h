@@ -30,7 +30,7 @@ using SolverPtr = std::unique_ptr<::Solver, SolverDeleter>;
 
 // A libsolv Queue (a growable array of Ids) freed on destruction.
 class SolvQueue {
-public:
+  public:
     SolvQueue() { queue_init(&m_q); }
     ~SolvQueue() { queue_free(&m_q); }
     SolvQueue(const SolvQueue&) = delete;
@@ -43,7 +43,7 @@ public:
     Id operator[](int i) const { return m_q.elements[i]; }
     void clear() { queue_empty(&m_q); }
 
-private:
+  private:
     Queue m_q;
 };
 

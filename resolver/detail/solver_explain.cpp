@@ -14,23 +14,23 @@ namespace envpack::detail {
 namespace {
 
 struct Facts {
-    std::set<std::string> roots;                          // requested specs involved
-    std::map<std::string, std::set<int>> requires_of;      // dep spec -> entries requiring it
-    std::map<std::string, std::set<int>> missing;          // dep spec nothing provides -> entries
-    std::map<std::string, std::set<int>> same_name;        // name -> entries that clash
+    std::set<std::string> roots;                       // requested specs involved
+    std::map<std::string, std::set<int>> requires_of;  // dep spec -> entries requiring it
+    std::map<std::string, std::set<int>> missing;      // dep spec nothing provides -> entries
+    std::map<std::string, std::set<int>> same_name;    // name -> entries that clash
     struct Constraint {
         int source;
         int target;
         std::string spec;
     };
     std::vector<Constraint> constraints;
-    std::set<int> involved;                               // every entry a rule mentions
-    std::set<int> virtuals;                               // virtual packages of the target involved
-    std::vector<std::string> other;                       // rules we have no words for
+    std::set<int> involved;          // every entry a rule mentions
+    std::set<int> virtuals;          // virtual packages of the target involved
+    std::vector<std::string> other;  // rules we have no words for
 };
 
 class Explainer {
-public:
+  public:
     Explainer(SolverPool& pool, ::Solver* solver, const std::vector<RootJob>& roots)
         : m_pool(pool), m_solver(solver), m_roots(roots) {}
 
@@ -54,46 +54,47 @@ public:
             }
             std::string spec = m_pool.spec_of_dep(dep);
             switch (type) {
-            case SOLVER_RULE_JOB:
-            case SOLVER_RULE_JOB_NOTHING_PROVIDES_DEP:
-            case SOLVER_RULE_JOB_UNKNOWN_PACKAGE:
-                if ((target & SOLVER_SELECTMASK) == SOLVER_SOLVABLE) {
-                    if (int e = m_pool.entry_of(dep); e >= 0) {
-                        f.virtuals.insert(e);
+                case SOLVER_RULE_JOB:
+                case SOLVER_RULE_JOB_NOTHING_PROVIDES_DEP:
+                case SOLVER_RULE_JOB_UNKNOWN_PACKAGE:
+                    if ((target & SOLVER_SELECTMASK) == SOLVER_SOLVABLE) {
+                        if (int e = m_pool.entry_of(dep); e >= 0) {
+                            f.virtuals.insert(e);
+                        }
+                        break;
+                    }
+                    for (const auto& root : m_roots) {
+                        if (root.dep == dep) {
+                            f.roots.insert(root.text);
+                        }
                     }
                     break;
-                }
-                for (const auto& root : m_roots) {
-                    if (root.dep == dep) {
-                        f.roots.insert(root.text);
+                case SOLVER_RULE_PKG_REQUIRES:
+                    if (se >= 0) {
+                        f.requires_of[spec].insert(se);
                     }
-                }
-                break;
-            case SOLVER_RULE_PKG_REQUIRES:
-                if (se >= 0) {
-                    f.requires_of[spec].insert(se);
-                }
-                break;
-            case SOLVER_RULE_PKG_NOTHING_PROVIDES_DEP:
-                if (se >= 0) {
-                    f.missing[spec].insert(se);
-                }
-                break;
-            case SOLVER_RULE_PKG_SAME_NAME:
-                if (se >= 0 && te >= 0) {
-                    const std::string& name = m_pool.entry(se).record->name;
-                    f.same_name[name].insert(se);
-                    f.same_name[name].insert(te);
-                }
-                break;
-            case SOLVER_RULE_PKG_CONFLICTS:
-                if (se >= 0 && te >= 0) {
-                    f.constraints.push_back({se, te, spec});
-                }
-                break;
-            default:
-                f.other.push_back(solver_problemruleinfo2str(m_solver, type, source, target, dep));
-                break;
+                    break;
+                case SOLVER_RULE_PKG_NOTHING_PROVIDES_DEP:
+                    if (se >= 0) {
+                        f.missing[spec].insert(se);
+                    }
+                    break;
+                case SOLVER_RULE_PKG_SAME_NAME:
+                    if (se >= 0 && te >= 0) {
+                        const std::string& name = m_pool.entry(se).record->name;
+                        f.same_name[name].insert(se);
+                        f.same_name[name].insert(te);
+                    }
+                    break;
+                case SOLVER_RULE_PKG_CONFLICTS:
+                    if (se >= 0 && te >= 0) {
+                        f.constraints.push_back({se, te, spec});
+                    }
+                    break;
+                default:
+                    f.other.push_back(
+                        solver_problemruleinfo2str(m_solver, type, source, target, dep));
+                    break;
             }
         }
         return f;
@@ -119,18 +120,47 @@ public:
             render_spec(f, r, 1, visited, out);
         }
         for (const auto& [name, entries] : f.same_name) {
-            std::vector<int> list(entries.begin(), entries.end());
-            out += fmt::format("  only one `{}` can be installed, and the chains above need "
-                               "different ones ({})\n", name, m_pool.versions_summary(list));
+            out += fmt::format(
+                "  only one `{}` can be installed, and the chains above need "
+                "different ones:\n",
+                name);
+            for (const auto& r : roots) {
+                if (name_of(r) == name) {
+                    out += fmt::format("    `{}` wants {}\n", r, versions_matching(r));
+                }
+            }
+            // Who needs which versions of `name`, grouped by the packages that need them.
+            std::map<std::string, std::pair<std::vector<std::string>, std::set<int>>> needs;
+            for (const auto& [dep, sources] : f.requires_of) {
+                if (name_of(dep) != name) {
+                    continue;
+                }
+                auto& n = needs[group(std::vector<int>(sources.begin(), sources.end()))];
+                n.first.push_back("`" + dep + "`");
+                for (int p : matching_of(dep)) {
+                    n.second.insert(p);
+                }
+            }
+            for (const auto& [who, need] : needs) {
+                std::string specs;
+                for (const auto& d : need.first) {
+                    specs += specs.empty() ? d : " or " + d;
+                }
+                std::vector<int> list(need.second.begin(), need.second.end());
+                out += fmt::format("    {} needs {} ({})\n", who, specs,
+                                   list.empty() ? "none available" : m_pool.versions_summary(list));
+            }
         }
         for (const auto& c : f.constraints) {
-            out += fmt::format("  {} constrains `{}`, which excludes {}\n", m_pool.describe(c.source),
-                               c.spec, m_pool.describe(c.target));
+            out += fmt::format("  {} constrains `{}`, which excludes {}\n",
+                               m_pool.describe(c.source), c.spec, m_pool.describe(c.target));
         }
         for (int v : f.virtuals) {
             const PackageRecord& r = *m_pool.entry(v).record;
-            out += fmt::format("  the target image provides {} {} (a virtual package; set it with "
-                               "--virtual {}=VERSION)\n", r.name, r.version, r.name);
+            out += fmt::format(
+                "  the target image provides {} {} (a virtual package; set it with "
+                "--virtual {}=VERSION)\n",
+                r.name, r.version, r.name);
         }
         for (const auto& line : f.other) {
             out += "  " + line + "\n";
@@ -170,13 +200,26 @@ public:
         return out;
     }
 
-private:
+  private:
     std::string name_of(const std::string& spec) {
         try {
             return MatchSpec::parse(spec).name();
         } catch (const std::exception&) {
             return spec;
         }
+    }
+
+    std::vector<int> matching_of(const std::string& spec) {
+        try {
+            return m_pool.matching(MatchSpec::parse(spec));
+        } catch (const std::exception&) {
+            return {};
+        }
+    }
+
+    std::string versions_matching(const std::string& spec) {
+        std::vector<int> list = matching_of(spec);
+        return list.empty() ? "nothing available" : m_pool.versions_summary(list);
     }
 
     std::string group(const std::vector<int>& entries) {
@@ -193,8 +236,8 @@ private:
         return out;
     }
 
-    void render_spec(const Facts& f, const std::string& spec, int depth, std::set<std::string>& visited,
-                     std::string& out) {
+    void render_spec(const Facts& f, const std::string& spec, int depth,
+                     std::set<std::string>& visited, std::string& out) {
         std::string indent(static_cast<size_t>(depth) * 2, ' ');
         std::vector<int> providers;
         try {
@@ -231,9 +274,10 @@ private:
             for (int s : shown) {
                 if (sources.contains(s)) {
                     if (dep.starts_with("__")) {
-                        out += fmt::format("{}  {} requires `{}`, a virtual package the target "
-                                           "image does not provide (set it with --virtual {}=VERSION)\n",
-                                           indent, group({s}), dep, name_of(dep));
+                        out += fmt::format(
+                            "{}  {} requires `{}`, a virtual package the target "
+                            "image does not provide (set it with --virtual {}=VERSION)\n",
+                            indent, group({s}), dep, name_of(dep));
                     } else {
                         out += fmt::format("{}  {} requires `{}`, which nothing in {} provides\n",
                                            indent, group({s}), dep, m_pool.channel_list());
@@ -257,12 +301,14 @@ private:
 
 }  // namespace
 
-Unsatisfiable explain_problems(SolverPool& pool, ::Solver* solver, const std::vector<RootJob>& root_jobs) {
+Unsatisfiable explain_problems(SolverPool& pool, ::Solver* solver,
+                               const std::vector<RootJob>& root_jobs) {
     Unsatisfiable u;
     Explainer explainer(pool, solver, root_jobs);
     const int count = solver_problem_count(solver);
     std::set<std::string> conflicting;
-    std::string text = fmt::format("cannot solve the request (channels: {}):\n", pool.channel_list());
+    std::string text =
+        fmt::format("cannot solve the request (channels: {}):\n", pool.channel_list());
     for (Id problem = 1; problem <= count; ++problem) {
         Facts facts = explainer.collect(problem);
         conflicting.insert(facts.roots.begin(), facts.roots.end());

@@ -8,7 +8,9 @@ namespace envpack::detail {
 
 SolverPool::SolverPool(std::span<const ChannelRecords> channels, const VirtualPackages& virtuals,
                        SolverOptions options)
-    : m_channels(channels), m_options(options), m_pool(pool_create()),
+    : m_channels(channels),
+      m_options(options),
+      m_pool(pool_create()),
       m_virtual_records(virtuals.records()) {
     Pool* pool = m_pool.get();
     // The Debian build of libsolv rejects arch `noarch`; every solvable gets `all`, which the pool
@@ -44,12 +46,17 @@ SolverPool::SolverPool(std::span<const ChannelRecords> channels, const VirtualPa
         Entry e;
         e.record = &rec;
         e.channel = channel;
-        e.parsed = Version::try_parse(rec.version, e.version);
+        e.version = intern_version(rec.version, e.parsed);
         e.feature_count = static_cast<int>(rec.track_features.size() + rec.features.size());
         m_by_name[rec.name].push_back(static_cast<int>(m_entries.size()));
         m_entries.push_back(std::move(e));
         has_pip = has_pip || rec.name == "pip";
     };
+    size_t total = m_virtual_records.size();
+    for (const auto& ch : channels) {
+        total += ch.records.size();
+    }
+    m_entries.reserve(total);
     for (const auto& rec : m_virtual_records) {
         add_entry(rec, -1);
     }
@@ -76,24 +83,28 @@ SolverPool::SolverPool(std::span<const ChannelRecords> channels, const VirtualPa
         m_options.add_pip_as_python_dependency == PipAsPythonDependency::yes && has_pip;
     size_t next = 0;
     auto fill_repo = [&](Repo* repo, size_t count) {
+        // One block: adding solvables one by one reallocates the pool's array each time.
+        Id first = count == 0 ? 0 : repo_add_solvable_block(repo, static_cast<int>(count));
         for (size_t k = 0; k < count; ++k, ++next) {
             Entry& e = m_entries[next];
             const PackageRecord& rec = *e.record;
-            Id p = repo_add_solvable(repo);
+            Id p = first + static_cast<Id>(k);
             Solvable* s = pool_id2solvable(pool, p);
             e.solvable = p;
             s->name = pool_str2id(pool, rec.name.c_str(), 1);
-            s->evr = pool_str2id(pool, std::to_string(rank[next]).c_str(), 1);
+            s->evr = rank_id(rank[next]);
             s->arch = ARCH_ALL;
-            s->provides = repo_addid_dep(repo, s->provides,
-                                         pool_rel2id(pool, s->name, s->evr, REL_EQ, 1), 0);
+            // A plain `name` provide is enough for libsolv's one-per-name rule; a `name = rank`
+            // reldep per record would also crowd libsolv's reldep hash (name + 7 * evr collides
+            // for consecutive ids).
+            s->provides = repo_addid_dep(repo, s->provides, s->name, 0);
             for (const auto& d : rec.depends) {
                 s->requires_ = repo_addid_dep(repo, s->requires_, require_dep(d), 0);
             }
             // conda: a record with legacy `features: F` needs a package that tracks F.
             for (const auto& f : rec.features) {
                 s->requires_ = repo_addid_dep(repo, s->requires_,
-                                             require_dep(m_feature_dep_prefix + f + "]"), 0);
+                                              require_dep(m_feature_dep_prefix + f + "]"), 0);
             }
             if (add_pip && rec.name == "python" &&
                 (rec.version.starts_with("2.") || rec.version.starts_with("3."))) {
@@ -140,8 +151,9 @@ std::vector<int> SolverPool::compute_ranks(const std::set<std::string>& active,
         for (const auto& f : e.record->features) {
             bonus += active.contains(f) ? 1 : 0;
         }
-        keys[i] = {e.feature_count - bonus, bonus, e.parsed, &e.version, e.channel,
-                   e.record->build_number, e.record->timestamp};
+        keys[i] = {
+            e.feature_count - bonus, bonus, e.parsed, e.version, e.channel, e.record->build_number,
+            e.record->timestamp};
     };
     // Ascending preference: the last of each name is the one conda would pick first.
     auto less_requested = [&](int ia, int ib) {
@@ -220,14 +232,15 @@ std::vector<int> SolverPool::compute_ranks(const std::set<std::string>& active,
     return rank;
 }
 
-void SolverPool::rerank(const std::set<std::string>& active, const std::set<std::string>& requested) {
+void SolverPool::rerank(const std::set<std::string>& active,
+                        const std::set<std::string>& requested) {
     if (active == m_active_features && requested == m_requested) {
         return;
     }
     Pool* pool = m_pool.get();
     auto set_evr = [&](size_t i, int rank) {
         Solvable* s = pool_id2solvable(pool, m_entries[i].solvable);
-        s->evr = pool_str2id(pool, std::to_string(rank).c_str(), 1);
+        s->evr = rank_id(rank);
     };
     if (active == m_active_features) {
         // Only names that enter or leave the requested set change rank.
@@ -252,13 +265,43 @@ void SolverPool::rerank(const std::set<std::string>& active, const std::set<std:
 }
 
 Id SolverPool::require_dep(const std::string& spec) {
+    if (auto it = m_require_ids.find(spec); it != m_require_ids.end()) {
+        return it->second;
+    }
     Pool* pool = m_pool.get();
-    return pool_rel2id(pool, m_ns_require, pool_str2id(pool, spec.c_str(), 1), REL_NAMESPACE, 1);
+    Id id = pool_rel2id(pool, m_ns_require, pool_str2id(pool, spec.c_str(), 1), REL_NAMESPACE, 1);
+    m_require_ids.emplace(spec, id);
+    return id;
 }
 
 Id SolverPool::constrain_dep(const std::string& spec) {
+    if (auto it = m_constrain_ids.find(spec); it != m_constrain_ids.end()) {
+        return it->second;
+    }
     Pool* pool = m_pool.get();
-    return pool_rel2id(pool, m_ns_constrain, pool_str2id(pool, spec.c_str(), 1), REL_NAMESPACE, 1);
+    Id id = pool_rel2id(pool, m_ns_constrain, pool_str2id(pool, spec.c_str(), 1), REL_NAMESPACE, 1);
+    m_constrain_ids.emplace(spec, id);
+    return id;
+}
+
+Id SolverPool::rank_id(int rank) {
+    while (m_rank_ids.size() <= static_cast<size_t>(rank)) {
+        m_rank_ids.push_back(
+            pool_str2id(m_pool.get(), std::to_string(m_rank_ids.size()).c_str(), 1));
+    }
+    return m_rank_ids[static_cast<size_t>(rank)];
+}
+
+const Version* SolverPool::intern_version(const std::string& text, bool& parsed) {
+    // Many records share a version string; parse each once.
+    auto it = m_versions.find(text);
+    if (it == m_versions.end()) {
+        Version v;
+        bool ok = Version::try_parse(text, v);
+        it = m_versions.emplace(text, std::make_pair(std::move(v), ok)).first;
+    }
+    parsed = it->second.second;
+    return &it->second.first;
 }
 
 const MatchSpec* SolverPool::parsed_spec(Id spec_id) {
@@ -284,9 +327,10 @@ Id SolverPool::namespace_callback(Pool* pool, void* data, Id name, Id evr) {
     SolvQueue q;
     if (name == self->m_ns_constrain) {
         // Providers of the negation: packages of that name the constraint excludes.
-        for (int i : self->entries_named(spec->name())) {
+        std::vector<int> scratch;
+        for (int i : self->named(spec->name(), scratch)) {
             const Entry& e = self->m_entries[static_cast<size_t>(i)];
-            if (!e.parsed || !spec->matches(*e.record, e.version)) {
+            if (!e.parsed || !spec->matches(*e.record, *e.version)) {
                 q.push(e.solvable);
             }
         }
@@ -297,6 +341,16 @@ Id SolverPool::namespace_callback(Pool* pool, void* data, Id name, Id evr) {
     }
     // 0 means "nothing"; an empty queue would give offset 1, which libsolv reads as the system.
     return q.size() == 0 ? 0 : pool_queuetowhatprovides(pool, q.get());
+}
+
+const std::vector<int>& SolverPool::named(const std::string& name, std::vector<int>& scratch) const {
+    if (name.find('*') == std::string::npos) {
+        static const std::vector<int> k_none;
+        auto it = m_by_name.find(name);
+        return it == m_by_name.end() ? k_none : it->second;
+    }
+    scratch = entries_named(name);
+    return scratch;
 }
 
 std::vector<int> SolverPool::entries_named(const std::string& name) const {
@@ -319,7 +373,7 @@ std::vector<int> SolverPool::matching(const MatchSpec& spec) const {
         // `*[track_features=F]`: the feature record F@ is conda's minimal way to satisfy it.
         for (size_t i = m_virtual_count; i < m_virtual_records.size(); ++i) {
             const Entry& e = m_entries[i];
-            if (spec.matches(*e.record, e.version)) {
+            if (spec.matches(*e.record, *e.version)) {
                 out.push_back(static_cast<int>(i));
             }
         }
@@ -328,12 +382,13 @@ std::vector<int> SolverPool::matching(const MatchSpec& spec) const {
         }
     }
     const bool channel_pinned = spec.channel().has_value();
-    for (int i : entries_named(spec.name())) {
+    std::vector<int> scratch;
+    for (int i : named(spec.name(), scratch)) {
         const Entry& e = m_entries[static_cast<size_t>(i)];
         if (!e.parsed || (!e.allowed && !channel_pinned)) {
             continue;
         }
-        if (spec.matches(*e.record, e.version)) {
+        if (spec.matches(*e.record, *e.version)) {
             out.push_back(i);
         }
     }
@@ -393,7 +448,7 @@ std::string SolverPool::versions_summary(const std::vector<int>& entries) const 
         sorted.push_back(&m_entries[static_cast<size_t>(i)]);
     }
     std::sort(sorted.begin(), sorted.end(),
-              [](const Entry* a, const Entry* b) { return a->version < b->version; });
+              [](const Entry* a, const Entry* b) { return *a->version < *b->version; });
     std::vector<std::string> versions;
     for (const Entry* e : sorted) {
         if (versions.empty() || versions.back() != e->record->version) {

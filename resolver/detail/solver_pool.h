@@ -19,8 +19,8 @@ namespace envpack::detail {
 
 struct Entry {
     const PackageRecord* record = nullptr;
-    Version version;
-    int channel = 0;        // index into channels; -1 for virtual packages
+    const Version* version = nullptr;  // interned in SolverPool
+    int channel = 0;                   // index into channels; -1 for virtual packages
     Id solvable = 0;
     int feature_count = 0;  // track_features + legacy features
     bool allowed = true;    // false when a higher-priority channel has this name (strict)
@@ -28,7 +28,7 @@ struct Entry {
 };
 
 class SolverPool {
-public:
+  public:
     SolverPool(std::span<const ChannelRecords> channels, const VirtualPackages& virtuals,
                SolverOptions options);
 
@@ -64,11 +64,15 @@ public:
     std::string describe(int entry) const;  // "numpy 1.7.1 py27_0 (conda-test-index)"
     std::string versions_summary(const std::vector<int>& entries) const;  // "1.5.1, 1.6.2, ..."
 
-private:
+  private:
     static Id namespace_callback(Pool* pool, void* data, Id name, Id evr);
     const MatchSpec* parsed_spec(Id spec_id);
     void add_record(Repo* repo, const PackageRecord& rec, int channel, bool add_pip);
     // Ranks of every name, or only of the names in `only` (other entries are left 0).
+    // The entries of a name without copying (glob names are collected into `scratch`).
+    const std::vector<int>& named(const std::string& name, std::vector<int>& scratch) const;
+    Id rank_id(int rank);
+    const Version* intern_version(const std::string& text, bool& parsed);
     std::vector<int> compute_ranks(const std::set<std::string>& active,
                                    const std::set<std::string>& requested,
                                    const std::set<std::string>* only) const;
@@ -82,6 +86,10 @@ private:
     std::vector<int> m_entry_of_solvable;  // indexed by solvable Id
     std::unordered_map<std::string, std::vector<int>> m_by_name;
     std::unordered_map<Id, std::optional<MatchSpec>> m_spec_cache;
+    std::unordered_map<std::string, Id> m_require_ids;
+    std::unordered_map<std::string, Id> m_constrain_ids;
+    std::vector<Id> m_rank_ids;
+    std::unordered_map<std::string, std::pair<Version, bool>> m_versions;  // node-based: stable
     std::vector<PackageRecord> m_virtual_records;
     size_t m_virtual_count = 0;  // then feature records `F@` up to m_virtual_records.size()
     std::set<std::string> m_active_features;
@@ -95,6 +103,7 @@ struct RootJob {
     Id dep = 0;
 };
 
-Unsatisfiable explain_problems(SolverPool& pool, ::Solver* solver, const std::vector<RootJob>& roots);
+Unsatisfiable explain_problems(SolverPool& pool, ::Solver* solver,
+                               const std::vector<RootJob>& roots);
 
 }  // namespace envpack::detail

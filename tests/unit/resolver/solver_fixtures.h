@@ -14,7 +14,8 @@
 namespace envpack::test {
 
 inline ChannelRecords load_shared_channel(const std::string& name) {
-    std::filesystem::path dir = std::filesystem::path(ENVPACK_SHARED_DIR) / "data/conda/channels" / name;
+    std::filesystem::path dir =
+        std::filesystem::path(ENVPACK_SHARED_DIR) / "data/conda/channels" / name;
     ChannelRecords channel;
     channel.name = name;
     for (const char* subdir : {"linux-64", "noarch"}) {
@@ -55,7 +56,8 @@ inline std::vector<std::string> dists(const Solution& solution) {
     return out;
 }
 
-inline PackageRecord record(std::string name, std::string version, std::vector<std::string> depends = {},
+inline PackageRecord record(std::string name, std::string version,
+                            std::vector<std::string> depends = {},
                             std::vector<std::string> constrains = {}, std::string build = "0",
                             int build_number = 0) {
     PackageRecord r;

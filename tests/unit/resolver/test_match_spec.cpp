@@ -20,7 +20,9 @@ PackageRecord rec(std::string name, std::string version, std::string build, int 
     return r;
 }
 
-std::string canon(const char* s) { return MatchSpec::parse(s).to_string(); }
+std::string canon(const char* s) {
+    return MatchSpec::parse(s).to_string();
+}
 
 }  // namespace
 
@@ -127,10 +129,10 @@ TEST_CASE("match spec: matching records") {
 }
 
 TEST_CASE("match spec: malformed specs are bad input naming the spec") {
-    for (const char* bad : {"", "   ", "# only a comment", "numpy[version=]", "numpy[foo=bar]",
-                            "numpy[version='1.7", "numpy >=", "numpy ==", "numpy=1.7=py27=0",
-                            "=1.7", "numpy[version=>>1]", "numpy-1.7-py27_0.tar.bz2",
-                            "numpy]", "numpy[a=1][b=2]"}) {
+    for (const char* bad :
+         {"", "   ", "# only a comment", "numpy[version=]", "numpy[foo=bar]", "numpy[version='1.7",
+          "numpy >=", "numpy ==", "numpy=1.7=py27=0", "=1.7", "numpy[version=>>1]",
+          "numpy-1.7-py27_0.tar.bz2", "numpy]", "numpy[a=1][b=2]"}) {
         INFO(bad);
         try {
             MatchSpec::parse(bad);

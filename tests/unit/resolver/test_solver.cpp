@@ -14,9 +14,9 @@ using envpack::test::specs;
 
 namespace {
 
-std::expected<Solution, Unsatisfiable> solve_index(std::initializer_list<const char*> request,
-                                                   VirtualPackages virtuals =
-                                                       VirtualPackages::for_platform("linux-64")) {
+std::expected<Solution, Unsatisfiable> solve_index(
+    std::initializer_list<const char*> request,
+    VirtualPackages virtuals = VirtualPackages::for_platform("linux-64")) {
     Solver solver(shared_channel("conda-test-index"), virtuals);
     return solver.solve(specs(request));
 }
@@ -44,10 +44,10 @@ TEST_CASE("solver: iopro with mkl (conda test_iopro_mkl)") {
     // Asking for the mkl feature brings mkl-rt (it tracks mkl) and, since conda then maximises
     // featured packages, the numpy build carrying `features: mkl` (py27_p0).
     CHECK(solved({"iopro 1.4*", "python 2.7*", "numpy 1.7*", "*[track_features=mkl]"}) ==
-          std::vector<std::string>{"iopro-1.4.3-np17py27_p0", "mkl-rt-11.0-p0", "numpy-1.7.1-py27_p0",
-                                   "openssl-1.0.1c-0", "python-2.7.5-0", "readline-6.2-0",
-                                   "sqlite-3.7.13-0", "system-5.8-1", "tk-8.5.13-0",
-                                   "unixodbc-2.3.1-0", "zlib-1.2.7-0"});
+          std::vector<std::string>{"iopro-1.4.3-np17py27_p0", "mkl-rt-11.0-p0",
+                                   "numpy-1.7.1-py27_p0", "openssl-1.0.1c-0", "python-2.7.5-0",
+                                   "readline-6.2-0", "sqlite-3.7.13-0", "system-5.8-1",
+                                   "tk-8.5.13-0", "unixodbc-2.3.1-0", "zlib-1.2.7-0"});
 }
 
 TEST_CASE("solver: features only when asked (conda test_no_features)") {
@@ -60,7 +60,8 @@ TEST_CASE("solver: features only when asked (conda test_no_features)") {
     CHECK(solved({"python 2.6*", "numpy 1.6*", "scipy 0.11*", "*[track_features=mkl]"}) ==
           std::vector<std::string>{"mkl-rt-11.0-p0", "numpy-1.6.2-py26_p4", "openssl-1.0.1c-0",
                                    "python-2.6.8-6", "readline-6.2-0", "scipy-0.11.0-np16py26_p3",
-                                   "sqlite-3.7.13-0", "system-5.8-1", "tk-8.5.13-0", "zlib-1.2.7-0"});
+                                   "sqlite-3.7.13-0", "system-5.8-1", "tk-8.5.13-0",
+                                   "zlib-1.2.7-0"});
 }
 
 TEST_CASE("solver: mkl and accelerate bring their feature (conda test_mkl, test_accelerate)") {
@@ -97,7 +98,9 @@ TEST_CASE("solver: install order puts dependencies first") {
     for (const auto& r : result->records) {
         names.push_back(r.name);
     }
-    auto pos = [&](const char* n) { return std::find(names.begin(), names.end(), n) - names.begin(); };
+    auto pos = [&](const char* n) {
+        return std::find(names.begin(), names.end(), n) - names.begin();
+    };
     CHECK(pos("python") < pos("numpy"));
     CHECK(pos("zlib") < pos("python"));
     CHECK(pos("system") < pos("zlib"));
@@ -109,11 +112,15 @@ TEST_CASE("solver: unsatisfiable requests explain the conflict (conda test_unsat
         REQUIRE_FALSE(result);
         const std::string& text = result.error().explanation;
         INFO(text);
-        CHECK(result.error().conflicting_specs == std::vector<std::string>{"numpy=1.5", "python=3"});
+        CHECK(result.error().conflicting_specs ==
+              std::vector<std::string>{"numpy=1.5", "python=3"});
         CHECK(text.find("`numpy=1.5`") != std::string::npos);
         CHECK(text.find("`python=3`") != std::string::npos);
         CHECK(text.find("requires `python 2.7*`") != std::string::npos);
         CHECK(text.find("only one `python` can be installed") != std::string::npos);
+        CHECK(text.find("`python=3` wants 3.3.0, 3.3.1, 3.3.2") != std::string::npos);
+        CHECK(text.find("numpy 1.5.1 needs `python 2.6*` or `python 2.7*` (2.6.8, 2.7.3, 2.7.4, "
+                        "2.7.5)") != std::string::npos);
         CHECK(text.find("python in conda-test-index: 2.6.8, 2.7.3, 2.7.4, 2.7.5, 3.3.0") !=
               std::string::npos);
     }
@@ -130,16 +137,18 @@ TEST_CASE("solver: unsatisfiable requests explain the conflict (conda test_unsat
         auto result = solve_index({"numpy 1.5*", "numpy 1.6*"});
         REQUIRE_FALSE(result);
         INFO(result.error().explanation);
-        CHECK(result.error().conflicting_specs == std::vector<std::string>{"numpy=1.5", "numpy=1.6"});
+        CHECK(result.error().conflicting_specs ==
+              std::vector<std::string>{"numpy=1.5", "numpy=1.6"});
     }
     SECTION("a dependency chain two levels deep") {
-        // unsatisfiable-with-py26 -> scikit-learn ==0.13 -> python 2.7*|3.3* builds only? The
+        // unsatisfiable-with-py26 -> scikit-learn ==0.13 -> python 2.7* (its only build): the
         // explanation must walk the chain down to python.
         auto result = solve_index({"unsatisfiable-with-py26", "python 2.6*"});
         if (!result) {
             const std::string& text = result.error().explanation;
             INFO(text);
             CHECK(text.find("`scikit-learn ==0.13`") != std::string::npos);
+            CHECK(text.find("scikit-learn 0.13 needs `python 2.7*`") != std::string::npos);
             CHECK(text.find("only one `python` can be installed") != std::string::npos);
         } else {
             FAIL("expected a conflict: " << Catch::Detail::stringify(dists(*result)));

@@ -41,25 +41,45 @@ TEST_CASE("solver: conda-forge numpy installs its whole closure") {
     Solver solver(shared_channel("conda-forge-numpy"), VirtualPackages::for_platform("linux-64"));
     auto result = solver.solve(specs({"numpy"}));
     REQUIRE(result);
-    CHECK(dists(*result) == std::vector<std::string>{
-        "_libgcc_mutex-0.1-conda_forge", "_openmp_mutex-4.5-2_gnu", "bzip2-1.0.8-hd590300_5",
-        "ca-certificates-2024.2.2-hbcca054_0", "ld_impl_linux-64-2.40-h41732ed_0",
-        "libblas-3.9.0-21_linux64_openblas", "libcblas-3.9.0-21_linux64_openblas",
-        "libexpat-2.5.0-hcb278e6_1", "libffi-3.4.2-h7f98852_5", "libgcc-ng-13.2.0-h807b86a_5",
-        "libgfortran-ng-13.2.0-h69a702a_5", "libgfortran5-13.2.0-ha4646dd_5",
-        "libgomp-13.2.0-h807b86a_5", "liblapack-3.9.0-21_linux64_openblas",
-        "libnsl-2.0.1-hd590300_0", "libopenblas-0.3.26-pthreads_h413a1c8_0",
-        "libsqlite-3.44.2-h2797004_0", "libstdcxx-ng-13.2.0-h7e041cc_5",
-        "libuuid-2.38.1-h0b41bf4_0", "libxcrypt-4.4.36-hd590300_1", "libzlib-1.2.13-hd590300_5",
-        "ncurses-6.4-h59595ed_2", "numpy-1.26.4-py312head63a1_0", "openssl-3.2.1-hd590300_0",
-        "python-3.12.1-hab00c5b_1_cpython", "python_abi-3.12-4_cp312", "readline-8.2-h8228510_1",
-        "tk-8.6.13-noxft_h4845f30_101", "tzdata-2024a-h0c530f3_0", "xz-5.2.6-h166bdaf_0"});
-    // Dependencies first: the mutexes before libgcc-ng, libgcc-ng before python, python before numpy.
+    CHECK(dists(*result) == std::vector<std::string>{"_libgcc_mutex-0.1-conda_forge",
+                                                     "_openmp_mutex-4.5-2_gnu",
+                                                     "bzip2-1.0.8-hd590300_5",
+                                                     "ca-certificates-2024.2.2-hbcca054_0",
+                                                     "ld_impl_linux-64-2.40-h41732ed_0",
+                                                     "libblas-3.9.0-21_linux64_openblas",
+                                                     "libcblas-3.9.0-21_linux64_openblas",
+                                                     "libexpat-2.5.0-hcb278e6_1",
+                                                     "libffi-3.4.2-h7f98852_5",
+                                                     "libgcc-ng-13.2.0-h807b86a_5",
+                                                     "libgfortran-ng-13.2.0-h69a702a_5",
+                                                     "libgfortran5-13.2.0-ha4646dd_5",
+                                                     "libgomp-13.2.0-h807b86a_5",
+                                                     "liblapack-3.9.0-21_linux64_openblas",
+                                                     "libnsl-2.0.1-hd590300_0",
+                                                     "libopenblas-0.3.26-pthreads_h413a1c8_0",
+                                                     "libsqlite-3.44.2-h2797004_0",
+                                                     "libstdcxx-ng-13.2.0-h7e041cc_5",
+                                                     "libuuid-2.38.1-h0b41bf4_0",
+                                                     "libxcrypt-4.4.36-hd590300_1",
+                                                     "libzlib-1.2.13-hd590300_5",
+                                                     "ncurses-6.4-h59595ed_2",
+                                                     "numpy-1.26.4-py312head63a1_0",
+                                                     "openssl-3.2.1-hd590300_0",
+                                                     "python-3.12.1-hab00c5b_1_cpython",
+                                                     "python_abi-3.12-4_cp312",
+                                                     "readline-8.2-h8228510_1",
+                                                     "tk-8.6.13-noxft_h4845f30_101",
+                                                     "tzdata-2024a-h0c530f3_0",
+                                                     "xz-5.2.6-h166bdaf_0"});
+    // Dependencies first: the mutexes before libgcc-ng, libgcc-ng before python, python before
+    // numpy.
     std::vector<std::string> order;
     for (const auto& r : result->records) {
         order.push_back(r.name);
     }
-    auto pos = [&](const char* n) { return std::find(order.begin(), order.end(), n) - order.begin(); };
+    auto pos = [&](const char* n) {
+        return std::find(order.begin(), order.end(), n) - order.begin();
+    };
     CHECK(pos("_libgcc_mutex") < pos("libgcc-ng"));
     CHECK(pos("libgcc-ng") < pos("python"));
     CHECK(pos("python") < pos("numpy"));
@@ -128,9 +148,9 @@ TEST_CASE("solver: strict channel priority (conda's default `strict`)") {
 }
 
 TEST_CASE("solver: constrains restrict a name only when it is installed") {
-    std::vector<ChannelRecords> channels{channel(
-        "c", {record("a", "1.0", {}, {"b <2"}), record("b", "1.5"), record("b", "2.5"),
-              record("c", "1.0", {"b >=2"})})};
+    std::vector<ChannelRecords> channels{
+        channel("c", {record("a", "1.0", {}, {"b <2"}), record("b", "1.5"), record("b", "2.5"),
+                      record("c", "1.0", {"b >=2"})})};
     VirtualPackages none;
     Solver solver(channels, none);
     // a alone: b is not installed, and the constraint does not pull it in.
@@ -161,10 +181,11 @@ TEST_CASE("solver: preference order per name") {
         return r;
     };
     std::vector<ChannelRecords> channels{channel(
-        "c", {record("lib", "1.0"), tf(record("lib", "2.0"), {"debug"}), record("app", "1.0", {"lib"}),
-              record("bn", "1.0", {}, {}, "a", 1), record("bn", "1.0", {}, {}, "b", 3),
-              record("bn", "1.0", {}, {}, "c", 2), ts(record("t", "1.0", {}, {}, "old"), 1000),
-              ts(record("t", "1.0", {}, {}, "new"), 2000)})};
+        "c",
+        {record("lib", "1.0"), tf(record("lib", "2.0"), {"debug"}), record("app", "1.0", {"lib"}),
+         record("bn", "1.0", {}, {}, "a", 1), record("bn", "1.0", {}, {}, "b", 3),
+         record("bn", "1.0", {}, {}, "c", 2), ts(record("t", "1.0", {}, {}, "old"), 1000),
+         ts(record("t", "1.0", {}, {}, "new"), 2000)})};
     VirtualPackages none;
     Solver solver(channels, none);
     // As a dependency, fewer track_features beats a higher version.
@@ -192,16 +213,17 @@ TEST_CASE("solver: noarch records, pip as python dependency, absent dependencies
     auto noarch = record("tool", "1.0", {"python >=3.8"});
     noarch.subdir = "noarch";
     noarch.noarch = "python";
-    std::vector<ChannelRecords> channels{channel(
-        "c", {record("python", "3.11.0"), record("pip", "23.0", {"python >=3.7"}), noarch,
-              record("foo", "1.0"), record("foo", "2.0", {"missing-lib >=1"})})};
+    std::vector<ChannelRecords> channels{
+        channel("c", {record("python", "3.11.0"), record("pip", "23.0", {"python >=3.7"}), noarch,
+                      record("foo", "1.0"), record("foo", "2.0", {"missing-lib >=1"})})};
     VirtualPackages none;
     Solver solver(channels, none);
     auto r = solver.solve(specs({"tool"}));
     REQUIRE(r);
     CHECK(dists(*r) == std::vector<std::string>{"python-3.11.0-0", "tool-1.0-0"});
     // conda's add_pip_as_python_dependency, when asked for.
-    Solver with_pip(channels, none, SolverOptions{ChannelPriority::strict, PipAsPythonDependency::yes});
+    Solver with_pip(channels, none,
+                    SolverOptions{ChannelPriority::strict, PipAsPythonDependency::yes});
     auto p = with_pip.solve(specs({"tool"}));
     REQUIRE(p);
     CHECK(dists(*p) == std::vector<std::string>{"pip-23.0-0", "python-3.11.0-0", "tool-1.0-0"});
@@ -213,10 +235,11 @@ TEST_CASE("solver: noarch records, pip as python dependency, absent dependencies
     auto foo2 = solver.solve(specs({"foo=2"}));
     REQUIRE_FALSE(foo2);
     INFO(foo2.error().explanation);
-    CHECK(foo2.error().explanation.find("requires `missing-lib >=1`, which nothing in c provides") !=
-          std::string::npos);
+    CHECK(foo2.error().explanation.find(
+              "requires `missing-lib >=1`, which nothing in c provides") != std::string::npos);
     // A malformed dependency string in repodata matches nothing rather than throwing.
-    std::vector<ChannelRecords> bad{channel("c", {record("x", "1.0", {"y >=>1"}), record("y", "1.0")})};
+    std::vector<ChannelRecords> bad{
+        channel("c", {record("x", "1.0", {"y >=>1"}), record("y", "1.0")})};
     Solver bad_solver(bad, none);
     CHECK_FALSE(bad_solver.solve(specs({"x"})));
 }

@@ -14,7 +14,9 @@ using envpack::Version;
 
 namespace {
 
-Version v(const char* s) { return Version::parse(s); }
+Version v(const char* s) {
+    return Version::parse(s);
+}
 
 struct Row {
     std::string a;
