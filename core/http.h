@@ -27,14 +27,14 @@
 namespace envpack {
 
 struct HttpOptions {
-    int retries = 4;                                    // extra attempts after the first
-    std::chrono::milliseconds backoff{500};             // first backoff, doubled each retry
+    int retries = 4;                         // extra attempts after the first
+    std::chrono::milliseconds backoff{500};  // first backoff, doubled each retry
     std::chrono::milliseconds connect_timeout{10000};
-    std::chrono::milliseconds low_speed_timeout{30000}; // abort if < 1 byte/s for this long
-    std::string ca_file;                                // extra CA bundle (--ca-cert)
+    std::chrono::milliseconds low_speed_timeout{30000};  // abort if < 1 byte/s for this long
+    std::string ca_file;                                 // extra CA bundle (--ca-cert)
     bool verify_tls = true;
     std::string user_agent = "envpack/0.1";
-    std::chrono::seconds max_retry_after{60};           // cap on a server's Retry-After
+    std::chrono::seconds max_retry_after{60};  // cap on a server's Retry-After
     // Called (already redacted) before each retry: "GET URL: 503, retrying in 1.0 s (2/4)".
     std::function<void(const std::string&)> on_retry;
 };
@@ -43,25 +43,26 @@ struct HttpRequest {
     std::string method = "GET";
     std::string url;
     std::vector<std::pair<std::string, std::string>> headers;
-    std::optional<std::string> body;                   // request body held in memory
-    std::filesystem::path body_file;                   // or streamed from a file
-    std::uint64_t body_offset = 0, body_length = 0;    // range of body_file (length 0 = to end)
-    bool follow_redirects = true;                      // never forwards Authorization cross-host
-    Sink* response_sink = nullptr;                     // stream the body here instead of `body`
-    std::function<void(std::uint64_t)> on_progress;    // body bytes sent or received (delta)
-    std::optional<int> retries;                        // overrides HttpOptions::retries
+    std::optional<std::string> body;                 // request body held in memory
+    std::filesystem::path body_file;                 // or streamed from a file
+    std::uint64_t body_offset = 0, body_length = 0;  // range of body_file (length 0 = to end)
+    bool follow_redirects = true;                    // never forwards Authorization cross-host
+    Sink* response_sink = nullptr;                   // stream the body here instead of `body`
+    std::function<void(std::uint64_t)> on_progress;  // body bytes sent or received (delta)
+    std::optional<int> retries;                      // overrides HttpOptions::retries
+    std::optional<bool> verify_tls;                  // overrides HttpOptions::verify_tls
 };
 
 struct HttpResponse {
     long status = 0;
-    std::multimap<std::string, std::string> headers;   // lower-cased names
-    std::string body;                                  // unless streamed to a sink
+    std::multimap<std::string, std::string> headers;  // lower-cased names
+    std::string body;                                 // unless streamed to a sink
     std::string effective_url;
     std::optional<std::string> header(const std::string& lower_name) const;
 };
 
 class HttpClient {
-public:
+  public:
     explicit HttpClient(HttpOptions options = {});
     ~HttpClient();
     HttpClient(const HttpClient&) = delete;
@@ -72,7 +73,7 @@ public:
     HttpResponse send(const HttpRequest& request);
     const HttpOptions& options() const { return m_options; }
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> m_impl;
     HttpOptions m_options;
