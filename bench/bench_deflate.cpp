@@ -19,8 +19,8 @@ int main(int argc, char** argv) {
     std::string in = envpack::read_file(argv[1]);
     constexpr size_t k_chunk = 1 << 20;
     auto report = [&](const char* name, double secs, size_t out) {
-        std::printf("%-24s %8.1f MB/s %10.1f MB (ratio %.2f)\n", name, in.size() / secs / 1e6, out / 1e6,
-                    double(in.size()) / double(out));
+        std::printf("%-24s %8.1f MB/s %10.1f MB (ratio %.2f)\n", name, in.size() / secs / 1e6,
+                    out / 1e6, double(in.size()) / double(out));
     };
     {
         auto t0 = std::chrono::steady_clock::now();
@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
         deflate(&zs, Z_FINISH);
         size_t n = zs.total_out;
         deflateEnd(&zs);
-        report("zlib -6 (one stream)", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), n);
+        report("zlib -6 (one stream)",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), n);
     }
     for (int level = 1; level <= 9; ++level) {
         auto t0 = std::chrono::steady_clock::now();
@@ -48,7 +49,8 @@ int main(int argc, char** argv) {
         }
         libdeflate_free_compressor(c);
         std::string name = "libdeflate -" + std::to_string(level) + " (1 MiB)";
-        report(name.c_str(), std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), total);
+        report(name.c_str(),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), total);
     }
     return 0;
 }

@@ -6,7 +6,8 @@
 
 namespace envpack::cli {
 
-Args::Args(std::string command, const std::vector<std::string>& argv, const std::vector<OptionSpec>& specs)
+Args::Args(std::string command, const std::vector<std::string>& argv,
+           const std::vector<OptionSpec>& specs)
     : m_command(std::move(command)) {
     bool only_positionals = false;
     for (size_t i = 0; i < argv.size(); ++i) {
@@ -96,7 +97,8 @@ std::optional<unsigned long long> Args::uint_value(const std::string& name) cons
         }
         return n;
     } catch (const std::exception&) {
-        throw bad_input(fmt::format("{}: `{} {}` is not a non-negative integer", m_command, name, *v));
+        throw bad_input(
+            fmt::format("{}: `{} {}` is not a non-negative integer", m_command, name, *v));
     }
 }
 

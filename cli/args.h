@@ -16,9 +16,10 @@ struct OptionSpec {
 };
 
 class Args {
-public:
+  public:
     // Parses `argv` (the words after the subcommand). `command` names it in errors.
-    Args(std::string command, const std::vector<std::string>& argv, const std::vector<OptionSpec>& specs);
+    Args(std::string command, const std::vector<std::string>& argv,
+         const std::vector<OptionSpec>& specs);
 
     bool flag(const std::string& name) const { return m_values.contains(name); }
     std::optional<std::string> value(const std::string& name) const;
@@ -31,7 +32,7 @@ public:
     // Parses an unsigned integer option (e.g. --max-bytes); usage error if malformed.
     std::optional<unsigned long long> uint_value(const std::string& name) const;
 
-private:
+  private:
     std::string m_command;
     std::map<std::string, std::vector<std::string>> m_values;
     std::vector<std::string> m_positionals;

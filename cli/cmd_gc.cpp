@@ -16,11 +16,15 @@ int cmd_gc(Context& ctx, const std::vector<std::string>& argv) {
     Store store(ctx.store_dir());
     GcResult r = store.gc();
     if (args.flag("--json")) {
-        nlohmann::json j = {{"removed_blobs", r.removed_blobs}, {"removed_bytes", r.removed_bytes}, {"kept_blobs", r.kept_blobs}};
+        nlohmann::json j = {{"removed_blobs", r.removed_blobs},
+                            {"removed_bytes", r.removed_bytes},
+                            {"kept_blobs", r.kept_blobs}};
         std::printf("%s\n", j.dump(2).c_str());
     } else {
-        std::printf("removed %llu blob(s), %s; kept %llu\n", static_cast<unsigned long long>(r.removed_blobs),
-                    human_bytes(r.removed_bytes).c_str(), static_cast<unsigned long long>(r.kept_blobs));
+        std::printf("removed %llu blob(s), %s; kept %llu\n",
+                    static_cast<unsigned long long>(r.removed_blobs),
+                    human_bytes(r.removed_bytes).c_str(),
+                    static_cast<unsigned long long>(r.kept_blobs));
     }
     return 0;
 }

@@ -19,7 +19,8 @@ int cmd_images(Context& ctx, const std::vector<std::string>& argv) {
     if (args.flag("--json")) {
         nlohmann::json out = nlohmann::json::array();
         for (const auto& img : images) {
-            out.push_back({{"reference", img.name}, {"digest", img.manifest.digest.to_string()},
+            out.push_back({{"reference", img.name},
+                           {"digest", img.manifest.digest.to_string()},
                            {"mediaType", img.manifest.media_type}});
         }
         std::printf("%s\n", out.dump(2).c_str());
@@ -37,7 +38,8 @@ int cmd_images(Context& ctx, const std::vector<std::string>& argv) {
         } catch (const Error& e) {
             ctx.log.warnf("{}: {}", img.name, e.what());
         }
-        std::printf("%-40s %-19s %s\n", img.name.c_str(), img.manifest.digest.to_string().substr(0, 19).c_str(),
+        std::printf("%-40s %-19s %s\n", img.name.c_str(),
+                    img.manifest.digest.to_string().substr(0, 19).c_str(),
                     human_bytes(static_cast<std::uint64_t>(size)).c_str());
     }
     return 0;

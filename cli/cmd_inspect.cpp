@@ -35,7 +35,8 @@ int cmd_inspect(Context& ctx, const std::vector<std::string>& argv) {
     std::int64_t total = 0;
     for (size_t i = 0; i < m.layers.size(); ++i) {
         const auto& l = m.layers[i];
-        nlohmann::json lj = {{"digest", l.digest.to_string()}, {"size", l.size}, {"mediaType", l.media_type}};
+        nlohmann::json lj = {
+            {"digest", l.digest.to_string()}, {"size", l.size}, {"mediaType", l.media_type}};
         if (i < c.diff_ids.size()) {
             lj["diff_id"] = c.diff_ids[i].to_string();
         }
@@ -46,8 +47,10 @@ int cmd_inspect(Context& ctx, const std::vector<std::string>& argv) {
         nlohmann::json j = {{"reference", name},
                             {"digest", md.digest.to_string()},
                             {"mediaType", m.media_type},
-                            {"config", {{"digest", m.config.digest.to_string()}, {"size", m.config.size},
-                                        {"mediaType", m.config.media_type}}},
+                            {"config",
+                             {{"digest", m.config.digest.to_string()},
+                              {"size", m.config.size},
+                              {"mediaType", m.config.media_type}}},
                             {"platform", c.platform.to_string()},
                             {"created", c.created},
                             {"env", c.env},
@@ -58,13 +61,15 @@ int cmd_inspect(Context& ctx, const std::vector<std::string>& argv) {
         std::printf("%s\n", j.dump(2).c_str());
         return 0;
     }
-    std::printf("Reference: %s\nDigest:    %s\nPlatform:  %s\nCreated:   %s\nSize:      %s in %zu layer(s)\n",
-                name.c_str(), md.digest.to_string().c_str(), c.platform.to_string().c_str(), c.created.c_str(),
-                human_bytes(static_cast<std::uint64_t>(total)).c_str(), m.layers.size());
+    std::printf(
+        "Reference: %s\nDigest:    %s\nPlatform:  %s\nCreated:   %s\nSize:      %s in %zu "
+        "layer(s)\n",
+        name.c_str(), md.digest.to_string().c_str(), c.platform.to_string().c_str(),
+        c.created.c_str(), human_bytes(static_cast<std::uint64_t>(total)).c_str(), m.layers.size());
     std::printf("Layers:\n");
     for (const auto& l : m.layers) {
-        std::printf("  %s  %10s  %s\n", l.digest.to_string().c_str(), human_bytes(static_cast<std::uint64_t>(l.size)).c_str(),
-                    l.media_type.c_str());
+        std::printf("  %s  %10s  %s\n", l.digest.to_string().c_str(),
+                    human_bytes(static_cast<std::uint64_t>(l.size)).c_str(), l.media_type.c_str());
     }
     if (!c.env.empty()) {
         std::printf("Env:\n");

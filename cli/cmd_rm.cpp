@@ -24,8 +24,9 @@ int cmd_rm(Context& ctx, const std::vector<std::string>& argv) {
         }
     }
     if (missing > 0) {
-        throw bad_input(fmt::format("rm: {} of {} reference(s) not found", missing, args.positionals().size()),
-                        "run `envpack images` to list the store");
+        throw bad_input(
+            fmt::format("rm: {} of {} reference(s) not found", missing, args.positionals().size()),
+            "run `envpack images` to list the store");
     }
     return 0;
 }

@@ -31,6 +31,7 @@ int cmd_inspect(Context&, const std::vector<std::string>&);
 int cmd_rm(Context&, const std::vector<std::string>&);
 int cmd_gc(Context&, const std::vector<std::string>&);
 int cmd_export(Context&, const std::vector<std::string>&);
+int cmd_snapshot(Context&, const std::vector<std::string>&);
 int cmd_lock(Context&, const std::vector<std::string>&);
 
 // Writes `usage` to stdout when args contain --help/-h and returns true.

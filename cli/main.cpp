@@ -20,13 +20,22 @@ namespace {
 constexpr Command k_commands[] = {
     {"import", cmd_import, "make a one-layer image from a root filesystem (directory or tar)",
      "usage: envpack import ROOTFS_DIR|TAR -t NAME[:TAG] [--compression gzip|zstd] [--json]\n"},
-    {"images", cmd_images, "list the images in the local store", "usage: envpack images [--json]\n"},
+    {"images", cmd_images, "list the images in the local store",
+     "usage: envpack images [--json]\n"},
     {"inspect", cmd_inspect, "show an image's manifest, config, layers and labels",
      "usage: envpack inspect REF [--json]\n"},
     {"rm", cmd_rm, "remove an image reference from the local store", "usage: envpack rm REF...\n"},
-    {"gc", cmd_gc, "delete blobs no image in the local store refers to", "usage: envpack gc [--json]\n"},
+    {"gc", cmd_gc, "delete blobs no image in the local store refers to",
+     "usage: envpack gc [--json]\n"},
     {"export", cmd_export, "write an image as an OCI or docker-load tar",
      "usage: envpack export REF -o FILE.tar [--format oci|docker]\n"},
+    {"snapshot", cmd_snapshot, "snapshot a source directory (honours .amlignore / .gitignore)",
+     "usage: envpack snapshot DIR [--list] [-o FILE.tar] [--json] [--max-bytes N] [--max-files N]\n"
+     "  --list         print the included files and symlinks, one per line, sorted bytewise\n"
+     "  -o FILE.tar    write the snapshot as a deterministic layer (.gz/.tgz: gzip, .zst: zstd)\n"
+     "  --json         print digest, file count, bytes and the ten largest files as JSON\n"
+     "  --max-bytes N  size limit (default 314572800 = 300 MiB; 0: none); not applied to --list\n"
+     "  --max-files N  file limit (default 2000; 0: none); not applied to --list\n"},
     {"lock", cmd_lock, "solve an environment file into a conda-lock v1 (or @EXPLICIT) lock file",
      "usage: envpack lock -f ENV.yml [-p PLATFORM]... [--virtual NAME=VERSION]... [-o FILE|-]\n"
      "                    [--explicit] [--offline] [--channel-alias URL] [--json]\n"
@@ -39,15 +48,17 @@ constexpr Command k_commands[] = {
 };
 
 void print_usage(std::FILE* out) {
-    std::fprintf(out,
-                 "usage: envpack [-v|--verbose] [-q|--quiet] COMMAND [ARGS...]\n\n"
-                 "envpack turns conda environment files into layered OCI images, keeps them in a\n"
-                 "local store or an OCI registry, and launches training jobs from them.\n\ncommands:\n");
+    std::fprintf(
+        out,
+        "usage: envpack [-v|--verbose] [-q|--quiet] COMMAND [ARGS...]\n\n"
+        "envpack turns conda environment files into layered OCI images, keeps them in a\n"
+        "local store or an OCI registry, and launches training jobs from them.\n\ncommands:\n");
     for (const auto& c : k_commands) {
         std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
     }
-    std::fprintf(out, "\nENVPACK_HOME (default ~/.cache/envpack) holds the store and caches.\n"
-                      "exit codes: 0 ok, 1 failure, 2 bad input or usage, 3 unsatisfiable\n");
+    std::fprintf(out,
+                 "\nENVPACK_HOME (default ~/.cache/envpack) holds the store and caches.\n"
+                 "exit codes: 0 ok, 1 failure, 2 bad input or usage, 3 unsatisfiable\n");
 }
 
 std::filesystem::path default_home() {
@@ -58,7 +69,8 @@ std::filesystem::path default_home() {
         return std::filesystem::path(x) / "envpack";
     }
     const char* home = std::getenv("HOME");
-    return std::filesystem::path(home != nullptr && *home != '\0' ? home : "/root") / ".cache" / "envpack";
+    return std::filesystem::path(home != nullptr && *home != '\0' ? home : "/root") / ".cache" /
+           "envpack";
 }
 
 int run(int argc, char** argv) {
@@ -100,7 +112,8 @@ int run(int argc, char** argv) {
             return c.run(ctx, args);
         }
     }
-    throw bad_input(fmt::format("unknown command `{}`", name), "run `envpack --help` for the commands");
+    throw bad_input(fmt::format("unknown command `{}`", name),
+                    "run `envpack --help` for the commands");
 }
 
 }  // namespace

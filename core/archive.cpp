@@ -18,10 +18,11 @@ struct ArchiveReader::Impl {
         }
     }
     Error fail(std::string_view what) const {
-        return Error(fmt::format("{} `{}`: {}", what, name, a != nullptr && archive_error_string(a) != nullptr
-                                                                  ? archive_error_string(a)
-                                                                  : "unknown error"),
-                     "the file is damaged or not an archive");
+        return Error(
+            fmt::format("{} `{}`: {}", what, name,
+                        a != nullptr && archive_error_string(a) != nullptr ? archive_error_string(a)
+                                                                           : "unknown error"),
+            "the file is damaged or not an archive");
     }
 };
 
@@ -42,7 +43,8 @@ ArchiveReader::ArchiveReader(const std::filesystem::path& path) : m_impl(std::ma
     }
 }
 
-ArchiveReader::ArchiveReader(const void* data, size_t size, std::string name) : m_impl(std::make_unique<Impl>()) {
+ArchiveReader::ArchiveReader(const void* data, size_t size, std::string name)
+    : m_impl(std::make_unique<Impl>()) {
     m_impl->name = std::move(name);
     m_impl->a = new_reader();
     if (archive_read_open_memory(m_impl->a, data, size) != ARCHIVE_OK) {
@@ -73,13 +75,19 @@ std::optional<ArchiveEntry> ArchiveReader::next() {
         return out;
     }
     switch (archive_entry_filetype(e)) {
-        case AE_IFREG: out.type = ArchiveEntry::Type::file; break;
-        case AE_IFDIR: out.type = ArchiveEntry::Type::directory; break;
+        case AE_IFREG:
+            out.type = ArchiveEntry::Type::file;
+            break;
+        case AE_IFDIR:
+            out.type = ArchiveEntry::Type::directory;
+            break;
         case AE_IFLNK:
             out.type = ArchiveEntry::Type::symlink;
             out.link_target = archive_entry_symlink(e) != nullptr ? archive_entry_symlink(e) : "";
             break;
-        default: out.type = ArchiveEntry::Type::other; break;
+        default:
+            out.type = ArchiveEntry::Type::other;
+            break;
     }
     return out;
 }

@@ -1,6 +1,6 @@
-// Reading archives with libarchive (tar in any compression, zip, .tar.bz2, .tar.zst) entry by entry.
-// libarchive's headers stay out of here. Entry paths are returned exactly as stored; checking them
-// for traversal is the caller's job (see `safe_relative_path`).
+// Reading archives with libarchive (tar in any compression, zip, .tar.bz2, .tar.zst) entry by
+// entry. libarchive's headers stay out of here. Entry paths are returned exactly as stored;
+// checking them for traversal is the caller's job (see `safe_relative_path`).
 #pragma once
 
 #include <cstdint>
@@ -24,7 +24,7 @@ struct ArchiveEntry {
 };
 
 class ArchiveReader {
-public:
+  public:
     // Opens a file; throws Error naming it if it is not a readable archive.
     explicit ArchiveReader(const std::filesystem::path& path);
     // Opens an in-memory archive (the bytes must outlive the reader).
@@ -38,7 +38,7 @@ public:
     // Streams the current entry's data to `out`; returns bytes written.
     std::uint64_t read_data(Sink& out);
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> m_impl;
 };

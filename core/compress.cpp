@@ -21,8 +21,9 @@ constexpr int k_gzip_level = 4;  // chosen by bench/bench_deflate: 4.6x zlib -6 
 constexpr int k_zstd_level = 3;
 
 class GzipSink : public CompressingSink {
-public:
-    GzipSink(Sink& out, unsigned threads) : m_out(out), m_pool(threads), m_max_inflight(2 * m_pool.size() + 1) {
+  public:
+    GzipSink(Sink& out, unsigned threads)
+        : m_out(out), m_pool(threads), m_max_inflight(2 * m_pool.size() + 1) {
         m_chunk.reserve(k_gzip_chunk);
     }
     ~GzipSink() override {
@@ -56,17 +57,19 @@ public:
         }
     }
 
-private:
+  private:
     void submit() {
         m_any = true;
         auto chunk = std::make_shared<std::string>(std::move(m_chunk));
         m_chunk = std::string();
         m_chunk.reserve(k_gzip_chunk);
         m_inflight.push_back(m_pool.submit([chunk] {
-            thread_local std::unique_ptr<libdeflate_compressor, decltype(&libdeflate_free_compressor)> c(
-                libdeflate_alloc_compressor(k_gzip_level), &libdeflate_free_compressor);
+            thread_local std::unique_ptr<libdeflate_compressor,
+                                         decltype(&libdeflate_free_compressor)>
+                c(libdeflate_alloc_compressor(k_gzip_level), &libdeflate_free_compressor);
             std::string out(libdeflate_gzip_compress_bound(c.get(), chunk->size()), '\0');
-            size_t n = libdeflate_gzip_compress(c.get(), chunk->data(), chunk->size(), out.data(), out.size());
+            size_t n = libdeflate_gzip_compress(c.get(), chunk->data(), chunk->size(), out.data(),
+                                                out.size());
             if (n == 0) {
                 throw Error("gzip: compression failed");
             }
@@ -92,12 +95,14 @@ private:
 };
 
 class ZstdSink : public CompressingSink {
-public:
-    ZstdSink(Sink& out, unsigned threads) : m_out(out), m_ctx(ZSTD_createCCtx()), m_buf(ZSTD_CStreamOutSize(), '\0') {
+  public:
+    ZstdSink(Sink& out, unsigned threads)
+        : m_out(out), m_ctx(ZSTD_createCCtx()), m_buf(ZSTD_CStreamOutSize(), '\0') {
         ZSTD_CCtx_setParameter(m_ctx, ZSTD_c_compressionLevel, k_zstd_level);
         ZSTD_CCtx_setParameter(m_ctx, ZSTD_c_checksumFlag, 0);
         // nbWorkers >= 1 always: the multi-threaded format does not depend on the count.
-        size_t rc = ZSTD_CCtx_setParameter(m_ctx, ZSTD_c_nbWorkers, static_cast<int>(std::max(1u, threads)));
+        size_t rc = ZSTD_CCtx_setParameter(m_ctx, ZSTD_c_nbWorkers,
+                                           static_cast<int>(std::max(1u, threads)));
         if (ZSTD_isError(rc)) {
             throw Error("zstd: this libzstd has no multi-threading support",
                         "install a libzstd built with threads (Debian's is)");
@@ -109,7 +114,7 @@ public:
     using Sink::write;
     void finish() override { pump(nullptr, 0, ZSTD_e_end); }
 
-private:
+  private:
     void pump(const void* data, size_t size, ZSTD_EndDirective mode) {
         ZSTD_inBuffer in{data, size, 0};
         for (;;) {
@@ -133,13 +138,13 @@ private:
 };
 
 class PlainSink : public CompressingSink {
-public:
+  public:
     explicit PlainSink(Sink& out) : m_out(out) {}
     void write(const void* data, size_t size) override { m_out.write(data, size); }
     using Sink::write;
     void finish() override {}
 
-private:
+  private:
     Sink& m_out;
 };
 
@@ -147,9 +152,12 @@ private:
 
 std::string_view to_string(Compression c) {
     switch (c) {
-        case Compression::gzip: return "gzip";
-        case Compression::zstd: return "zstd";
-        case Compression::none: return "none";
+        case Compression::gzip:
+            return "gzip";
+        case Compression::zstd:
+            return "zstd";
+        case Compression::none:
+            return "none";
     }
     return "none";
 }
@@ -170,7 +178,8 @@ std::optional<Compression> parse_compression(std::string_view text) {
 std::string compressor_id(Compression c) {
     switch (c) {
         case Compression::gzip:
-            return fmt::format("libdeflate-{}/gzip-{}/chunk-{}", LIBDEFLATE_VERSION_STRING, k_gzip_level, k_gzip_chunk);
+            return fmt::format("libdeflate-{}/gzip-{}/chunk-{}", LIBDEFLATE_VERSION_STRING,
+                               k_gzip_level, k_gzip_chunk);
         case Compression::zstd:
             return fmt::format("zstd-{}/level-{}/mt", ZSTD_versionString(), k_zstd_level);
         case Compression::none:
@@ -184,9 +193,12 @@ std::unique_ptr<CompressingSink> make_compressor(Compression c, Sink& out, unsig
         threads = default_thread_count();
     }
     switch (c) {
-        case Compression::gzip: return std::make_unique<GzipSink>(out, threads);
-        case Compression::zstd: return std::make_unique<ZstdSink>(out, threads);
-        case Compression::none: return std::make_unique<PlainSink>(out);
+        case Compression::gzip:
+            return std::make_unique<GzipSink>(out, threads);
+        case Compression::zstd:
+            return std::make_unique<ZstdSink>(out, threads);
+        case Compression::none:
+            return std::make_unique<PlainSink>(out);
     }
     return std::make_unique<PlainSink>(out);
 }
@@ -251,11 +263,13 @@ std::string decompress(Compression c, std::string_view data) {
 namespace envpack {
 
 Compression sniff_compression(std::string_view b) {
-    if (b.size() >= 2 && static_cast<unsigned char>(b[0]) == 0x1f && static_cast<unsigned char>(b[1]) == 0x8b) {
+    if (b.size() >= 2 && static_cast<unsigned char>(b[0]) == 0x1f &&
+        static_cast<unsigned char>(b[1]) == 0x8b) {
         return Compression::gzip;
     }
-    if (b.size() >= 4 && static_cast<unsigned char>(b[0]) == 0x28 && static_cast<unsigned char>(b[1]) == 0xb5 &&
-        static_cast<unsigned char>(b[2]) == 0x2f && static_cast<unsigned char>(b[3]) == 0xfd) {
+    if (b.size() >= 4 && static_cast<unsigned char>(b[0]) == 0x28 &&
+        static_cast<unsigned char>(b[1]) == 0xb5 && static_cast<unsigned char>(b[2]) == 0x2f &&
+        static_cast<unsigned char>(b[3]) == 0xfd) {
         return Compression::zstd;
     }
     return Compression::none;
@@ -270,7 +284,8 @@ void decompress_file(Compression c, const std::filesystem::path& path, Sink& out
     std::string in(1 << 20, '\0');
     std::string buf(1 << 20, '\0');
     auto damaged = [&](std::string_view why) {
-        return Error(fmt::format("decompress `{}`: {}", path.string(), why), "the blob is damaged; re-fetch it");
+        return Error(fmt::format("decompress `{}`: {}", path.string(), why),
+                     "the blob is damaged; re-fetch it");
     };
     if (c == Compression::none) {
         size_t n;

@@ -11,8 +11,8 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -32,7 +32,7 @@ std::string compressor_id(Compression c);
 // A sink that compresses what is written and forwards the compressed bytes to `out`.
 // finish() flushes everything; it must be called before `out` is used.
 class CompressingSink : public Sink {
-public:
+  public:
     ~CompressingSink() override = default;
     virtual void finish() = 0;
 };
@@ -42,14 +42,14 @@ std::unique_ptr<CompressingSink> make_compressor(Compression c, Sink& out, unsig
 
 // Forwards bytes to `next` (if any) while computing their sha256 and count.
 class HashingSink : public Sink {
-public:
+  public:
     explicit HashingSink(Sink* next = nullptr) : m_next(next) {}
     void write(const void* data, size_t size) override;
     using Sink::write;
     Digest finish() { return m_sha.finish(); }
     std::uint64_t size() const { return m_size; }
 
-private:
+  private:
     Sink* m_next;
     Sha256 m_sha;
     std::uint64_t m_size = 0;
@@ -57,12 +57,14 @@ private:
 
 // Collects bytes in memory (tests, small manifests).
 class StringSink : public Sink {
-public:
-    void write(const void* data, size_t size) override { m_data.append(static_cast<const char*>(data), size); }
+  public:
+    void write(const void* data, size_t size) override {
+        m_data.append(static_cast<const char*>(data), size);
+    }
     using Sink::write;
     std::string& data() { return m_data; }
 
-private:
+  private:
     std::string m_data;
 };
 

@@ -10,7 +10,7 @@
 namespace envpack {
 
 class Digest {
-public:
+  public:
     Digest() = default;
 
     // Parses "sha256:<64 lowercase hex>". Returns nullopt for anything else (other algorithms,
@@ -32,13 +32,13 @@ public:
 
     auto operator<=>(const Digest&) const = default;
 
-private:
+  private:
     std::string m_hex;
 };
 
 // Incremental sha256 (OpenSSL EVP). Not copyable; finish() may be called once.
 class Sha256 {
-public:
+  public:
     Sha256();
     ~Sha256();
     Sha256(const Sha256&) = delete;
@@ -50,7 +50,7 @@ public:
     void update(std::string_view data) { update(data.data(), data.size()); }
     Digest finish();
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> m_impl;
 };

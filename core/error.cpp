@@ -4,11 +4,12 @@
 
 namespace envpack {
 
-std::string format_parse_error(std::string_view file, int line, int column, std::string_view message,
-                               std::string_view line_text) {
+std::string format_parse_error(std::string_view file, int line, int column,
+                               std::string_view message, std::string_view line_text) {
     std::string out = fmt::format("{}:{}:{}: {}", file, line, column, message);
     if (!line_text.empty()) {
-        out += fmt::format("\n  {}\n  {}^", line_text, std::string(column > 1 ? column - 1 : 0, ' '));
+        out +=
+            fmt::format("\n  {}\n  {}^", line_text, std::string(column > 1 ? column - 1 : 0, ' '));
     }
     return out;
 }

@@ -21,19 +21,20 @@ enum class ExitCode : int {
 };
 
 class Error : public std::runtime_error {
-public:
+  public:
     explicit Error(std::string message, std::string hint = {}, ExitCode code = ExitCode::failure)
         : std::runtime_error(std::move(message)), m_hint(std::move(hint)), m_code(code) {}
 
     const std::string& hint() const { return m_hint; }
     ExitCode code() const { return m_code; }
 
-    // Returns a copy whose message is prefixed with `context: ` (errors gain context on the way up).
+    // Returns a copy whose message is prefixed with `context: ` (errors gain context on the way
+    // up).
     Error with_context(std::string_view context) const {
         return Error(fmt::format("{}: {}", context, what()), m_hint, m_code);
     }
 
-private:
+  private:
     std::string m_hint;
     ExitCode m_code;
 };
@@ -48,11 +49,11 @@ inline Error bad_input(std::string message, std::string hint = {}) {
 //     the offending line
 //     ^
 // `line` and `column` are 1-based; `line_text` may be empty when the source is not at hand.
-std::string format_parse_error(std::string_view file, int line, int column, std::string_view message,
-                               std::string_view line_text);
+std::string format_parse_error(std::string_view file, int line, int column,
+                               std::string_view message, std::string_view line_text);
 
 // Throws Error(message from errno) naming the operation and operand: "open `path`: No such file".
-[[noreturn]] void throw_errno(std::string_view operation, std::string_view operand,
-                              int err, std::string hint = {});
+[[noreturn]] void throw_errno(std::string_view operation, std::string_view operand, int err,
+                              std::string hint = {});
 
 }  // namespace envpack

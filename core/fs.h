@@ -10,7 +10,7 @@ namespace envpack {
 
 // Byte sink for streamed output (layers, blobs, downloads).
 class Sink {
-public:
+  public:
     virtual ~Sink() = default;
     virtual void write(const void* data, size_t size) = 0;
     void write(std::string_view s) { write(s.data(), s.size()); }
@@ -25,7 +25,7 @@ enum class Durability { fsync, none };
 // commit(). If the object is destroyed without commit() (an exception, a kill), the temp file is
 // removed (or, after kill -9, left as `.tmp-*` garbage that never has the final name).
 class AtomicFile : public Sink {
-public:
+  public:
     explicit AtomicFile(std::filesystem::path target, Durability durability = Durability::fsync,
                         int mode = 0644);
     ~AtomicFile() override;
@@ -41,7 +41,7 @@ public:
     int fd() const { return m_fd; }
     std::uint64_t bytes_written() const { return m_written; }
 
-private:
+  private:
     std::filesystem::path m_target;
     std::filesystem::path m_temp;
     Durability m_durability;
@@ -59,20 +59,20 @@ enum class LockMode { shared, exclusive };
 // An advisory lock (flock) on a lock file, created if missing; held until destruction.
 // Blocks until acquired. Locks are released by the kernel when the process dies.
 class FileLock {
-public:
+  public:
     FileLock(const std::filesystem::path& path, LockMode mode);
     ~FileLock();
     FileLock(const FileLock&) = delete;
     FileLock& operator=(const FileLock&) = delete;
     FileLock(FileLock&& other) noexcept : m_fd(other.m_fd) { other.m_fd = -1; }
 
-private:
+  private:
     int m_fd = -1;
 };
 
 // A directory removed (recursively) on destruction.
 class TempDir {
-public:
+  public:
     // Creates `<parent>/<prefix>XXXXXX`; parent defaults to $TMPDIR or /tmp.
     explicit TempDir(std::string_view prefix = "envpack-", std::filesystem::path parent = {});
     ~TempDir();
@@ -80,7 +80,7 @@ public:
     TempDir& operator=(const TempDir&) = delete;
     const std::filesystem::path& path() const { return m_path; }
 
-private:
+  private:
     std::filesystem::path m_path;
 };
 

@@ -12,12 +12,14 @@
 namespace envpack {
 
 class Hasher {
-public:
+  public:
     // `schema` names the key's layout and version, e.g. "envpack.layer.v1".
     explicit Hasher(std::string_view schema);
 
     Hasher& add(std::string_view field, std::string_view value);
-    Hasher& add(std::string_view field, const char* value) { return add(field, std::string_view(value)); }
+    Hasher& add(std::string_view field, const char* value) {
+        return add(field, std::string_view(value));
+    }
     Hasher& add(std::string_view field, std::int64_t value);
     Hasher& add(std::string_view field, bool value);
     Hasher& add(std::string_view field, const Digest& value);
@@ -28,7 +30,7 @@ public:
 
     Digest finish();
 
-private:
+  private:
     void put_tag(char tag, std::string_view field);
     void put_u64(std::uint64_t v);
     Sha256 m_sha;

@@ -55,7 +55,9 @@ std::string human_bytes(std::uint64_t bytes) {
 }
 
 Progress::Progress(Log& log, std::string label, std::uint64_t total)
-    : m_log(log), m_label(std::move(label)), m_total(total),
+    : m_log(log),
+      m_label(std::move(label)),
+      m_total(total),
       m_start(std::chrono::steady_clock::now()) {}
 
 Progress::~Progress() {
@@ -83,7 +85,8 @@ void Progress::draw(bool final) {
         constexpr int k_width = 30;
         int filled = static_cast<int>(k_width * std::min(1.0, double(done) / double(m_total)));
         line = fmt::format("{:<24.24} [{}{}] {} / {}", m_label, std::string(filled, '#'),
-                           std::string(k_width - filled, ' '), human_bytes(done), human_bytes(m_total));
+                           std::string(k_width - filled, ' '), human_bytes(done),
+                           human_bytes(m_total));
     } else {
         line = fmt::format("{:<24.24} {}", m_label, human_bytes(done));
     }

@@ -22,16 +22,20 @@ struct LogOptions {
 
 // One logger per process run, owned by cli and passed by reference to what needs it.
 class Log {
-public:
+  public:
     explicit Log(LogOptions options = {}) : m_options(options) {}
 
     void warn(std::string_view message);
     void info(std::string_view message);
     void debug(std::string_view message);
     template <class... A>
-    void warnf(fmt::format_string<A...> f, A&&... a) { warn(fmt::format(f, std::forward<A>(a)...)); }
+    void warnf(fmt::format_string<A...> f, A&&... a) {
+        warn(fmt::format(f, std::forward<A>(a)...));
+    }
     template <class... A>
-    void infof(fmt::format_string<A...> f, A&&... a) { info(fmt::format(f, std::forward<A>(a)...)); }
+    void infof(fmt::format_string<A...> f, A&&... a) {
+        info(fmt::format(f, std::forward<A>(a)...));
+    }
 
     bool progress_enabled() const { return m_options.progress; }
     LogLevel level() const { return m_options.level; }
@@ -43,7 +47,7 @@ public:
     // A logger that prints nothing (for library calls that need one).
     static Log& null();
 
-private:
+  private:
     void write(std::string_view prefix, std::string_view message);
     LogOptions m_options;
     std::mutex m_mutex;
@@ -53,13 +57,13 @@ private:
 // A progress bar for one task of known (or unknown, total = 0) size. Thread-safe add().
 // Redraws at most every 100 ms; prints nothing when progress is disabled.
 class Progress {
-public:
+  public:
     Progress(Log& log, std::string label, std::uint64_t total);
     ~Progress();
     void add(std::uint64_t amount);
     void done();
 
-private:
+  private:
     void draw(bool final);
     Log& m_log;
     std::string m_label;

@@ -104,8 +104,8 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     sigset_t empty;
     sigemptyset(&empty);
     posix_spawnattr_setsigmask(&attr, &empty);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
-                                        POSIX_SPAWN_SETSIGMASK);
+    posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
     std::vector<std::string> env_storage;
     if (!options.clear_env) {
@@ -186,8 +186,8 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
                 ::kill(-pid, SIGKILL);
             }
             auto next = term_sent ? kill_at : deadline;
-            wait_ms = static_cast<int>(
-                std::max<long>(1, std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count()));
+            wait_ms = static_cast<int>(std::max<long>(
+                1, std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count()));
         }
         int n = ::poll(fds.data(), fds.size(), wait_ms);
         if (n < 0 && errno != EINTR) {

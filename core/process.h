@@ -15,16 +15,16 @@ struct ProcessOptions {
     // Variables to set (on top of the current environment unless `clear_env`).
     std::map<std::string, std::string> env;
     bool clear_env = false;
-    std::optional<std::string> stdin_data;  // nullopt: stdin is /dev/null
-    bool capture_stdout = true;             // false: inherit
-    bool capture_stderr = true;             // false: inherit
-    std::chrono::milliseconds timeout{0};   // 0: none
+    std::optional<std::string> stdin_data;       // nullopt: stdin is /dev/null
+    bool capture_stdout = true;                  // false: inherit
+    bool capture_stderr = true;                  // false: inherit
+    std::chrono::milliseconds timeout{0};        // 0: none
     std::chrono::milliseconds kill_grace{2000};  // between SIGTERM and SIGKILL
 };
 
 struct ProcessResult {
-    int exit_code = -1;   // valid when !signaled
-    int signal = 0;       // the terminating signal, 0 if exited
+    int exit_code = -1;  // valid when !signaled
+    int signal = 0;      // the terminating signal, 0 if exited
     bool timed_out = false;
     std::string out;
     std::string err;

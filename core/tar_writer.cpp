@@ -108,7 +108,8 @@ void write_tar_header(Sink& out, const TarHeader& h) {
         out.write(pax);
         write_tar_padding(out, pax.size());
     }
-    write_block(out, h, std::string_view(h.name).substr(0, 100), std::string_view(h.linkname).substr(0, 100),
+    write_block(out, h, std::string_view(h.name).substr(0, 100),
+                std::string_view(h.linkname).substr(0, 100),
                 h.size > k_max_octal_size ? 0 : h.size);
 }
 

@@ -11,7 +11,7 @@
 namespace envpack::tar {
 
 struct TarHeader {
-    std::string name;       // as stored (directories end in '/')
+    std::string name;  // as stored (directories end in '/')
     char typeflag = '0';
     std::uint32_t mode = 0644;
     std::uint64_t size = 0;

@@ -13,7 +13,7 @@
 namespace envpack {
 
 class ThreadPool {
-public:
+  public:
     // `threads` = 0 means std::thread::hardware_concurrency() (at least 1).
     explicit ThreadPool(unsigned threads = 0);
     ~ThreadPool();
@@ -35,7 +35,7 @@ public:
 
     unsigned size() const { return static_cast<unsigned>(m_workers.size()); }
 
-private:
+  private:
     void run();
     std::vector<std::thread> m_workers;
     std::queue<std::function<void()>> m_queue;

@@ -45,7 +45,8 @@ void add_blob(Sink& out, const Store& store, const Descriptor& d, const std::str
 
 }  // namespace
 
-void export_image(const Store& store, const std::string& name, const fs::path& out_path, ExportFormat format) {
+void export_image(const Store& store, const std::string& name, const fs::path& out_path,
+                  ExportFormat format) {
     Descriptor md = store.resolve_or_throw(name);
     Manifest manifest = store.read_manifest(md);
     ImageConfig config = store.read_config(manifest);
@@ -54,12 +55,15 @@ void export_image(const Store& store, const std::string& name, const fs::path& o
         add_file(file, "oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
         Descriptor entry = md;
         entry.annotations = {{annotation::k_ref_name, name}};
-        json index = {{"schemaVersion", 2}, {"mediaType", media_type::k_oci_index}, {"manifests", json::array({entry.to_json()})}};
+        json index = {{"schemaVersion", 2},
+                      {"mediaType", media_type::k_oci_index},
+                      {"manifests", json::array({entry.to_json()})}};
         add_file(file, "index.json", index.dump());
         add_dir(file, "blobs");
         add_dir(file, "blobs/sha256");
         add_file(file, "blobs/sha256/" + md.digest.hex(), store.read_blob(md.digest));
-        add_file(file, "blobs/sha256/" + manifest.config.digest.hex(), store.read_blob(manifest.config.digest));
+        add_file(file, "blobs/sha256/" + manifest.config.digest.hex(),
+                 store.read_blob(manifest.config.digest));
         for (const auto& l : manifest.layers) {
             add_blob(file, store, l, "blobs/sha256/" + l.digest.hex());
         }
@@ -71,7 +75,8 @@ void export_image(const Store& store, const std::string& name, const fs::path& o
         // docker load wants repository:tag; a digest-only name gets no tag.
         std::string repo_tag;
         if (auto ref = ImageRef::try_parse(name); ref && !ref->tag().empty()) {
-            repo_tag = (ref->domain().empty() ? ref->path() : ref->domain() + "/" + ref->path()) + ":" + ref->tag();
+            repo_tag = (ref->domain().empty() ? ref->path() : ref->domain() + "/" + ref->path()) +
+                       ":" + ref->tag();
         }
         std::string config_name = manifest.config.digest.hex() + ".json";
         add_file(file, config_name, store.read_blob(manifest.config.digest));
@@ -83,7 +88,8 @@ void export_image(const Store& store, const std::string& name, const fs::path& o
             // A tar header needs the size up front: decompress to a temp file first (verified
             // against the diff_id on the way).
             store.verify_blob(l.digest);
-            TempDir tmp("export-", store.root().parent_path().empty() ? fs::path("/tmp") : store.root().parent_path());
+            TempDir tmp("export-", store.root().parent_path().empty() ? fs::path("/tmp")
+                                                                      : store.root().parent_path());
             fs::path plain = tmp.path() / "layer.tar";
             {
                 AtomicFile pf(plain, Durability::none);
@@ -91,8 +97,9 @@ void export_image(const Store& store, const std::string& name, const fs::path& o
                 std::string head = read_file_head(store.blob_path(l.digest), 4);
                 decompress_file(sniff_compression(head), store.blob_path(l.digest), hs);
                 if (hs.finish() != config.diff_ids[i]) {
-                    throw Error(fmt::format("image `{}`: layer {} does not decompress to its diff_id {}", name,
-                                            l.digest.to_string(), config.diff_ids[i].to_string()));
+                    throw Error(
+                        fmt::format("image `{}`: layer {} does not decompress to its diff_id {}",
+                                    name, l.digest.to_string(), config.diff_ids[i].to_string()));
                 }
                 pf.commit();
             }

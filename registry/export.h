@@ -15,6 +15,7 @@ namespace envpack {
 
 enum class ExportFormat { oci, docker };
 
-void export_image(const Store& store, const std::string& name, const std::filesystem::path& out, ExportFormat format);
+void export_image(const Store& store, const std::string& name, const std::filesystem::path& out,
+                  ExportFormat format);
 
 }  // namespace envpack

@@ -63,10 +63,12 @@ Descriptor Descriptor::from_json(const json& j, std::string_view where) {
     }
     auto dg = Digest::parse(j["digest"].get<std::string>());
     if (!dg) {
-        throw malformed(where, fmt::format("descriptor digest `{}` is not sha256", j["digest"].get<std::string>()));
+        throw malformed(where, fmt::format("descriptor digest `{}` is not sha256",
+                                           j["digest"].get<std::string>()));
     }
     d.digest = *dg;
-    if (!j.contains("size") || !j["size"].is_number_integer() || j["size"].get<std::int64_t>() < 0) {
+    if (!j.contains("size") || !j["size"].is_number_integer() ||
+        j["size"].get<std::int64_t>() < 0) {
         throw malformed(where, "descriptor has no non-negative integer `size`");
     }
     d.size = j["size"].get<std::int64_t>();

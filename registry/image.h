@@ -22,10 +22,13 @@ inline constexpr const char* k_oci_config = "application/vnd.oci.image.config.v1
 inline constexpr const char* k_oci_layer_tar = "application/vnd.oci.image.layer.v1.tar";
 inline constexpr const char* k_oci_layer_gzip = "application/vnd.oci.image.layer.v1.tar+gzip";
 inline constexpr const char* k_oci_layer_zstd = "application/vnd.oci.image.layer.v1.tar+zstd";
-inline constexpr const char* k_docker_manifest = "application/vnd.docker.distribution.manifest.v2+json";
-inline constexpr const char* k_docker_manifest_list = "application/vnd.docker.distribution.manifest.list.v2+json";
+inline constexpr const char* k_docker_manifest =
+    "application/vnd.docker.distribution.manifest.v2+json";
+inline constexpr const char* k_docker_manifest_list =
+    "application/vnd.docker.distribution.manifest.list.v2+json";
 inline constexpr const char* k_docker_config = "application/vnd.docker.container.image.v1+json";
-inline constexpr const char* k_docker_layer_gzip = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+inline constexpr const char* k_docker_layer_gzip =
+    "application/vnd.docker.image.rootfs.diff.tar.gzip";
 }  // namespace media_type
 
 namespace annotation {
@@ -72,15 +75,15 @@ struct Manifest {
 // kept in `raw` so a base image's config survives a rebuild on top of it.
 struct ImageConfig {
     Platform platform;
-    std::string created;                      // RFC 3339, "1970-01-01T00:00:00Z" for reproducibility
-    std::vector<std::string> env;             // "KEY=VALUE"
+    std::string created;           // RFC 3339, "1970-01-01T00:00:00Z" for reproducibility
+    std::vector<std::string> env;  // "KEY=VALUE"
     std::vector<std::string> entrypoint;
     std::vector<std::string> cmd;
     std::string working_dir;
     std::string user;
     std::map<std::string, std::string> labels;
     std::vector<Digest> diff_ids;
-    std::vector<nlohmann::json> history;      // {"created_by": ..., "empty_layer": ...}
+    std::vector<nlohmann::json> history;  // {"created_by": ..., "empty_layer": ...}
     nlohmann::json raw = nlohmann::json::object();
 
     std::string to_bytes() const;

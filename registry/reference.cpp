@@ -26,7 +26,8 @@ bool valid_component(std::string_view c) {
         }
         if (ch == '.' || ch == '_') {
             // "_" may be doubled ("__"); "." may not; neither next to "-".
-            if (ch == '_' && i + 1 < c.size() && c[i + 1] == '_' && i + 2 < c.size() && is_lower_alnum(c[i + 2])) {
+            if (ch == '_' && i + 1 < c.size() && c[i + 1] == '_' && i + 2 < c.size() &&
+                is_lower_alnum(c[i + 2])) {
                 ++i;
                 continue;
             }
@@ -85,7 +86,8 @@ bool valid_domain(std::string_view d) {
         return false;
     }
     for (char c : host) {
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '[' && c != ']' && c != ':') {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '[' &&
+            c != ']' && c != ':') {
             return false;
         }
     }
@@ -117,7 +119,8 @@ std::optional<ImageRef> ImageRef::try_parse(std::string_view text, std::string* 
         ref.m_digest = *d;
         rest = rest.substr(0, at);
     }
-    // The domain is the first component when it has a '.', a ':', or is "localhost", or has uppercase.
+    // The domain is the first component when it has a '.', a ':', or is "localhost", or has
+    // uppercase.
     if (auto slash = rest.find('/'); slash != std::string_view::npos) {
         std::string_view first = rest.substr(0, slash);
         bool is_domain = first == "localhost" || first.find('.') != std::string_view::npos ||
@@ -136,7 +139,8 @@ std::optional<ImageRef> ImageRef::try_parse(std::string_view text, std::string* 
     if (auto colon = rest.rfind(':'); colon != std::string_view::npos) {
         std::string_view tag = rest.substr(colon + 1);
         if (!valid_tag(tag)) {
-            return fail(fmt::format("`{}` is not a valid tag (letters, digits, _ . -, at most 128)", tag));
+            return fail(
+                fmt::format("`{}` is not a valid tag (letters, digits, _ . -, at most 128)", tag));
         }
         ref.m_tag = std::string(tag);
         rest = rest.substr(0, colon);
@@ -152,9 +156,10 @@ std::optional<ImageRef> ImageRef::try_parse(std::string_view text, std::string* 
         }
         std::string_view comp = rest.substr(start, end - start);
         if (!valid_component(comp)) {
-            return fail(fmt::format("`{}` is not a valid repository name component (lowercase letters, "
-                                    "digits, and . _ - between them)",
-                                    comp));
+            return fail(
+                fmt::format("`{}` is not a valid repository name component (lowercase letters, "
+                            "digits, and . _ - between them)",
+                            comp));
         }
         start = end + 1;
     }
@@ -166,8 +171,9 @@ ImageRef ImageRef::parse(std::string_view text) {
     std::string why;
     auto r = try_parse(text, &why);
     if (!r) {
-        throw bad_input(fmt::format("invalid image reference `{}`: {}", text, why),
-                        "write references as [HOST[:PORT]/]NAME[:TAG][@sha256:DIGEST], e.g. demo/env:1");
+        throw bad_input(
+            fmt::format("invalid image reference `{}`: {}", text, why),
+            "write references as [HOST[:PORT]/]NAME[:TAG][@sha256:DIGEST], e.g. demo/env:1");
     }
     return *r;
 }

@@ -16,7 +16,7 @@
 namespace envpack {
 
 class ImageRef {
-public:
+  public:
     // Throws a bad-input Error naming the reference and what is wrong with it.
     static ImageRef parse(std::string_view text);
     // nullopt and the reason in `why` instead of throwing.
@@ -47,7 +47,7 @@ public:
 
     bool operator==(const ImageRef&) const = default;
 
-private:
+  private:
     std::string m_domain;
     std::string m_path;
     std::string m_tag;

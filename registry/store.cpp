@@ -35,8 +35,8 @@ void BlobWriter::write(const void* data, size_t size) {
 Digest BlobWriter::commit(const std::optional<Digest>& expected) {
     Digest d = m_sha.finish();
     if (expected && *expected != d) {
-        throw Error(fmt::format("blob digest mismatch: expected {}, got {} ({} bytes)", expected->to_string(),
-                                d.to_string(), m_size),
+        throw Error(fmt::format("blob digest mismatch: expected {}, got {} ({} bytes)",
+                                expected->to_string(), d.to_string(), m_size),
                     "the source sent different bytes than it announced; nothing was stored");
     }
     fs::path final_path = m_blobs_dir / d.hex();
@@ -66,11 +66,13 @@ void verify_stream(const fs::path& path, const Digest& d) {
     try {
         actual = Digest::of_file(path);
     } catch (const Error& e) {
-        throw Error(fmt::format("blob {} is missing from the store ({})", d.to_string(), e.what()),
-                    "the store is incomplete: re-import or re-pull the image, then run `envpack gc`");
+        throw Error(
+            fmt::format("blob {} is missing from the store ({})", d.to_string(), e.what()),
+            "the store is incomplete: re-import or re-pull the image, then run `envpack gc`");
     }
     if (actual != d) {
-        throw Error(fmt::format("blob {} is corrupt: its content hashes to {}", d.to_string(), actual.to_string()),
+        throw Error(fmt::format("blob {} is corrupt: its content hashes to {}", d.to_string(),
+                                actual.to_string()),
                     fmt::format("delete {} and re-import or re-pull the image", path.string()));
     }
 }
@@ -95,10 +97,12 @@ Store::Store(fs::path root) : m_root(std::move(root)) {
     static const std::set<std::string> k_ours = {"blobs", "index.json", ".index.lock", ".gc.lock"};
     for (const auto& entry : fs::directory_iterator(m_root, ec)) {
         if (!k_ours.contains(entry.path().filename().string())) {
-            throw bad_input(fmt::format("`{}` exists but is not an OCI image layout (no oci-layout file, and it "
-                                        "holds `{}`)",
-                                        m_root.string(), entry.path().filename().string()),
-                            "point ENVPACK_HOME elsewhere or remove that directory");
+            throw bad_input(
+                fmt::format(
+                    "`{}` exists but is not an OCI image layout (no oci-layout file, and it "
+                    "holds `{}`)",
+                    m_root.string(), entry.path().filename().string()),
+                "point ENVPACK_HOME elsewhere or remove that directory");
         }
     }
     make_dirs(m_root / "blobs" / "sha256");
@@ -136,13 +140,16 @@ std::string Store::read_blob(const Digest& d) const {
     try {
         data = read_file(blob_path(d));
     } catch (const Error& e) {
-        throw Error(fmt::format("blob {} is missing from the store `{}`", d.to_string(), m_root.string()),
-                    "re-import or re-pull the image");
+        throw Error(
+            fmt::format("blob {} is missing from the store `{}`", d.to_string(), m_root.string()),
+            "re-import or re-pull the image");
     }
     Digest actual = Digest::of(data);
     if (actual != d) {
-        throw Error(fmt::format("blob {} is corrupt: its content hashes to {}", d.to_string(), actual.to_string()),
-                    fmt::format("delete {} and re-import or re-pull the image", blob_path(d).string()));
+        throw Error(
+            fmt::format("blob {} is corrupt: its content hashes to {}", d.to_string(),
+                        actual.to_string()),
+            fmt::format("delete {} and re-import or re-pull the image", blob_path(d).string()));
     }
     return data;
 }
@@ -156,7 +163,8 @@ std::vector<StoredImage> Store::read_index() const {
     json j = json::parse(text, nullptr, false);
     std::string where = (m_root / "index.json").string();
     if (j.is_discarded() || !j.is_object()) {
-        throw Error(fmt::format("{}: not a JSON object", where), "the store index is damaged; restore it or remove the store");
+        throw Error(fmt::format("{}: not a JSON object", where),
+                    "the store index is damaged; restore it or remove the store");
     }
     std::vector<StoredImage> out;
     if (j.contains("manifests") && j["manifests"].is_array()) {
@@ -172,7 +180,8 @@ std::vector<StoredImage> Store::read_index() const {
 }
 
 void Store::write_index(const std::vector<StoredImage>& images) {
-    json j = {{"schemaVersion", 2}, {"mediaType", media_type::k_oci_index}, {"manifests", json::array()}};
+    json j = {
+        {"schemaVersion", 2}, {"mediaType", media_type::k_oci_index}, {"manifests", json::array()}};
     for (const auto& img : images) {
         j["manifests"].push_back(img.manifest.to_json());
     }
@@ -224,8 +233,9 @@ std::optional<Descriptor> Store::resolve(std::string_view name) const {
 Descriptor Store::resolve_or_throw(std::string_view name) const {
     auto d = resolve(name);
     if (!d) {
-        throw bad_input(fmt::format("image `{}` is not in the local store `{}`", name, m_root.string()),
-                        "run `envpack images` to list what is there, or `envpack pull` it");
+        throw bad_input(
+            fmt::format("image `{}` is not in the local store `{}`", name, m_root.string()),
+            "run `envpack images` to list what is there, or `envpack pull` it");
     }
     return *d;
 }
@@ -251,7 +261,8 @@ Manifest Store::read_manifest(const Descriptor& d) const {
 }
 
 ImageConfig Store::read_config(const Manifest& m) const {
-    return ImageConfig::parse(read_blob(m.config.digest), fmt::format("config {}", m.config.digest.to_string()));
+    return ImageConfig::parse(read_blob(m.config.digest),
+                              fmt::format("config {}", m.config.digest.to_string()));
 }
 
 FileLock Store::writer_lock() const {

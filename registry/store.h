@@ -32,7 +32,7 @@ namespace envpack {
 // Streams one blob into the store: write(), then commit() verifies (if an expected digest is given)
 // and renames into place. Destroyed without commit, nothing is left behind.
 class BlobWriter : public Sink {
-public:
+  public:
     BlobWriter(std::filesystem::path blobs_dir);
     ~BlobWriter() override;
     void write(const void* data, size_t size) override;
@@ -41,7 +41,7 @@ public:
     Digest commit(const std::optional<Digest>& expected = std::nullopt);
     std::uint64_t size() const { return m_size; }
 
-private:
+  private:
     std::filesystem::path m_blobs_dir;
     std::unique_ptr<AtomicFile> m_file;
     Sha256 m_sha;
@@ -55,12 +55,12 @@ struct GcResult {
 };
 
 struct StoredImage {
-    std::string name;       // the ref.name annotation
-    Descriptor manifest;    // the index entry
+    std::string name;     // the ref.name annotation
+    Descriptor manifest;  // the index entry
 };
 
 class Store {
-public:
+  public:
     // Opens the layout at `root`, creating it when missing. Throws Error if `root` exists but is
     // not an OCI layout (no oci-layout file while other files are present).
     explicit Store(std::filesystem::path root);
@@ -98,7 +98,7 @@ public:
     // stale temp files.
     GcResult gc();
 
-private:
+  private:
     std::vector<StoredImage> read_index() const;
     void write_index(const std::vector<StoredImage>& images);
     std::filesystem::path m_root;

@@ -15,7 +15,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-LayerEntry file(std::string path, std::string data, std::uint32_t mode = 0644, std::int64_t mtime = 1000) {
+LayerEntry file(std::string path, std::string data, std::uint32_t mode = 0644,
+                std::int64_t mtime = 1000) {
     LayerEntry e;
     e.path = std::move(path);
     e.data = std::move(data);
@@ -41,7 +42,8 @@ Read read_tar(const std::string& bytes) {
     return r;
 }
 
-std::string layer_bytes(std::vector<LayerEntry> entries, LayerOptions o, LayerResult* result = nullptr) {
+std::string layer_bytes(std::vector<LayerEntry> entries, LayerOptions o,
+                        LayerResult* result = nullptr) {
     StringSink out;
     LayerResult r = write_layer(std::move(entries), o, out);
     if (result != nullptr) {
@@ -55,7 +57,8 @@ std::string layer_bytes(std::vector<LayerEntry> entries, LayerOptions o, LayerRe
 TEST_CASE("layers are sorted, parents first, owned by root, mtimes zeroed") {
     LayerOptions o;
     o.compression = Compression::none;
-    auto bytes = layer_bytes({file("b/z.txt", "z"), file("a-b", "1"), file("a/x", "x", 0755), file("./c//d", "d")}, o);
+    auto bytes = layer_bytes(
+        {file("b/z.txt", "z"), file("a-b", "1"), file("a/x", "x", 0755), file("./c//d", "d")}, o);
     Read r = read_tar(bytes);
     std::vector<std::string> paths;
     for (const auto& e : r.entries) {
@@ -68,7 +71,8 @@ TEST_CASE("layers are sorted, parents first, owned by root, mtimes zeroed") {
 }
 
 TEST_CASE("the same entries give the same digests whatever their order and the thread count") {
-    std::vector<LayerEntry> a = {file("x/1", std::string(3 << 20, 'a')), file("y", "y"), file("x/2", "2")};
+    std::vector<LayerEntry> a = {file("x/1", std::string(3 << 20, 'a')), file("y", "y"),
+                                 file("x/2", "2")};
     std::vector<LayerEntry> b = {a[2], a[1], a[0]};
     LayerOptions o1;
     o1.threads = 1;

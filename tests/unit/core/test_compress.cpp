@@ -25,7 +25,8 @@ std::string sample(size_t n) {
     return s;
 }
 
-std::string compress(Compression c, const std::string& in, unsigned threads, size_t piece = 100000) {
+std::string compress(Compression c, const std::string& in, unsigned threads,
+                     size_t piece = 100000) {
     StringSink out;
     auto z = make_compressor(c, out, threads);
     for (size_t i = 0; i < in.size(); i += piece) {

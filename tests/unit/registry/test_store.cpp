@@ -56,7 +56,8 @@ TEST_CASE("corrupt blobs are reported, never served") {
     Store s(dir.path());
     Descriptor d = s.put_blob("precious", "application/octet-stream");
     std::ofstream(s.blob_path(d.digest), std::ios::trunc) << "tampered";
-    CHECK_THROWS_WITH(s.read_blob(d.digest), Catch::Contains("corrupt") && Catch::Contains(d.digest.hex()));
+    CHECK_THROWS_WITH(s.read_blob(d.digest),
+                      Catch::Contains("corrupt") && Catch::Contains(d.digest.hex()));
     CHECK_THROWS_WITH(s.verify_blob(d.digest), Catch::Contains("corrupt"));
 }
 

@@ -1,0 +1,41 @@
+// `envpack import`: a one-layer image from a root filesystem (a directory or a tar file, in any
+// compression libarchive reads), written to the local store and tagged.
+//
+// The result depends only on the tree's paths, types, modes, link targets and contents (and mtimes
+// when SOURCE_DATE_EPOCH is set): owners become 0:0, sockets/fifos/device nodes are skipped with a
+// warning, and the config's `created` is the epoch (or SOURCE_DATE_EPOCH), so importing the same
+// tree anywhere gives the same manifest digest.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "builder/layer.h"
+#include "core/log.h"
+#include "registry/image.h"
+#include "registry/store.h"
+
+namespace envpack {
+
+struct ImportOptions {
+    Compression compression = Compression::gzip;
+    unsigned threads = 0;  // 0: default
+    Platform platform;     // linux/amd64
+    std::optional<std::int64_t> source_date_epoch;  // from the environment by the CLI
+};
+
+struct ImportResult {
+    std::string name;
+    Descriptor manifest;
+    LayerResult layer;
+};
+
+// Throws Error (bad input: missing source, not a directory or archive, unsafe tar paths).
+ImportResult import_rootfs(Store& store, const std::filesystem::path& source, const std::string& name,
+                           const ImportOptions& options, Log& log);
+
+// RFC 3339 UTC for seconds since the epoch ("1970-01-01T00:00:00Z").
+std::string rfc3339(std::int64_t seconds);
+
+}  // namespace envpack

@@ -1,0 +1,343 @@
+#include "builder/layer.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "core/tar_writer.h"
+#include "core/error.h"
+#include "registry/image.h"
+
+namespace envpack {
+
+namespace fs = std::filesystem;
+
+std::optional<std::int64_t> source_date_epoch_from_env() {
+    const char* v = std::getenv("SOURCE_DATE_EPOCH");
+    if (v == nullptr || *v == '\0') {
+        return std::nullopt;
+    }
+    char* end = nullptr;
+    errno = 0;
+    long long n = std::strtoll(v, &end, 10);
+    if (errno != 0 || *end != '\0' || n < 0) {
+        throw bad_input(fmt::format("SOURCE_DATE_EPOCH=`{}` is not a non-negative integer", v),
+                        "set it to seconds since 1970-01-01, or unset it");
+    }
+    return n;
+}
+
+namespace {
+
+// "./a//b/" -> "a/b"; throws on ".." or empty.
+std::string normalize_path(std::string_view p) {
+    std::string out;
+    size_t i = 0;
+    while (i < p.size()) {
+        size_t j = p.find('/', i);
+        if (j == std::string_view::npos) {
+            j = p.size();
+        }
+        std::string_view comp = p.substr(i, j - i);
+        if (comp == "..") {
+            throw bad_input(fmt::format("layer entry `{}` has a `..` component", p),
+                            "paths in a layer must stay inside the image root");
+        }
+        if (!comp.empty() && comp != ".") {
+            if (!out.empty()) {
+                out += '/';
+            }
+            out += comp;
+        }
+        i = j + 1;
+    }
+    return out;
+}
+
+std::string parent_of(const std::string& p) {
+    auto slash = p.rfind('/');
+    return slash == std::string::npos ? std::string() : p.substr(0, slash);
+}
+
+class FileReader {
+public:
+    explicit FileReader(size_t buffer) : m_buf(buffer, '\0') {}
+
+    // Copies exactly e.size bytes of e.source to out, failing if the file changed.
+    void copy(const LayerEntry& e, Sink& out, const std::function<void(std::uint64_t)>& progress) {
+        int fd = ::open(e.source.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) {
+            throw_errno("open", e.source.string(), errno);
+        }
+        std::uint64_t left = e.size;
+        while (left > 0) {
+            ssize_t n = ::read(fd, m_buf.data(), std::min<std::uint64_t>(left, m_buf.size()));
+            if (n < 0) {
+                if (errno == EINTR) {
+                    continue;
+                }
+                int err = errno;
+                ::close(fd);
+                throw_errno("read", e.source.string(), err);
+            }
+            if (n == 0) {
+                ::close(fd);
+                throw changed(e, "it shrank");
+            }
+            out.write(m_buf.data(), static_cast<size_t>(n));
+            left -= static_cast<std::uint64_t>(n);
+            if (progress) {
+                progress(static_cast<std::uint64_t>(n));
+            }
+        }
+        char extra;
+        ssize_t more = ::read(fd, &extra, 1);
+        struct stat st {};
+        int rc = ::fstat(fd, &st);
+        ::close(fd);
+        if (more > 0) {
+            throw changed(e, "it grew");
+        }
+        if (e.expect_mtime_ns && rc == 0) {
+            std::int64_t mt = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+            if (mt != *e.expect_mtime_ns || static_cast<std::uint64_t>(st.st_size) != e.size) {
+                throw changed(e, "its size or modification time changed");
+            }
+        }
+    }
+
+private:
+    static Error changed(const LayerEntry& e, std::string_view how) {
+        return Error(fmt::format("file `{}` changed while it was being read ({})", e.source.string(), how),
+                     "stop whatever is writing it (or ignore it) and try again");
+    }
+    std::string m_buf;
+};
+
+}  // namespace
+
+LayerResult write_layer(std::vector<LayerEntry> entries, const LayerOptions& options, Sink& out) {
+    // Normalise paths; the last entry for a path wins.
+    std::map<std::string, LayerEntry> by_path;
+    for (auto& e : entries) {
+        std::string p = normalize_path(e.path);
+        if (p.empty()) {
+            continue;  // the root itself
+        }
+        e.path = p;
+        if (e.type == EntryType::hardlink) {
+            e.link_target = normalize_path(e.link_target);
+        }
+        by_path.insert_or_assign(p, std::move(e));
+    }
+    // Parents first: synthesise missing directories.
+    std::vector<std::string> missing;
+    for (const auto& [p, e] : by_path) {
+        for (std::string d = parent_of(p); !d.empty(); d = parent_of(d)) {
+            auto it = by_path.find(d);
+            if (it != by_path.end()) {
+                if (it->second.type != EntryType::directory) {
+                    throw bad_input(fmt::format("layer entry `{}` is inside `{}`, which is not a directory", p, d));
+                }
+                break;
+            }
+            missing.push_back(d);
+        }
+    }
+    for (const auto& d : missing) {
+        LayerEntry dir;
+        dir.path = d;
+        dir.type = EntryType::directory;
+        dir.mode = 0755;
+        by_path.try_emplace(d, std::move(dir));
+    }
+    // Hard links: the first path (bytewise) of each group carries the content.
+    std::map<std::string, std::string> group_root;  // any member -> file path that holds content
+    for (auto& [p, e] : by_path) {
+        if (e.type != EntryType::hardlink) {
+            continue;
+        }
+        auto target = by_path.find(e.link_target);
+        if (target == by_path.end() || target->second.type == EntryType::directory) {
+            throw bad_input(fmt::format("hard link `{}` points at `{}`, which is not a file in the layer", p, e.link_target));
+        }
+        if (target->second.type == EntryType::hardlink) {
+            e.link_target = target->second.link_target;  // one level is all a tar reader needs
+            target = by_path.find(e.link_target);
+        }
+        if (p < e.link_target) {
+            // The link sorts before its target: move the content to this path.
+            LayerEntry content = target->second;
+            std::string old_root = e.link_target;
+            content.path = p;
+            LayerEntry link = e;
+            link.path = old_root;
+            link.type = EntryType::hardlink;
+            link.link_target = p;
+            link.source.clear();
+            link.data.clear();
+            target->second = link;
+            e = content;
+            for (auto& [q, other] : by_path) {
+                if (other.type == EntryType::hardlink && other.link_target == old_root) {
+                    other.link_target = p;
+                }
+            }
+        }
+    }
+
+    std::string compression(to_string(options.compression));
+    // Uncompressed, the blob is the tar: hash it once.
+    bool plain = options.compression == Compression::none;
+    HashingSink compressed(&out);
+    auto compressor = make_compressor(options.compression, compressed, options.threads);
+    HashingSink tar(plain ? &out : static_cast<Sink*>(compressor.get()));
+    FileReader reader(1 << 20);
+    LayerResult result;
+    for (const auto& [p, e] : by_path) {
+        tar::TarHeader h;
+        h.mode = e.mode & 07777;
+        h.mtime = options.source_date_epoch ? std::min(e.mtime, *options.source_date_epoch) : 0;
+        switch (e.type) {
+            case EntryType::directory:
+                h.name = p + "/";
+                h.typeflag = '5';
+                break;
+            case EntryType::symlink:
+                h.name = p;
+                h.typeflag = '2';
+                h.linkname = e.link_target;
+                break;
+            case EntryType::hardlink:
+                h.name = p;
+                h.typeflag = '1';
+                h.linkname = e.link_target;
+                break;
+            case EntryType::file:
+                h.name = p;
+                h.typeflag = '0';
+                h.size = e.source.empty() ? e.data.size() : e.size;
+                break;
+        }
+        tar::write_tar_header(tar, h);
+        if (e.type == EntryType::file) {
+            ++result.files;
+            if (e.source.empty()) {
+                tar.write(e.data);
+            } else {
+                reader.copy(e, tar, options.on_progress);
+            }
+            tar::write_tar_padding(tar, h.size);
+        }
+    }
+    tar::write_tar_end(tar);
+    compressor->finish();
+    result.diff_id = tar.finish();
+    result.uncompressed_size = tar.size();
+    result.digest = plain ? result.diff_id : compressed.finish();
+    result.size = plain ? result.uncompressed_size : compressed.size();
+    result.media_type = layer_media_type(compression);
+    return result;
+}
+
+namespace {
+
+struct Scanner {
+    Log& log;
+    const ScanOptions& options;
+    std::vector<LayerEntry> entries;
+    std::map<std::pair<dev_t, ino_t>, std::string> inodes;
+
+    void scan_dir(const fs::path& dir, const std::string& rel) {
+        DIR* d = ::opendir(dir.c_str());
+        if (d == nullptr) {
+            throw_errno("read directory", dir.string(), errno,
+                        errno == EACCES ? "make it readable or leave it out of the tree" : "");
+        }
+        std::vector<std::string> names;
+        while (dirent* de = ::readdir(d)) {
+            std::string_view n = de->d_name;
+            if (n != "." && n != "..") {
+                names.emplace_back(n);
+            }
+        }
+        ::closedir(d);
+        std::sort(names.begin(), names.end());
+        for (const auto& name : names) {
+            fs::path full = dir / name;
+            std::string r = rel.empty() ? name : rel + "/" + name;
+            struct stat st {};
+            if (::lstat(full.c_str(), &st) != 0) {
+                throw_errno("stat", full.string(), errno);
+            }
+            LayerEntry e;
+            e.path = r;
+            e.mode = st.st_mode & 07777;
+            e.mtime = st.st_mtim.tv_sec;
+            if (S_ISDIR(st.st_mode)) {
+                e.type = EntryType::directory;
+                entries.push_back(e);
+                scan_dir(full, r);
+            } else if (S_ISREG(st.st_mode)) {
+                if (::access(full.c_str(), R_OK) != 0 && ::geteuid() != 0) {
+                    throw_errno("read", full.string(), EACCES, "make it readable or leave it out of the tree");
+                }
+                e.type = EntryType::file;
+                e.size = static_cast<std::uint64_t>(st.st_size);
+                e.source = full;
+                if (st.st_nlink > 1) {
+                    auto [it, inserted] = inodes.try_emplace({st.st_dev, st.st_ino}, r);
+                    if (!inserted) {
+                        e.type = EntryType::hardlink;
+                        e.link_target = it->second;
+                        e.source.clear();
+                        e.size = 0;
+                    }
+                }
+                entries.push_back(e);
+            } else if (S_ISLNK(st.st_mode)) {
+                std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+                ssize_t n = ::readlink(full.c_str(), target.data(), target.size());
+                if (n < 0) {
+                    throw_errno("read link", full.string(), errno);
+                }
+                target.resize(static_cast<size_t>(n));
+                e.type = EntryType::symlink;
+                e.mode = 0777;
+                e.link_target = target;
+                entries.push_back(e);
+            } else {
+                const char* kind = S_ISSOCK(st.st_mode) ? "socket" : S_ISFIFO(st.st_mode) ? "fifo" : "device node";
+                if (options.warn_special) {
+                    log.warnf("skipping {} `{}` (not stored in layers)", kind, full.string());
+                }
+            }
+        }
+    }
+};
+
+}  // namespace
+
+std::vector<LayerEntry> scan_tree(const fs::path& root, Log& log, const ScanOptions& options) {
+    struct stat st {};
+    if (::stat(root.c_str(), &st) != 0) {
+        throw_errno("read", root.string(), errno);
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        throw bad_input(fmt::format("`{}` is not a directory", root.string()));
+    }
+    Scanner s{log, options, {}, {}};
+    s.scan_dir(root, "");
+    return std::move(s.entries);
+}
+
+}  // namespace envpack
