@@ -156,6 +156,16 @@ Channel Channel::parse(std::string_view text, const std::filesystem::path& base_
     return c;
 }
 
+std::vector<Channel> Channel::parse_expanded(std::string_view text,
+                                             const std::filesystem::path& base_dir,
+                                             const ChannelOptions& options) {
+    if (text == "defaults") {
+        return {parse("https://repo.anaconda.com/pkgs/main", base_dir, options),
+                parse("https://repo.anaconda.com/pkgs/r", base_dir, options)};
+    }
+    return {parse(text, base_dir, options)};
+}
+
 std::string Channel::subdir_url(std::string_view subdir) const {
     return fmt::format("{}/{}", m_url, subdir);
 }
