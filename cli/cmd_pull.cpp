@@ -27,6 +27,7 @@ int cmd_pull(Context& ctx, const std::vector<std::string>& argv) {
         }
         options.platform = *platform;
     }
+    options.blob_location_cache = ctx.home / "registry-blobs.json";
     Store store(ctx.store_dir());
     RegistryClient client(options, ctx.log);
     PullResult r = client.pull(store, ref);

@@ -80,6 +80,7 @@ int cmd_push(Context& ctx, const std::vector<std::string>& argv) {
                         "localhost:5000/demo/env:1`");
     }
     RegistryOptions options = registry_options_from(args);
+    options.blob_location_cache = ctx.home / "registry-blobs.json";
     Store store(ctx.store_dir());
     RegistryClient client(options, ctx.log);
     PushResult r = client.push(store, src.store_name(), dest);

@@ -55,7 +55,8 @@ constexpr Command k_commands[] = {
      "  --max-layers N  layers for the environment (default 100 minus the base's layers)\n"
      "  --explain       say which layers were reused and why others were rebuilt\n"},
     {"push", cmd_push, "send an image from the local store to a registry",
-     "usage: envpack push SRC [DEST] [--insecure-registry HOST]... [--ca-cert FILE] [--parallel N]\n"
+     "usage: envpack push SRC [DEST] [--insecure-registry HOST]... [--ca-cert FILE] [--parallel "
+     "N]\n"
      "                    [--retries N] [--chunk-size BYTES] [--authfile FILE] [--json]\n"
      "SRC is a local image; DEST a registry reference (default: SRC, which must name a registry).\n"
      "Plain http only for localhost, 127.0.0.0/8 and --insecure-registry hosts. Credentials from\n"
@@ -67,6 +68,13 @@ constexpr Command k_commands[] = {
     {"login", cmd_login, "check and save registry credentials (docker config.json)",
      "usage: envpack login REGISTRY -u USER --password-stdin [--authfile FILE] [--no-check]\n"
      "                    [--insecure-registry HOST]... [--ca-cert FILE]\n"},
+    {"snapshot", cmd_snapshot, "snapshot a source directory (honours .amlignore / .gitignore)",
+     "usage: envpack snapshot DIR [--list] [-o FILE.tar] [--json] [--max-bytes N] [--max-files N]\n"
+     "  --list         print the included files and symlinks, one per line, sorted bytewise\n"
+     "  -o FILE.tar    write the snapshot as a deterministic layer (.gz/.tgz: gzip, .zst: zstd)\n"
+     "  --json         print digest, file count, bytes and the ten largest files as JSON\n"
+     "  --max-bytes N  size limit (default 314572800 = 300 MiB; 0: none); not applied to --list\n"
+     "  --max-files N  file limit (default 2000; 0: none); not applied to --list\n"},
 };
 
 void print_usage(std::FILE* out) {

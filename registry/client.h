@@ -3,7 +3,8 @@
 //
 // Push: every blob is HEADed first (present blobs are skipped); missing ones are mounted from
 // another repository of the same registry when one is known (`RegistryOptions::mount_from`, the
-// image's base-name annotation), else uploaded: POST then one PUT for blobs up to `chunk_size`,
+// image's base-name annotation, store names on that registry, `blob_location_cache`), else
+// uploaded: POST then one PUT for blobs up to `chunk_size`,
 // PATCH chunks with Content-Range then PUT for larger ones. Blobs go `parallel` at a time. A blob
 // whose upload fails is started over (up to `retries` times). The manifest is PUT (exact bytes,
 // its own media type) only after every blob is confirmed, so a failed push never leaves a manifest
@@ -49,6 +50,9 @@ struct RegistryOptions {
     std::filesystem::path auth_file;      // empty: REGISTRY_AUTH_FILE, DOCKER_CONFIG, ~/.docker
     Platform platform;                    // picked from an index on pull
     std::vector<std::string> mount_from;  // repositories (same registry) to mount from
+    // Where blobs were seen on each registry (a mount hint); empty: none. The CLI uses
+    // $ENVPACK_HOME/registry-blobs.json.
+    std::filesystem::path blob_location_cache;
 };
 
 struct PushResult {

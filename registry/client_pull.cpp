@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "registry/client.h"
+#include "registry/detail/blob_locations.h"
 #include "registry/detail/client_impl.h"
 #include "registry/detail/transfer.h"
 
@@ -200,6 +201,8 @@ PullResult RegistryClient::pull(Store& store, const ImageRef& ref) {
     d.media_type = image.media_type;
     d.digest = image.digest;
     d.size = static_cast<std::int64_t>(image.bytes.size());
+    detail::BlobLocations(m_options.blob_location_cache)
+        .record(ref.registry_host(), repo, std::vector<Digest>(seen.begin(), seen.end()));
     result.stored_name = ref.store_name();
     store.tag(result.stored_name, d);
     result.manifest_digest = image.digest;

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "registry/client.h"
+#include "registry/detail/blob_locations.h"
 #include "registry/detail/client_impl.h"
 #include "registry/detail/transfer.h"
 
@@ -38,6 +39,7 @@ struct PushContext {
     std::map<Digest, std::string> known_location;  // blob -> a repository on this registry
     std::set<std::string> scopes_extra;            // repositories we may mount from (pull scope)
     std::atomic<std::uint64_t> bytes{0};
+    std::atomic<bool> mount_disabled{false};
 };
 
 HttpResponse session_send(PushContext& c, HttpRequest req, std::string_view operation) {
@@ -99,12 +101,26 @@ BlobOutcome push_blob(PushContext& c, const Descriptor& blob) {
                 sources.push_back(m);
             }
         }
+        if (c.mount_disabled) {
+            sources.clear();
+        }
         for (const auto& from : sources) {
             HttpRequest mount;
             mount.method = "POST";
             mount.url = fmt::format("{}/v2/{}/blobs/uploads/?mount={}&from={}", c.ep.base, c.repo,
                                     blob.digest.to_string(), from);
-            HttpResponse r = session_send(c, mount, operation);
+            HttpResponse r;
+            try {
+                r = session_send(c, mount, operation);
+            } catch (const RetryableError&) {
+                throw;
+            } catch (const Error& e) {
+                // Not allowed to read the source repository: upload instead, and stop trying.
+                c.impl.log.info(
+                    fmt::format("{}: no mount from {} ({})", operation, from, e.what()));
+                c.mount_disabled = true;
+                break;
+            }
             if (r.status == 201) {
                 return BlobOutcome::mounted;
             }
@@ -291,6 +307,14 @@ PushResult RegistryClient::push(Store& store, std::string_view source, const Ima
     } else {
         add_image(root.bytes, std::string(source));
     }
+    // Where this registry had each blob before (pushes and pulls of earlier runs), then the images
+    // in the local store named on this registry.
+    detail::BlobLocations locations(m_options.blob_location_cache);
+    for (auto& [digest, repo] : locations.for_host(dest.registry_host())) {
+        if (repo != c.repo) {
+            c.known_location.emplace(digest, repo);
+        }
+    }
     // Images in the local store named on this registry tell where a blob already is.
     for (const auto& img : store.list()) {
         auto name = ImageRef::try_parse(img.name);
@@ -357,6 +381,11 @@ PushResult RegistryClient::push(Store& store, std::string_view source, const Ima
                         source, dest.to_string(), root_digest.to_string()));
     }
     put_manifest(c, root.bytes, root.media_type, reference);
+    std::vector<Digest> all;
+    for (const auto& b : blobs) {
+        all.push_back(b.digest);
+    }
+    locations.record(dest.registry_host(), c.repo, all);
     result.manifest_digest = root_digest;
     result.media_type = root.media_type;
     result.bytes_uploaded = c.bytes;
