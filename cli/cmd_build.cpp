@@ -1,5 +1,7 @@
 // envpack build -f ENV.yml [--lock FILE] [--base REF] [-t NAME[:TAG]] [--compression gzip|zstd]
-//               [--max-layers N] [--prefix /opt/conda] [--explain] [--json]
+//               [--max-layers N] [--prefix /opt/conda] [--push REF] [--explain] [--json]
+// A --base REF that names a registry and is not in the store is pulled first; --push sends the
+// result with the registry client (registry/client.h), with push's registry options.
 #include <cstdio>
 #include <memory>
 
@@ -11,23 +13,26 @@
 #include "cli/context.h"
 #include "core/error.h"
 #include "core/http.h"
+#include "registry/client.h"
 #include "registry/reference.h"
 
 namespace envpack::cli {
 
 int cmd_build(Context& ctx, const std::vector<std::string>& argv) {
-    Args args("build", argv,
-              {{"--file", "-f", true},
-               {"--lock", "", true},
-               {"--base", "", true},
-               {"--tag", "-t", true},
-               {"--compression", "", true},
-               {"--max-layers", "", true},
-               {"--prefix", "", true},
-               {"--platform", "-p", true},
-               {"--parallel", "", true},
-               {"--explain", "", false},
-               {"--json", "", false}});
+    std::vector<OptionSpec> specs = registry_option_specs();  // --parallel and --json among them
+    for (OptionSpec o : std::initializer_list<OptionSpec>{{"--file", "-f", true},
+                                                         {"--lock", "", true},
+                                                         {"--base", "", true},
+                                                         {"--tag", "-t", true},
+                                                         {"--compression", "", true},
+                                                         {"--max-layers", "", true},
+                                                         {"--prefix", "", true},
+                                                         {"--platform", "-p", true},
+                                                         {"--push", "", true},
+                                                         {"--explain", "", false}}) {
+        specs.push_back(o);
+    }
+    Args args("build", argv, specs);
     args.expect_at_most(0);
     BuildOptions options;
     auto file = args.value("--file");
@@ -38,8 +43,10 @@ int cmd_build(Context& ctx, const std::vector<std::string>& argv) {
     if (auto l = args.value("--lock")) {
         options.lock_file = *l;
     }
+    std::optional<ImageRef> base_ref;
     if (auto b = args.value("--base")) {
-        options.base = ImageRef::parse(*b).store_name();
+        base_ref = ImageRef::parse(*b);
+        options.base = base_ref->store_name();
     }
     if (auto t = args.value("--tag")) {
         options.tag = ImageRef::parse(*t).store_name();
@@ -66,8 +73,18 @@ int cmd_build(Context& ctx, const std::vector<std::string>& argv) {
     options.source_date_epoch = source_date_epoch_from_env();
     options.home = ctx.home;
     Store store(ctx.store_dir());
+    if (base_ref && !base_ref->domain().empty() && !store.resolve(*options.base)) {
+        // A base named with its registry and not in the store yet: pull it first.
+        RegistryClient client(registry_options_from(args), ctx.log);
+        client.pull(store, *base_ref);
+    }
     HttpClient http;
     BuildResult r = build_image(store, options, &http, ctx.log);
+    std::optional<PushResult> pushed;
+    if (auto dest = args.value("--push")) {
+        RegistryClient client(registry_options_from(args), ctx.log);
+        pushed = client.push(store, r.name, ImageRef::parse(*dest));
+    }
     if (args.flag("--explain")) {
         for (const auto& line : r.explain) {
             std::fprintf(stderr, "explain: %s\n", line.c_str());
@@ -82,9 +99,18 @@ int cmd_build(Context& ctx, const std::vector<std::string>& argv) {
                             {"layers_reused", r.layers_reused},
                             {"clobbers", r.clobbers},
                             {"explain", r.explain}};
+        if (pushed) {
+            j["pushed"] = {{"reference", *args.value("--push")},
+                           {"digest", pushed->manifest_digest.to_string()},
+                           {"uploaded", pushed->uploaded.size()},
+                           {"skipped", pushed->skipped.size()}};
+        }
         std::printf("%s\n", j.dump(2).c_str());
     } else {
         std::printf("%s %s\n", r.name.c_str(), r.manifest.digest.to_string().c_str());
+        if (pushed) {
+            std::printf("%s %s\n", args.value("--push")->c_str(), pushed->manifest_digest.to_string().c_str());
+        }
     }
     return 0;
 }

@@ -49,9 +49,12 @@ constexpr Command k_commands[] = {
      "usage: envpack index CHANNEL_DIR [--json]\n"},
     {"build", cmd_build, "build (or find in the cache) the image of a locked conda environment",
      "usage: envpack build -f ENV.yml [--lock FILE] [--base REF] [-t NAME[:TAG]] [--prefix /opt/conda]\n"
-     "                     [--compression gzip|zstd] [--max-layers N] [--explain] [--json]\n"
+     "                     [--compression gzip|zstd] [--max-layers N] [--push REF] [--explain] [--json]\n"
+     "                     [registry options of push: --insecure-registry HOST, --ca-cert FILE, ...]\n"
      "  --lock FILE     the lock (default conda-lock.yml beside ENV.yml; make it with envpack lock)\n"
-     "  --base REF      base image in the local store (default: none, an image of the env alone)\n"
+     "  --base REF      base image in the local store, pulled first if it names a registry\n"
+     "                  (default: none, an image of the environment alone)\n"
+     "  --push REF      push the image to a registry after the build\n"
      "  --max-layers N  layers for the environment (default 100 minus the base's layers)\n"
      "  --explain       say which layers were reused and why others were rebuilt\n"},
     {"push", cmd_push, "send an image from the local store to a registry",
