@@ -53,10 +53,12 @@ std::vector<IndexResult> index_channel(const fs::path& channel_dir, Log& log) {
             try {
                 record = json::parse(read_package_info_file(f.path(), "info/index.json"));
             } catch (const json::exception& e) {
-                throw bad_input(fmt::format("index `{}`: info/index.json is not valid JSON: {}", f.path().string(), e.what()));
+                throw bad_input(fmt::format("index `{}`: info/index.json is not valid JSON: {}",
+                                            f.path().string(), e.what()));
             }
             if (record.value("subdir", subdir) != subdir) {
-                log.warnf("index: `{}` says subdir `{}` but sits in `{}`", fn, record.value("subdir", ""), subdir);
+                log.warnf("index: `{}` says subdir `{}` but sits in `{}`", fn,
+                          record.value("subdir", ""), subdir);
             }
             record["md5"] = file_md5_hex(f.path());
             record["sha256"] = file_sha256_hex(f.path());

@@ -27,18 +27,19 @@ constexpr std::string_view k_default_placeholder = "/opt/anaconda1anaconda2anaco
 enum class FileMode { text, binary };
 
 struct PathInfo {
-    std::string path;            // inside the package
+    std::string path;               // inside the package
     std::string type = "hardlink";  // hardlink | softlink | directory
-    std::string placeholder;     // empty: none
+    std::string placeholder;        // empty: none
     FileMode mode = FileMode::text;
-    json record;                 // the paths.json entry (for conda-meta)
+    json record;  // the paths.json entry (for conda-meta)
 };
 
 json read_json(const fs::path& path, std::string_view package) {
     try {
         return json::parse(read_file(path));
     } catch (const json::exception& e) {
-        throw bad_input(fmt::format("package `{}`: `{}` is not valid JSON: {}", package, path.filename().string(), e.what()));
+        throw bad_input(fmt::format("package `{}`: `{}` is not valid JSON: {}", package,
+                                    path.filename().string(), e.what()));
     }
 }
 
@@ -103,7 +104,8 @@ std::vector<PathInfo> read_paths(const fs::path& dir, const std::string& package
             info.path = p.value("_path", "");
             info.type = p.value("path_type", "hardlink");
             info.placeholder = p.value("prefix_placeholder", "");
-            info.mode = p.value("file_mode", "text") == "binary" ? FileMode::binary : FileMode::text;
+            info.mode =
+                p.value("file_mode", "text") == "binary" ? FileMode::binary : FileMode::text;
             info.record = p;
             out.push_back(std::move(info));
         }
@@ -119,12 +121,14 @@ std::vector<PathInfo> read_paths(const fs::path& dir, const std::string& package
             } else if (f.size() == 3) {
                 prefixed[f[2]] = {f[0], f[1] == "binary" ? FileMode::binary : FileMode::text};
             } else {
-                throw bad_input(fmt::format("package `{}`: info/has_prefix: malformed line `{}`", package, line));
+                throw bad_input(fmt::format("package `{}`: info/has_prefix: malformed line `{}`",
+                                            package, line));
             }
         }
     }
     if (!fs::exists(dir / "info" / "files")) {
-        throw bad_input(fmt::format("package `{}`: neither info/paths.json nor info/files", package));
+        throw bad_input(
+            fmt::format("package `{}`: neither info/paths.json nor info/files", package));
     }
     for (const auto& line : split_lines(read_file(dir / "info" / "files"))) {
         PathInfo info;
@@ -149,18 +153,22 @@ std::vector<PathInfo> read_paths(const fs::path& dir, const std::string& package
     return out;
 }
 
-std::string python_site_packages(const std::string& version) { return "lib/python" + version + "/site-packages"; }
+std::string python_site_packages(const std::string& version) {
+    return "lib/python" + version + "/site-packages";
+}
 
 }  // namespace
 
-size_t replace_text_prefix(std::string& data, std::string_view placeholder, std::string_view prefix) {
+size_t replace_text_prefix(std::string& data, std::string_view placeholder,
+                           std::string_view prefix) {
     if (placeholder.empty()) {
         return 0;
     }
     size_t count = 0;
     std::string out;
     size_t i = 0;
-    for (size_t j; (j = data.find(placeholder, i)) != std::string::npos; i = j + placeholder.size()) {
+    for (size_t j; (j = data.find(placeholder, i)) != std::string::npos;
+         i = j + placeholder.size()) {
         out.append(data, i, j - i);
         out.append(prefix);
         ++count;
@@ -172,7 +180,8 @@ size_t replace_text_prefix(std::string& data, std::string_view placeholder, std:
     return count;
 }
 
-size_t replace_binary_prefix(std::string& data, std::string_view placeholder, std::string_view prefix) {
+size_t replace_binary_prefix(std::string& data, std::string_view placeholder,
+                             std::string_view prefix) {
     if (placeholder.empty()) {
         return 0;
     }
@@ -180,7 +189,8 @@ size_t replace_binary_prefix(std::string& data, std::string_view placeholder, st
     size_t pos = 0;
     while ((pos = data.find(placeholder, pos)) != std::string::npos) {
         if (prefix.size() > placeholder.size()) {
-            throw bad_input(fmt::format("the prefix `{}` ({} bytes) is longer than the binary placeholder `{}` ({} bytes)",
+            throw bad_input(fmt::format("the prefix `{}` ({} bytes) is longer than the binary "
+                                        "placeholder `{}` ({} bytes)",
                                         prefix, prefix.size(), placeholder, placeholder.size()),
                             "choose a shorter --prefix");
         }
@@ -198,23 +208,26 @@ size_t replace_binary_prefix(std::string& data, std::string_view placeholder, st
     return count;
 }
 
-std::string entry_point_script(std::string_view python, std::string_view module, std::string_view function) {
+std::string entry_point_script(std::string_view python, std::string_view module,
+                               std::string_view function) {
     std::string import_name(function);
     if (size_t dot = import_name.find('.'); dot != std::string::npos) {
         import_name.resize(dot);
     }
-    return fmt::format("#!{}\n"
-                       "# -*- coding: utf-8 -*-\n"
-                       "import re\n"
-                       "import sys\n\n"
-                       "from {} import {}\n\n"
-                       "if __name__ == '__main__':\n"
-                       "    sys.argv[0] = re.sub(r'(-script\\.pyw?|\\.exe)?$', '', sys.argv[0])\n"
-                       "    sys.exit({}())\n",
-                       python, module, import_name, function);
+    return fmt::format(
+        "#!{}\n"
+        "# -*- coding: utf-8 -*-\n"
+        "import re\n"
+        "import sys\n\n"
+        "from {} import {}\n\n"
+        "if __name__ == '__main__':\n"
+        "    sys.argv[0] = re.sub(r'(-script\\.pyw?|\\.exe)?$', '', sys.argv[0])\n"
+        "    sys.exit({}())\n",
+        python, module, import_name, function);
 }
 
-InstalledPackage plan_package_install(const fs::path& dir, const PackageOrigin& origin, const InstallOptions& options) {
+InstalledPackage plan_package_install(const fs::path& dir, const PackageOrigin& origin,
+                                      const InstallOptions& options) {
     const std::string label = dir.filename().string();
     json index = read_json(dir / "info" / "index.json", label);
     InstalledPackage out;
@@ -241,8 +254,10 @@ InstalledPackage plan_package_install(const fs::path& dir, const PackageOrigin& 
     }
     const bool noarch_python = out.noarch == "python";
     if (noarch_python && options.python_version.empty()) {
-        throw bad_input(fmt::format("package `{}` is noarch: python but the environment has no python", out.dist()),
-                        "add python to the environment's dependencies");
+        throw bad_input(
+            fmt::format("package `{}` is noarch: python but the environment has no python",
+                        out.dist()),
+            "add python to the environment's dependencies");
     }
     const std::string prefix_rel = options.prefix.substr(1);  // "opt/conda"
     auto target_of = [&](const std::string& path) {
@@ -263,7 +278,8 @@ InstalledPackage plan_package_install(const fs::path& dir, const PackageOrigin& 
     for (const auto& info : all_paths) {
         auto rel = safe_relative_path(info.path);
         if (!rel || rel->empty()) {
-            throw bad_input(fmt::format("package `{}`: path `{}` is absolute or leaves the prefix", out.dist(), info.path),
+            throw bad_input(fmt::format("package `{}`: path `{}` is absolute or leaves the prefix",
+                                        out.dist(), info.path),
                             "the package is unsafe; nothing from it was installed");
         }
         const fs::path src = dir / *rel;
@@ -272,7 +288,8 @@ InstalledPackage plan_package_install(const fs::path& dir, const PackageOrigin& 
         e.path = prefix_rel + "/" + target;
         struct stat st {};
         if (::lstat(src.c_str(), &st) != 0) {
-            throw bad_input(fmt::format("package `{}`: `{}` is listed but not in the archive", out.dist(), info.path));
+            throw bad_input(fmt::format("package `{}`: `{}` is listed but not in the archive",
+                                        out.dist(), info.path));
         }
         if (info.type == "directory" || S_ISDIR(st.st_mode)) {
             e.type = EntryType::directory;
@@ -283,19 +300,24 @@ InstalledPackage plan_package_install(const fs::path& dir, const PackageOrigin& 
             std::string want = info.record.value("sha256", "");
             std::string found;
             for (const auto& other : all_paths) {
-                if (other.type == "hardlink" && !want.empty() && other.record.value("sha256", "") == want) {
+                if (other.type == "hardlink" && !want.empty() &&
+                    other.record.value("sha256", "") == want) {
                     found = other.path;
                     break;
                 }
             }
             if (found.empty()) {
-                throw bad_input(fmt::format("package `{}`: `{}` should be a symbolic link but the archive holds no "
-                                            "link target, and no file of the package matches its sha256",
-                                            out.dist(), info.path),
-                                "the package is damaged; rebuild or re-download it");
+                throw bad_input(
+                    fmt::format(
+                        "package `{}`: `{}` should be a symbolic link but the archive holds no "
+                        "link target, and no file of the package matches its sha256",
+                        out.dist(), info.path),
+                    "the package is damaged; rebuild or re-download it");
             }
             e.type = EntryType::symlink;
-            e.link_target = fs::path(target_of(found)).lexically_relative(fs::path(target).parent_path()).string();
+            e.link_target = fs::path(target_of(found))
+                                .lexically_relative(fs::path(target).parent_path())
+                                .string();
             e.mode = 0777;
             repaired_links.push_back(info.path);
         } else if (info.type == "softlink" || S_ISLNK(st.st_mode)) {
@@ -306,9 +328,10 @@ InstalledPackage plan_package_install(const fs::path& dir, const PackageOrigin& 
             }
             buf.resize(static_cast<size_t>(n));
             if (!resolve_link_inside(target, buf)) {
-                throw bad_input(fmt::format("package `{}`: symbolic link `{}` -> `{}` leads outside the prefix",
-                                            out.dist(), info.path, buf),
-                                "the package is unsafe; nothing from it was installed");
+                throw bad_input(
+                    fmt::format("package `{}`: symbolic link `{}` -> `{}` leads outside the prefix",
+                                out.dist(), info.path, buf),
+                    "the package is unsafe; nothing from it was installed");
             }
             e.type = EntryType::symlink;
             e.link_target = buf;
@@ -322,7 +345,8 @@ InstalledPackage plan_package_install(const fs::path& dir, const PackageOrigin& 
                     try {
                         replace_binary_prefix(data, info.placeholder, options.prefix);
                     } catch (const Error& err) {
-                        throw err.with_context(fmt::format("package `{}`: file `{}`", out.dist(), info.path));
+                        throw err.with_context(
+                            fmt::format("package `{}`: file `{}`", out.dist(), info.path));
                     }
                 } else {
                     replace_text_prefix(data, info.placeholder, options.prefix);
@@ -347,7 +371,9 @@ InstalledPackage plan_package_install(const fs::path& dir, const PackageOrigin& 
             size_t eq = text.find('=');
             size_t colon = text.find(':', eq == std::string::npos ? 0 : eq);
             if (eq == std::string::npos || colon == std::string::npos) {
-                throw bad_input(fmt::format("package `{}`: entry point `{}` is not `name = module:function`", out.dist(), text));
+                throw bad_input(
+                    fmt::format("package `{}`: entry point `{}` is not `name = module:function`",
+                                out.dist(), text));
             }
             auto trim = [](std::string s) {
                 s.erase(0, s.find_first_not_of(' '));
@@ -358,7 +384,9 @@ InstalledPackage plan_package_install(const fs::path& dir, const PackageOrigin& 
             std::string module = trim(text.substr(eq + 1, colon - eq - 1));
             std::string function = trim(text.substr(colon + 1));
             if (!safe_relative_path(cmd) || cmd.find('/') != std::string::npos || cmd.empty()) {
-                throw bad_input(fmt::format("package `{}`: entry point name `{}` is not a plain file name", out.dist(), cmd));
+                throw bad_input(
+                    fmt::format("package `{}`: entry point name `{}` is not a plain file name",
+                                out.dist(), cmd));
             }
             LayerEntry e;
             e.path = prefix_rel + "/bin/" + cmd;
@@ -368,7 +396,8 @@ InstalledPackage plan_package_install(const fs::path& dir, const PackageOrigin& 
             e.size = e.data.size();
             out.installed_size += e.size;
             out.files.push_back("bin/" + cmd);
-            paths_data.push_back(json{{"_path", "bin/" + cmd}, {"path_type", "unix_python_entry_point"}});
+            paths_data.push_back(
+                json{{"_path", "bin/" + cmd}, {"path_type", "unix_python_entry_point"}});
             out.entries.push_back(std::move(e));
         }
     }
@@ -404,7 +433,8 @@ std::vector<std::string> resolve_clobbers(std::vector<InstalledPackage>& package
             }
             auto [it, inserted] = owner.emplace(e.path, i);
             if (!inserted) {
-                reports.push_back(fmt::format("`{}`: {} clobbers {}", e.path, packages[i].dist(), packages[it->second].dist()));
+                reports.push_back(fmt::format("`{}`: {} clobbers {}", e.path, packages[i].dist(),
+                                              packages[it->second].dist()));
                 drop[it->second].insert(e.path);
                 it->second = i;
             }
@@ -417,7 +447,8 @@ std::vector<std::string> resolve_clobbers(std::vector<InstalledPackage>& package
         auto& entries = packages[i].entries;
         entries.erase(std::remove_if(entries.begin(), entries.end(),
                                      [&](const LayerEntry& e) {
-                                         return e.type != EntryType::directory && drop[i].contains(e.path);
+                                         return e.type != EntryType::directory &&
+                                                drop[i].contains(e.path);
                                      }),
                       entries.end());
     }

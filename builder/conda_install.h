@@ -13,7 +13,8 @@
 //   (conda's zlib test packages: empty files in the .tar.bz2, empty links in the .conda) is made a
 //   link to the package's file with the same sha256; with no such file it is refused.
 // - `conda-meta/<name>-<version>-<build>.json` holds index.json plus url, channel, hashes, files
-//   and paths_data; it contains nothing that depends on the build machine (no cache paths, no time).
+//   and paths_data; it contains nothing that depends on the build machine (no cache paths, no
+//   time).
 #pragma once
 
 #include <cstdint>
@@ -42,12 +43,12 @@ struct InstalledPackage {
     std::string name, version, build;
     std::int64_t build_number = 0;
     std::string license, subdir, noarch, channel;
-    std::string file_name;                // "zlib-1.2.11-h7b6447c_3.conda"
-    std::vector<LayerEntry> entries;      // the payload; paths relative to "/" (under the prefix)
-    std::vector<std::string> files;       // prefix-relative paths, sorted
-    std::string meta_file;                // "conda-meta/NAME-VERSION-BUILD.json" (prefix-relative)
-    std::string meta_json;                // its contents
-    std::uint64_t installed_size = 0;     // bytes of regular files
+    std::string file_name;             // "zlib-1.2.11-h7b6447c_3.conda"
+    std::vector<LayerEntry> entries;   // the payload; paths relative to "/" (under the prefix)
+    std::vector<std::string> files;    // prefix-relative paths, sorted
+    std::string meta_file;             // "conda-meta/NAME-VERSION-BUILD.json" (prefix-relative)
+    std::string meta_json;             // its contents
+    std::uint64_t installed_size = 0;  // bytes of regular files
 
     std::string dist() const { return name + "-" + version + "-" + build; }
 };
@@ -60,12 +61,15 @@ InstalledPackage plan_package_install(const std::filesystem::path& dir, const Pa
 // conda's binary prefix replacement on `data` in place: each NUL-terminated string that holds
 // `placeholder` gets every occurrence replaced by `prefix` and is padded with NULs to its old
 // length. Returns the number of replacements. Throws if `prefix` is longer than `placeholder`.
-size_t replace_binary_prefix(std::string& data, std::string_view placeholder, std::string_view prefix);
+size_t replace_binary_prefix(std::string& data, std::string_view placeholder,
+                             std::string_view prefix);
 // Text replacement: every occurrence. Returns the number of replacements.
-size_t replace_text_prefix(std::string& data, std::string_view placeholder, std::string_view prefix);
+size_t replace_text_prefix(std::string& data, std::string_view placeholder,
+                           std::string_view prefix);
 
 // The script conda writes for a `noarch: python` entry point "name = module:function".
-std::string entry_point_script(std::string_view python, std::string_view module, std::string_view function);
+std::string entry_point_script(std::string_view python, std::string_view module,
+                               std::string_view function);
 
 // Paths that more than one package installs. The later package (in `packages` order) wins, as with
 // conda; the earlier one's entry is dropped. Returns one line per clobbered path

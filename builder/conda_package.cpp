@@ -37,13 +37,15 @@ std::string package_stem(std::string_view file_name) {
     return std::string(file_name);
 }
 
-std::optional<std::string> resolve_link_inside(std::string_view link_path, std::string_view target) {
+std::optional<std::string> resolve_link_inside(std::string_view link_path,
+                                               std::string_view target) {
     if (target.empty() || target.starts_with("/")) {
         return std::nullopt;
     }
     std::vector<std::string> parts;
     size_t slash = link_path.rfind('/');
-    std::string_view dir = slash == std::string_view::npos ? std::string_view() : link_path.substr(0, slash);
+    std::string_view dir =
+        slash == std::string_view::npos ? std::string_view() : link_path.substr(0, slash);
     auto push = [&parts](std::string_view text) {
         size_t i = 0;
         while (i <= text.size()) {
@@ -77,7 +79,7 @@ std::optional<std::string> resolve_link_inside(std::string_view link_path, std::
 namespace {
 
 class FdSink : public Sink {
-public:
+  public:
     FdSink(int fd, std::string name) : m_fd(fd), m_name(std::move(name)) {}
     void write(const void* data, size_t size) override {
         const char* p = static_cast<const char*>(data);
@@ -95,15 +97,16 @@ public:
     }
     using Sink::write;
 
-private:
+  private:
     int m_fd;
     std::string m_name;
 };
 
 // Extracts one tar stream into `root`, checking every entry. `package` names the file in errors.
 class TarExtractor {
-public:
-    TarExtractor(fs::path root, std::string package) : m_root(std::move(root)), m_package(std::move(package)) {}
+  public:
+    TarExtractor(fs::path root, std::string package)
+        : m_root(std::move(root)), m_package(std::move(package)) {}
 
     void extract(ArchiveReader& reader) {
         while (auto e = reader.next()) {
@@ -121,7 +124,8 @@ public:
                 case ArchiveEntry::Type::directory:
                     fs::create_directories(dest, ec);
                     if (ec) {
-                        throw Error(fmt::format("extract `{}`: create `{}`: {}", m_package, dest.string(), ec.message()));
+                        throw Error(fmt::format("extract `{}`: create `{}`: {}", m_package,
+                                                dest.string(), ec.message()));
                     }
                     ::chmod(dest.c_str(), (e->mode & 07777) | 0700);
                     break;
@@ -137,7 +141,9 @@ public:
                         break;
                     }
                     if (!resolve_link_inside(*rel, e->link_target)) {
-                        throw refuse(e->path, fmt::format("is a symbolic link to `{}`, outside the prefix", e->link_target));
+                        throw refuse(e->path,
+                                     fmt::format("is a symbolic link to `{}`, outside the prefix",
+                                                 e->link_target));
                     }
                     make_parent(dest);
                     fs::remove(dest, ec);
@@ -149,7 +155,9 @@ public:
                 case ArchiveEntry::Type::hardlink: {
                     auto target = safe_relative_path(e->link_target);
                     if (!target || target->empty()) {
-                        throw refuse(e->path, fmt::format("is a hard link to `{}`, outside the prefix", e->link_target));
+                        throw refuse(e->path,
+                                     fmt::format("is a hard link to `{}`, outside the prefix",
+                                                 e->link_target));
                     }
                     check_parents(*target, e->link_target);
                     make_parent(dest);
@@ -162,8 +170,9 @@ public:
                 case ArchiveEntry::Type::file: {
                     make_parent(dest);
                     fs::remove(dest, ec);
-                    int fd = ::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                                    (e->mode & 0777) | 0600);
+                    int fd =
+                        ::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                               (e->mode & 0777) | 0600);
                     if (fd < 0) {
                         throw_errno("create", dest.string(), errno);
                     }
@@ -184,7 +193,7 @@ public:
         }
     }
 
-private:
+  private:
     Error refuse(std::string_view entry, std::string_view why) const {
         return bad_input(fmt::format("package `{}`: entry `{}` {}", m_package, entry, why),
                          "the package is unsafe or damaged; nothing from it was installed");
@@ -196,7 +205,8 @@ private:
         while ((pos = rel.find('/', pos)) != std::string::npos) {
             struct stat st {};
             if (::lstat((m_root / rel.substr(0, pos)).c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
-                throw refuse(entry, fmt::format("is reached through the symbolic link `{}`", rel.substr(0, pos)));
+                throw refuse(entry, fmt::format("is reached through the symbolic link `{}`",
+                                                rel.substr(0, pos)));
             }
             ++pos;
         }
@@ -206,7 +216,8 @@ private:
         std::error_code ec;
         fs::create_directories(dest.parent_path(), ec);
         if (ec) {
-            throw Error(fmt::format("extract `{}`: create `{}`: {}", m_package, dest.parent_path().string(), ec.message()));
+            throw Error(fmt::format("extract `{}`: create `{}`: {}", m_package,
+                                    dest.parent_path().string(), ec.message()));
         }
     }
 
@@ -226,9 +237,12 @@ void extract_conda_format(const fs::path& archive, const fs::path& dest) {
         bool pkg = p.starts_with("pkg-") && p.ends_with(".tar.zst");
         if (!info && !pkg) {
             if (p.find("/info-") != std::string::npos || p.find("/pkg-") != std::string::npos) {
-                throw bad_input(fmt::format("package `{}`: entry `{}` is not at the top level of the zip", name, p),
-                                "a .conda file holds metadata.json, info-*.tar.zst and pkg-*.tar.zst at its top "
-                                "level; this one was re-zipped under a directory, rebuild or re-download it");
+                throw bad_input(
+                    fmt::format("package `{}`: entry `{}` is not at the top level of the zip", name,
+                                p),
+                    "a .conda file holds metadata.json, info-*.tar.zst and pkg-*.tar.zst at its "
+                    "top "
+                    "level; this one was re-zipped under a directory, rebuild or re-download it");
             }
             continue;
         }
@@ -250,8 +264,10 @@ void extract_conda_format(const fs::path& archive, const fs::path& dest) {
         (info ? have_info : have_pkg) = true;
     }
     if (!have_info || !have_pkg) {
-        throw bad_input(fmt::format("package `{}`: no top-level {}", name, !have_info ? "info-*.tar.zst" : "pkg-*.tar.zst"),
-                        "a .conda file holds metadata.json, info-*.tar.zst and pkg-*.tar.zst at its top level");
+        throw bad_input(
+            fmt::format("package `{}`: no top-level {}", name,
+                        !have_info ? "info-*.tar.zst" : "pkg-*.tar.zst"),
+            "a .conda file holds metadata.json, info-*.tar.zst and pkg-*.tar.zst at its top level");
     }
 }
 
@@ -273,7 +289,8 @@ std::string read_package_info_file(const fs::path& archive, std::string_view mem
     const std::string name = archive.filename().string();
     auto format = package_format(name);
     if (!format) {
-        throw bad_input(fmt::format("package `{}`: not a .conda or .tar.bz2 file", archive.string()));
+        throw bad_input(
+            fmt::format("package `{}`: not a .conda or .tar.bz2 file", archive.string()));
     }
     std::optional<std::string> found;
     if (*format == PackageFormat::tar_bz2) {
@@ -285,7 +302,8 @@ std::string read_package_info_file(const fs::path& archive, std::string_view mem
             if (e->path.starts_with("info-") && e->path.ends_with(".tar.zst")) {
                 StringSink inner_bytes;
                 zip.read_data(inner_bytes);
-                ArchiveReader inner(inner_bytes.data().data(), inner_bytes.data().size(), name + "!" + e->path);
+                ArchiveReader inner(inner_bytes.data().data(), inner_bytes.data().size(),
+                                    name + "!" + e->path);
                 found = find_member(inner, member);
                 break;
             }
@@ -302,7 +320,8 @@ void extract_conda_package(const fs::path& archive, const fs::path& dest) {
     const std::string name = archive.filename().string();
     auto format = package_format(name);
     if (!format) {
-        throw bad_input(fmt::format("package `{}`: not a .conda or .tar.bz2 file", archive.string()));
+        throw bad_input(
+            fmt::format("package `{}`: not a .conda or .tar.bz2 file", archive.string()));
     }
     make_dirs(dest);
     try {
@@ -313,7 +332,8 @@ void extract_conda_package(const fs::path& archive, const fs::path& dest) {
             TarExtractor(dest, name).extract(reader);
         }
         if (!fs::exists(dest / "info" / "index.json")) {
-            throw bad_input(fmt::format("package `{}`: no info/index.json", name), "this is not a conda package");
+            throw bad_input(fmt::format("package `{}`: no info/index.json", name),
+                            "this is not a conda package");
         }
     } catch (...) {
         std::error_code ec;

@@ -12,9 +12,9 @@
 #include "builder/layer.h"
 #include "builder/layer_plan.h"
 #include "builder/package_cache.h"
+#include "core/archive.h"
 #include "core/error.h"
 #include "core/fs.h"
-#include "core/archive.h"
 #include "core/hasher.h"
 #include "resolver/env_file.h"
 #include "resolver/lockfile.h"
@@ -56,7 +56,9 @@ std::string channel_of(const std::string& url) {
     return b == std::string::npos ? "" : url.substr(0, b);
 }
 
-bool url_is_noarch(const std::string& url) { return url.find("/noarch/") != std::string::npos; }
+bool url_is_noarch(const std::string& url) {
+    return url.find("/noarch/") != std::string::npos;
+}
 
 std::optional<json> read_json_file(const fs::path& p) {
     std::error_code ec;
@@ -71,7 +73,8 @@ std::optional<json> read_json_file(const fs::path& p) {
 }
 
 PackageRecordCache to_record(const InstalledPackage& p) {
-    PackageRecordCache r{p.dist(), p.name, p.version, p.build, p.license, p.channel, p.meta_file, p.meta_json, {}, p.installed_size};
+    PackageRecordCache r{p.dist(),  p.name,      p.version,   p.build, p.license,
+                         p.channel, p.meta_file, p.meta_json, {},      p.installed_size};
     for (const auto& e : p.entries) {
         if (e.type != EntryType::directory) {
             r.paths.push_back(e.path);
@@ -81,10 +84,11 @@ PackageRecordCache to_record(const InstalledPackage& p) {
 }
 
 json record_to_json(const PackageRecordCache& r) {
-    return json{{"dist", r.dist},       {"name", r.name},         {"version", r.version},
-                {"build", r.build},     {"license", r.license},   {"channel", r.channel},
-                {"meta_file", r.meta_file}, {"meta_json", r.meta_json}, {"paths", r.paths},
-                {"installed_size", r.installed_size}};
+    return json{{"dist", r.dist},           {"name", r.name},
+                {"version", r.version},     {"build", r.build},
+                {"license", r.license},     {"channel", r.channel},
+                {"meta_file", r.meta_file}, {"meta_json", r.meta_json},
+                {"paths", r.paths},         {"installed_size", r.installed_size}};
 }
 
 std::optional<PackageRecordCache> record_from_json(const json& j) {
@@ -110,7 +114,8 @@ std::string python_version_of(const std::vector<const LockedPackage*>& pkgs) {
     for (const auto* p : pkgs) {
         if (p->name == "python") {
             size_t dot = p->version.find('.');
-            size_t dot2 = dot == std::string::npos ? std::string::npos : p->version.find('.', dot + 1);
+            size_t dot2 =
+                dot == std::string::npos ? std::string::npos : p->version.find('.', dot + 1);
             return p->version.substr(0, dot2);
         }
     }
@@ -121,34 +126,42 @@ std::string python_version_of(const std::vector<const LockedPackage*>& pkgs) {
 
 BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* http, Log& log) {
     BuildResult result;
-    if (options.prefix.empty() || options.prefix[0] != '/' || options.prefix.size() < 2 || options.prefix.back() == '/' ||
-        !safe_relative_path(options.prefix.substr(1))) {
-        throw bad_input(fmt::format("build: prefix `{}` is not an absolute path without `..` or a trailing `/`", options.prefix));
+    if (options.prefix.empty() || options.prefix[0] != '/' || options.prefix.size() < 2 ||
+        options.prefix.back() == '/' || !safe_relative_path(options.prefix.substr(1))) {
+        throw bad_input(
+            fmt::format("build: prefix `{}` is not an absolute path without `..` or a trailing `/`",
+                        options.prefix));
     }
     EnvSpec env = EnvSpec::load(options.env_file);
-    fs::path lock_path = options.lock_file.empty() ? env.base_dir() / "conda-lock.yml" : options.lock_file;
+    fs::path lock_path =
+        options.lock_file.empty() ? env.base_dir() / "conda-lock.yml" : options.lock_file;
     if (!fs::exists(lock_path)) {
         throw bad_input(fmt::format("build: no lock file `{}`", lock_path.string()),
-                        fmt::format("run `envpack lock -f {}` first, or give --lock FILE", options.env_file.string()));
+                        fmt::format("run `envpack lock -f {}` first, or give --lock FILE",
+                                    options.env_file.string()));
     }
     const std::string lock_text = read_file(lock_path);
     LockFile lock = LockFile::parse(lock_text, lock_path);
     switch (lock_state(lock, env, options.platform)) {
         case LockState::missing_platform:
-            throw bad_input(fmt::format("build: `{}` has no packages for {}", lock_path.string(), options.platform),
-                            fmt::format("run `envpack lock -f {} -p {}`", options.env_file.string(), options.platform));
+            throw bad_input(fmt::format("build: `{}` has no packages for {}", lock_path.string(),
+                                        options.platform),
+                            fmt::format("run `envpack lock -f {} -p {}`", options.env_file.string(),
+                                        options.platform));
         case LockState::stale:
-            throw bad_input(fmt::format("build: `{}` is stale: `{}` changed since it was locked", lock_path.string(),
-                                        options.env_file.string()),
-                            fmt::format("run `envpack lock -f {}` again", options.env_file.string()));
+            throw bad_input(
+                fmt::format("build: `{}` is stale: `{}` changed since it was locked",
+                            lock_path.string(), options.env_file.string()),
+                fmt::format("run `envpack lock -f {}` again", options.env_file.string()));
         case LockState::fresh:
             break;
     }
     std::vector<const LockedPackage*> locked;
     for (const auto* p : lock.packages_for(options.platform)) {
         if (p->manager != "conda") {
-            throw bad_input(fmt::format("build: the lock has a `{}` package ({}); only conda packages are installed yet",
-                                        p->manager, p->name));
+            throw bad_input(fmt::format(
+                "build: the lock has a `{}` package ({}); only conda packages are installed yet",
+                p->manager, p->name));
         }
         locked.push_back(p);
     }
@@ -162,9 +175,10 @@ BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* h
     if (options.base) {
         base_desc = store.resolve(*options.base);
         if (!base_desc) {
-            throw bad_input(fmt::format("build: base image `{}` is not in the local store `{}`", *options.base,
-                                        store.root().string()),
-                            "import or pull it first (envpack import ROOTFS -t NAME, envpack pull REF)");
+            throw bad_input(
+                fmt::format("build: base image `{}` is not in the local store `{}`", *options.base,
+                            store.root().string()),
+                "import or pull it first (envpack import ROOTFS -t NAME, envpack pull REF)");
         }
         base_manifest = store.read_manifest(*base_desc);
         config = store.read_config(base_manifest);
@@ -172,21 +186,29 @@ BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* h
         config.created = rfc3339(options.source_date_epoch.value_or(0));
     }
     const std::size_t base_layers = base_manifest.layers.size();
-    std::size_t max_layers = options.max_layers.value_or(k_max_total_layers > base_layers + 1 ? k_max_total_layers - base_layers : 1);
+    std::size_t max_layers = options.max_layers.value_or(
+        k_max_total_layers > base_layers + 1 ? k_max_total_layers - base_layers : 1);
     if (base_layers + max_layers > k_max_total_layers) {
-        throw bad_input(fmt::format("build: {} base layers + --max-layers {} exceed {} layers", base_layers, max_layers,
-                                    k_max_total_layers),
-                        fmt::format("use --max-layers {} or less", k_max_total_layers - std::min(base_layers, k_max_total_layers)));
+        throw bad_input(
+            fmt::format("build: {} base layers + --max-layers {} exceed {} layers", base_layers,
+                        max_layers, k_max_total_layers),
+            fmt::format("use --max-layers {} or less",
+                        k_max_total_layers - std::min(base_layers, k_max_total_layers)));
     }
     if (max_layers < 2 && !locked.empty()) {
-        throw bad_input(fmt::format("build: --max-layers {} leaves no layer for packages (one is the conda-meta layer)", max_layers),
-                        "use --max-layers 2 or more");
+        throw bad_input(
+            fmt::format(
+                "build: --max-layers {} leaves no layer for packages (one is the conda-meta layer)",
+                max_layers),
+            "use --max-layers 2 or more");
     }
 
     // The build key.
     const std::string compressor = compressor_id(options.compression);
     Hasher key("envpack.build.v1");
-    key.add("platform", options.platform).add("prefix", options.prefix).add("compression", compressor);
+    key.add("platform", options.platform)
+        .add("prefix", options.prefix)
+        .add("compression", compressor);
     key.add("max_layers", static_cast<std::int64_t>(max_layers));
     key.add("sde", options.source_date_epoch.value_or(-1));
     key.add("base", base_desc ? base_desc->digest.to_string() : std::string("none"));
@@ -199,9 +221,10 @@ BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* h
         key.add("var", k).add("value", v);
     }
     result.build_key = key.finish().hex();
-    const std::string name = options.tag.empty() ? fmt::format("envpack/{}:{}", env.name.empty() ? "env" : env.name,
-                                                               result.build_key.substr(0, 12))
-                                                 : options.tag;
+    const std::string name = options.tag.empty()
+                                 ? fmt::format("envpack/{}:{}", env.name.empty() ? "env" : env.name,
+                                               result.build_key.substr(0, 12))
+                                 : options.tag;
     result.name = name;
     const fs::path builds_dir = options.home / "builds";
     const fs::path layers_dir = options.home / "layers";
@@ -218,17 +241,20 @@ BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* h
                     store.tag(name, d);
                     result.manifest = d;
                     result.cached = true;
-                    result.explain.push_back(fmt::format("image: reused {} (build key {} unchanged)",
-                                                         d.digest.to_string(), result.build_key.substr(0, 16)));
+                    result.explain.push_back(
+                        fmt::format("image: reused {} (build key {} unchanged)",
+                                    d.digest.to_string(), result.build_key.substr(0, 16)));
                     return result;
                 }
             }
         } catch (const Error&) {
             // A damaged entry is a cache miss.
         }
-        result.explain.push_back("image: the build cache entry's image is gone from the store; building");
+        result.explain.push_back(
+            "image: the build cache entry's image is gone from the store; building");
     } else {
-        result.explain.push_back(fmt::format("image: no image with build key {}; building", result.build_key.substr(0, 16)));
+        result.explain.push_back(fmt::format("image: no image with build key {}; building",
+                                             result.build_key.substr(0, 16)));
     }
 
     // Packages: install keys and cached records.
@@ -240,7 +266,8 @@ BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* h
         it.source = PackageSource{p->name, p->url, p->sha256, p->md5};
         it.origin = PackageOrigin{p->url, channel_of(p->url), p->sha256, p->md5};
         Hasher h("envpack.package-install.v1");
-        h.add("hash", p->sha256.empty() ? "md5:" + p->md5 : p->sha256).add("fn", it.source.file_name());
+        h.add("hash", p->sha256.empty() ? "md5:" + p->md5 : p->sha256)
+            .add("fn", it.source.file_name());
         h.add("url", p->url).add("prefix", options.prefix);
         h.add("python", url_is_noarch(p->url) ? python_version : std::string());
         it.install_key = h.finish();
@@ -260,12 +287,12 @@ BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* h
             Item& it = items[which[k]];
             it.installed = plan_package_install(dirs[k], it.origin, install);
             if (it.installed->name != it.locked->name) {
-                throw bad_input(fmt::format("build: `{}` holds package `{}`, the lock says `{}`", it.source.url,
-                                            it.installed->name, it.locked->name));
+                throw bad_input(fmt::format("build: `{}` holds package `{}`, the lock says `{}`",
+                                            it.source.url, it.installed->name, it.locked->name));
             }
             it.record = to_record(*it.installed);
-            write_file_atomic(layers_dir / ("pkg-" + it.install_key.hex() + ".json"), record_to_json(*it.record).dump(),
-                              Durability::none);
+            write_file_atomic(layers_dir / ("pkg-" + it.install_key.hex() + ".json"),
+                              record_to_json(*it.record).dump(), Durability::none);
         }
     };
     std::vector<size_t> missing;
@@ -283,7 +310,8 @@ BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* h
             for (const auto& path : items[i].record->paths) {
                 auto [pos, inserted] = owner.emplace(path, i);
                 if (!inserted) {
-                    result.clobbers.push_back(fmt::format("`{}`: {} clobbers {}", path, items[i].record->dist,
+                    result.clobbers.push_back(fmt::format("`{}`: {} clobbers {}", path,
+                                                          items[i].record->dist,
                                                           items[pos->second].record->dist));
                     items[pos->second].dropped.insert(path);
                     pos->second = i;
@@ -313,7 +341,9 @@ BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* h
     };
     std::vector<Written> layers;
     auto record_layer = [&](const fs::path& cache_file, const LayerResult& r) {
-        json j{{"digest", r.digest.to_string()}, {"diff_id", r.diff_id.to_string()}, {"size", r.size},
+        json j{{"digest", r.digest.to_string()},
+               {"diff_id", r.diff_id.to_string()},
+               {"size", r.size},
                {"media_type", r.media_type}};
         write_file_atomic(cache_file, j.dump(), Durability::none);
     };
@@ -330,8 +360,9 @@ BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* h
         }
         const Digest layer_key = lk.finish();
         const fs::path cache_file = layers_dir / (layer_key.hex() + ".json");
-        const std::string created_by = planned.shared ? fmt::format("envpack build: packages {}", what)
-                                                      : fmt::format("envpack build: package {}", what);
+        const std::string created_by = planned.shared
+                                           ? fmt::format("envpack build: packages {}", what)
+                                           : fmt::format("envpack build: package {}", what);
         if (auto j = read_json_file(cache_file)) {
             auto digest = Digest::parse(j->value("digest", ""));
             auto diff_id = Digest::parse(j->value("diff_id", ""));
@@ -342,7 +373,8 @@ BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* h
                 d.size = j->value("size", std::int64_t{0});
                 layers.push_back({d, *diff_id, created_by});
                 ++result.layers_reused;
-                result.explain.push_back(fmt::format("layer {}: reused {} ({})", layers.size() + base_layers,
+                result.explain.push_back(fmt::format("layer {}: reused {} ({})",
+                                                     layers.size() + base_layers,
                                                      digest->to_string().substr(0, 19), what));
                 continue;
             }
@@ -379,18 +411,19 @@ BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* h
         d.size = static_cast<std::int64_t>(r.size);
         layers.push_back({d, r.diff_id, created_by});
         ++result.layers_written;
-        result.explain.push_back(fmt::format("layer {}: wrote {} ({}): {}", layers.size() + base_layers,
-                                             r.digest.to_string().substr(0, 19), what,
-                                             items[planned.packages[0]].installed ? "no cached layer with key " +
-                                                                                       layer_key.hex().substr(0, 16)
-                                                                                 : ""));
+        result.explain.push_back(
+            fmt::format("layer {}: wrote {} ({}): {}", layers.size() + base_layers,
+                        r.digest.to_string().substr(0, 19), what,
+                        items[planned.packages[0]].installed
+                            ? "no cached layer with key " + layer_key.hex().substr(0, 16)
+                            : ""));
     }
 
     // The conda-meta layer.
     const std::string prefix_rel = options.prefix.substr(1);
     std::vector<LayerEntry> meta;
-    std::string history = fmt::format("==> {} <==\n# cmd: envpack build -f {}\n", "1970-01-01 00:00:00",
-                                      options.env_file.filename().string());
+    std::string history = fmt::format("==> {} <==\n# cmd: envpack build -f {}\n",
+                                      "1970-01-01 00:00:00", options.env_file.filename().string());
     json package_list = json::array();
     for (const auto& it : items) {
         LayerEntry e;
@@ -399,8 +432,11 @@ BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* h
         e.size = e.data.size();
         meta.push_back(std::move(e));
         history += fmt::format("+{}::{}\n", it.record->channel, it.record->dist);
-        package_list.push_back(json{{"name", it.record->name}, {"version", it.record->version}, {"build", it.record->build},
-                                    {"channel", it.record->channel}, {"license", it.record->license}});
+        package_list.push_back(json{{"name", it.record->name},
+                                    {"version", it.record->version},
+                                    {"build", it.record->build},
+                                    {"channel", it.record->channel},
+                                    {"license", it.record->license}});
     }
     {
         LayerEntry e;
@@ -471,7 +507,8 @@ BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* h
     Descriptor manifest_desc = store.put_blob(manifest.to_bytes(), media_type::k_oci_manifest);
     manifest_desc.platform = config.platform;
     store.tag(name, manifest_desc);
-    write_file_atomic(builds_dir / result.build_key, json{{"manifest", manifest_desc.to_json()}}.dump(), Durability::none);
+    write_file_atomic(builds_dir / result.build_key,
+                      json{{"manifest", manifest_desc.to_json()}}.dump(), Durability::none);
     result.manifest = manifest_desc;
     return result;
 }

@@ -35,26 +35,26 @@ class HttpClient;
 
 struct BuildOptions {
     std::filesystem::path env_file;
-    std::filesystem::path lock_file;          // empty: conda-lock.yml beside env_file
-    std::optional<std::string> base;          // a reference in the local store; none: no base
-    std::string tag;                          // normalised NAME:TAG; empty: envpack/<env name>:<key>
+    std::filesystem::path lock_file;  // empty: conda-lock.yml beside env_file
+    std::optional<std::string> base;  // a reference in the local store; none: no base
+    std::string tag;                  // normalised NAME:TAG; empty: envpack/<env name>:<key>
     std::string prefix = "/opt/conda";
     Compression compression = Compression::gzip;
-    std::optional<std::size_t> max_layers;    // for the environment; default 100 - base layers
+    std::optional<std::size_t> max_layers;  // for the environment; default 100 - base layers
     std::string platform = "linux-64";
-    unsigned parallel = 4;                    // downloads and extractions at once
-    unsigned threads = 0;                     // compressor threads (0: default)
+    unsigned parallel = 4;  // downloads and extractions at once
+    unsigned threads = 0;   // compressor threads (0: default)
     std::optional<std::int64_t> source_date_epoch;
-    std::filesystem::path home;               // $ENVPACK_HOME
+    std::filesystem::path home;  // $ENVPACK_HOME
 };
 
 struct BuildResult {
     std::string name;
     Descriptor manifest;
-    bool cached = false;                 // found by build key, nothing built
+    bool cached = false;  // found by build key, nothing built
     std::size_t layers_written = 0;
     std::size_t layers_reused = 0;
-    std::vector<std::string> explain;    // one line per decision
+    std::vector<std::string> explain;  // one line per decision
     std::vector<std::string> clobbers;
     std::string build_key;
 };

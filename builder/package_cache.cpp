@@ -32,9 +32,13 @@ std::string url_to_local_path(std::string_view url) {
     return std::string(url);
 }
 
-bool is_remote(std::string_view url) { return url.starts_with("http://") || url.starts_with("https://"); }
+bool is_remote(std::string_view url) {
+    return url.starts_with("http://") || url.starts_with("https://");
+}
 
-std::string expected_hash(const PackageSource& p) { return p.sha256.empty() ? "md5:" + p.md5 : p.sha256; }
+std::string expected_hash(const PackageSource& p) {
+    return p.sha256.empty() ? "md5:" + p.md5 : p.sha256;
+}
 
 }  // namespace
 
@@ -43,7 +47,9 @@ std::string PackageSource::file_name() const {
     return slash == std::string::npos ? url : url.substr(slash + 1);
 }
 
-std::string file_sha256_hex(const fs::path& path) { return Digest::of_file(path.string()).hex(); }
+std::string file_sha256_hex(const fs::path& path) {
+    return Digest::of_file(path.string()).hex();
+}
 
 std::string file_md5_hex(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
@@ -116,15 +122,19 @@ void PackageCache::fetch_file(const PackageSource& package, const fs::path& targ
         request.response_sink = &out;
         HttpResponse response = m_http->send(request);
         if (response.status != 200) {
-            throw Error(fmt::format("download `{}` ({}): HTTP {}", redact(package.url), package.name, response.status),
-                        response.status == 404 ? "the package is not in the channel: lock again" : "");
+            throw Error(
+                fmt::format("download `{}` ({}): HTTP {}", redact(package.url), package.name,
+                            response.status),
+                response.status == 404 ? "the package is not in the channel: lock again" : "");
         }
     } else {
         fs::path src = url_to_local_path(package.url);
         std::ifstream in(src, std::ios::binary);
         if (!in) {
-            throw Error(fmt::format("fetch `{}` ({}): no such file in the channel", package.url, package.name),
-                        "the lock names a package the channel does not have: run `envpack lock` again");
+            throw Error(
+                fmt::format("fetch `{}` ({}): no such file in the channel", package.url,
+                            package.name),
+                "the lock names a package the channel does not have: run `envpack lock` again");
         }
         std::vector<char> buf(1 << 16);
         while (in) {
@@ -135,10 +145,12 @@ void PackageCache::fetch_file(const PackageSource& package, const fs::path& targ
     if (!file_matches(package, out.temp_path())) {
         std::string got = package.sha256.empty() ? "md5 " + file_md5_hex(out.temp_path())
                                                  : "sha256 " + file_sha256_hex(out.temp_path());
-        throw Error(fmt::format("package `{}` from `{}`: hash mismatch: the lock says {}, the download has {}",
-                                package.name, redact(package.url),
-                                package.sha256.empty() ? "md5 " + package.md5 : "sha256 " + package.sha256, got),
-                    "the channel's file changed or the lock is wrong: run `envpack lock` again");
+        throw Error(
+            fmt::format(
+                "package `{}` from `{}`: hash mismatch: the lock says {}, the download has {}",
+                package.name, redact(package.url),
+                package.sha256.empty() ? "md5 " + package.md5 : "sha256 " + package.sha256, got),
+            "the channel's file changed or the lock is wrong: run `envpack lock` again");
     }
     out.commit();
     std::lock_guard lock(m_stats_mutex);
@@ -148,10 +160,12 @@ void PackageCache::fetch_file(const PackageSource& package, const fs::path& targ
 fs::path PackageCache::ensure_one(const PackageSource& package) {
     const std::string fn = package.file_name();
     if (!package_format(fn)) {
-        throw bad_input(fmt::format("package `{}`: `{}` is not a .conda or .tar.bz2 file", package.name, fn));
+        throw bad_input(
+            fmt::format("package `{}`: `{}` is not a .conda or .tar.bz2 file", package.name, fn));
     }
     if (package.sha256.empty() && package.md5.empty()) {
-        throw bad_input(fmt::format("package `{}`: the lock has no sha256 or md5 for `{}`", package.name, package.url),
+        throw bad_input(fmt::format("package `{}`: the lock has no sha256 or md5 for `{}`",
+                                    package.name, package.url),
                         "every package must be verifiable: lock again with envpack lock");
     }
     const std::string stem = package_stem(fn);
@@ -164,19 +178,22 @@ fs::path PackageCache::ensure_one(const PackageSource& package) {
         std::string have = read_file(dir / k_marker);
         if (have != want) {
             // Same file name, other contents (another channel's build): replace it.
-            m_log.infof("package cache `{}` holds another file of that name; replacing it", dir.string());
+            m_log.infof("package cache `{}` holds another file of that name; replacing it",
+                        dir.string());
         } else if (std::string problem = check_extracted(dir); problem.empty()) {
             std::lock_guard g(m_stats_mutex);
             ++m_stats.reused;
             return dir;
         } else {
-            m_log.warnf("package cache `{}` is corrupt ({}); extracting it again", dir.string(), problem);
+            m_log.warnf("package cache `{}` is corrupt ({}); extracting it again", dir.string(),
+                        problem);
             std::lock_guard g(m_stats_mutex);
             ++m_stats.repaired;
         }
     }
     if (fs::exists(file) && !file_matches(package, file)) {
-        m_log.infof("package cache: `{}` does not match the lock's hash; fetching it again", file.string());
+        m_log.infof("package cache: `{}` does not match the lock's hash; fetching it again",
+                    file.string());
         fs::remove(file);
         std::lock_guard g(m_stats_mutex);
         ++m_stats.repaired;
@@ -203,11 +220,19 @@ fs::path PackageCache::ensure_one(const PackageSource& package) {
 
 std::vector<fs::path> PackageCache::ensure(const std::vector<PackageSource>& packages) {
     std::vector<fs::path> dirs(packages.size());
+    if (packages.empty()) {
+        return dirs;
+    }
+    Progress progress(m_log, "packages", packages.size());
     ThreadPool pool(std::max(1U, m_options.parallel));
     std::vector<std::future<fs::path>> futures;
     futures.reserve(packages.size());
     for (const auto& p : packages) {
-        futures.push_back(pool.submit([this, &p] { return ensure_one(p); }));
+        futures.push_back(pool.submit([this, &p, &progress] {
+            fs::path dir = ensure_one(p);
+            progress.add(1);
+            return dir;
+        }));
     }
     std::exception_ptr first;
     for (size_t i = 0; i < futures.size(); ++i) {
@@ -222,6 +247,7 @@ std::vector<fs::path> PackageCache::ensure(const std::vector<PackageSource>& pac
     if (first) {
         std::rethrow_exception(first);
     }
+    progress.done();
     return dirs;
 }
 

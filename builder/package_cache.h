@@ -26,10 +26,10 @@ namespace envpack {
 class HttpClient;
 
 struct PackageSource {
-    std::string name;      // for messages
-    std::string url;       // http(s)://, file://, or a local path
-    std::string sha256;    // hex; may be empty when md5 is given
-    std::string md5;       // hex
+    std::string name;               // for messages
+    std::string url;                // http(s)://, file://, or a local path
+    std::string sha256;             // hex; may be empty when md5 is given
+    std::string md5;                // hex
     std::string file_name() const;  // the last component of url
 };
 
@@ -46,7 +46,7 @@ struct PackageCacheStats {
 };
 
 class PackageCache {
-public:
+  public:
     // `http` may be null when every URL is local.
     PackageCache(PackageCacheOptions options, HttpClient* http, Log& log);
 
@@ -59,7 +59,7 @@ public:
 
     const PackageCacheStats& stats() const { return m_stats; }
 
-private:
+  private:
     void fetch_file(const PackageSource& package, const std::filesystem::path& target);
     bool file_matches(const PackageSource& package, const std::filesystem::path& file) const;
 

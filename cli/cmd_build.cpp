@@ -21,15 +21,15 @@ namespace envpack::cli {
 int cmd_build(Context& ctx, const std::vector<std::string>& argv) {
     std::vector<OptionSpec> specs = registry_option_specs();  // --parallel and --json among them
     for (OptionSpec o : std::initializer_list<OptionSpec>{{"--file", "-f", true},
-                                                         {"--lock", "", true},
-                                                         {"--base", "", true},
-                                                         {"--tag", "-t", true},
-                                                         {"--compression", "", true},
-                                                         {"--max-layers", "", true},
-                                                         {"--prefix", "", true},
-                                                         {"--platform", "-p", true},
-                                                         {"--push", "", true},
-                                                         {"--explain", "", false}}) {
+                                                          {"--lock", "", true},
+                                                          {"--base", "", true},
+                                                          {"--tag", "-t", true},
+                                                          {"--compression", "", true},
+                                                          {"--max-layers", "", true},
+                                                          {"--prefix", "", true},
+                                                          {"--platform", "-p", true},
+                                                          {"--push", "", true},
+                                                          {"--explain", "", false}}) {
         specs.push_back(o);
     }
     Args args("build", argv, specs);
@@ -37,7 +37,8 @@ int cmd_build(Context& ctx, const std::vector<std::string>& argv) {
     BuildOptions options;
     auto file = args.value("--file");
     if (!file) {
-        throw bad_input("build: missing -f ENV.yml", "name the environment file: envpack build -f environment.yml");
+        throw bad_input("build: missing -f ENV.yml",
+                        "name the environment file: envpack build -f environment.yml");
     }
     options.env_file = *file;
     if (auto l = args.value("--lock")) {
@@ -109,7 +110,8 @@ int cmd_build(Context& ctx, const std::vector<std::string>& argv) {
     } else {
         std::printf("%s %s\n", r.name.c_str(), r.manifest.digest.to_string().c_str());
         if (pushed) {
-            std::printf("%s %s\n", args.value("--push")->c_str(), pushed->manifest_digest.to_string().c_str());
+            std::printf("%s %s\n", args.value("--push")->c_str(),
+                        pushed->manifest_digest.to_string().c_str());
         }
     }
     return 0;

@@ -22,7 +22,8 @@ int cmd_index(Context& ctx, const std::vector<std::string>& argv) {
         std::printf("%s\n", j.dump().c_str());
     } else {
         for (const auto& r : results) {
-            std::printf("%s/%s/repodata.json: %zu packages\n", dir.c_str(), r.subdir.c_str(), r.packages);
+            std::printf("%s/%s/repodata.json: %zu packages\n", dir.c_str(), r.subdir.c_str(),
+                        r.packages);
         }
     }
     return 0;

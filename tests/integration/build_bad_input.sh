@@ -26,7 +26,7 @@ store_is_valid() {
 }
 
 # 1. sha256 in the lock does not match the file.
-good=$(grep -o 'sha256: [0-9a-f]*' "$S/good-lock.yml" | head -1 | cut -d' ' -f2)
+good=$(grep -m1 -o 'sha256: [0-9a-f]*' "$S/good-lock.yml" | cut -d' ' -f2)
 sed "s/$good/$(printf '0%.0s' $(seq 64))/" "$S/good-lock.yml" >"$S/conda-lock.yml"
 expect_exit 1 "$ENVPACK" build -f "$S/env.yml" --base test/base:1 -t test/env:1
 grep -q 'hash mismatch' "$S/err" || { cat "$S/err"; fail "sha256 mismatch message"; }

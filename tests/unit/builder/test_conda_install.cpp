@@ -28,8 +28,8 @@ std::string layer_diff_id(std::vector<LayerEntry> entries) {
 
 TEST_CASE("binary prefix replacement pads with NULs and keeps the length") {
     std::string ph = "/opt/anaconda1anaconda2anaconda3";
-    std::string data = std::string("\x01\x02", 2) + ph + "/lib:" + ph + "/x" + std::string(1, '\0') + "after" +
-                       std::string(1, '\0');
+    std::string data = std::string("\x01\x02", 2) + ph + "/lib:" + ph + "/x" +
+                       std::string(1, '\0') + "after" + std::string(1, '\0');
     std::string before = data;
     REQUIRE(replace_binary_prefix(data, ph, "/opt/env") == 2);
     REQUIRE(data.size() == before.size());
@@ -96,7 +96,8 @@ TEST_CASE("real zlib installs identically from .conda and .tar.bz2") {
 
 TEST_CASE("the malformed ca-certificates .conda is refused with a clear error") {
     TempDir tmp;
-    auto pkg = k_packages / "conda-forge" / "linux-64" / "ca-certificates-2024.7.4-hbcca054_0.conda";
+    auto pkg =
+        k_packages / "conda-forge" / "linux-64" / "ca-certificates-2024.7.4-hbcca054_0.conda";
     try {
         extract_conda_package(pkg, tmp.path() / "x");
         FAIL("extraction should have been refused");
@@ -112,7 +113,8 @@ TEST_CASE("the malformed ca-certificates .conda is refused with a clear error") 
 
 TEST_CASE("a real noarch: generic package and an old-style package install") {
     TempDir tmp;
-    extract_conda_package(k_packages / "anaconda" / "noarch" / "_r-mutex-1.0.1-anacondar_1.tar.bz2", tmp.path() / "r");
+    extract_conda_package(k_packages / "anaconda" / "noarch" / "_r-mutex-1.0.1-anacondar_1.tar.bz2",
+                          tmp.path() / "r");
     auto p = plan_package_install(tmp.path() / "r", {"x/noarch/_r-mutex.tar.bz2", "x", "", ""}, {});
     REQUIRE(p.name == "_r-mutex");
     REQUIRE(p.meta_json.find("\"noarch\"") != std::string::npos);
@@ -120,8 +122,12 @@ TEST_CASE("a real noarch: generic package and an old-style package install") {
 
 TEST_CASE("clobbers: the later package wins and is reported") {
     InstalledPackage a, b;
-    a.name = "a"; a.version = "1"; a.build = "0";
-    b.name = "b"; b.version = "1"; b.build = "0";
+    a.name = "a";
+    a.version = "1";
+    a.build = "0";
+    b.name = "b";
+    b.version = "1";
+    b.build = "0";
     LayerEntry e;
     e.path = "opt/conda/bin/x";
     e.data = "a";

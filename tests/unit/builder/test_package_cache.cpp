@@ -19,8 +19,9 @@ namespace {
 void make_packages(const fs::path& channel, const std::string& spec) {
     fs::path spec_file = channel.parent_path() / "spec.json";
     write_file_atomic(spec_file, spec, Durability::none);
-    std::string cmd = fmt::format("/usr/bin/python3 {}/tests/fixtures/make_conda_pkg.py {} {} >/dev/null",
-                                  ENVPACK_SOURCE_DIR, spec_file.string(), channel.string());
+    std::string cmd =
+        fmt::format("/usr/bin/python3 {}/tests/fixtures/make_conda_pkg.py {} {} >/dev/null",
+                    ENVPACK_SOURCE_DIR, spec_file.string(), channel.string());
     REQUIRE(std::system(cmd.c_str()) == 0);
 }
 
@@ -28,7 +29,8 @@ PackageSource source_for(const fs::path& file, const std::string& name) {
     return {name, "file://" + file.string(), file_sha256_hex(file), ""};
 }
 
-const char* k_good = R"([{"name": "good", "version": "1.0", "build": "0", "formats": ["conda", "tar.bz2"],
+const char* k_good =
+    R"([{"name": "good", "version": "1.0", "build": "0", "formats": ["conda", "tar.bz2"],
   "files": {"bin/good": {"text": "#!/bin/sh\necho good\n", "mode": 493}, "share/a.txt": {"text": "aaaa"}},
   "symlinks": {"bin/g": "good"}}])";
 
@@ -92,7 +94,8 @@ TEST_CASE("package cache: a hash mismatch is an error and leaves nothing behind"
     SECTION("a file missing from the channel") {
         auto missing = source_for(file, "good");
         missing.url = "file://" + (tmp.path() / "ch" / "linux-64" / "nope-1-0.tar.bz2").string();
-        REQUIRE_THROWS_WITH(cache.ensure_one(missing), Catch::Contains("no such file in the channel"));
+        REQUIRE_THROWS_WITH(cache.ensure_one(missing),
+                            Catch::Contains("no such file in the channel"));
     }
 }
 
