@@ -20,7 +20,7 @@ secs() { "$PY" -c "import sys;print(round(float(sys.argv[2]) - float(sys.argv[1]
 
 echo "making a $LAYERS-layer image of $((LAYERS * BYTES / 1000000)) MB ..."
 "$PY" "$FIXTURES/make_layout.py" --layout "$S/src" --tag src --layers "$LAYERS" --bytes "$BYTES" \
-    --compression none >/dev/null
+    --compression "${BENCH_COMPRESSION:-gzip}" >/dev/null  # gzip: skopeo pushes it as is (it would gzip plain layers)
 export ENVPACK_HOME=$S/home
 mkdir -p "$ENVPACK_HOME"
 skopeo copy -q oci:"$S/src":src oci:"$ENVPACK_HOME/store":bench/img:1
