@@ -27,6 +27,7 @@ namespace envpack {
 namespace {
 
 constexpr size_t k_error_body_cap = 64 * 1024;
+constexpr size_t k_memory_body_cap = 64u << 20;  // bodies not streamed to a sink (manifests, JSON)
 constexpr int k_max_redirects = 10;
 
 struct CurlGlobal {
@@ -162,6 +163,13 @@ size_t on_write(char* data, size_t size, size_t count, void* user) {
     try {
         check_status(t);
         if (!t->to_sink) {
+            if (t->request->response_sink == nullptr &&
+                t->response->body.size() + n > k_memory_body_cap) {
+                throw Error(fmt::format(
+                    "{} {}: the answer is larger than {} MiB; refusing to hold "
+                    "it in memory",
+                    t->request->method, redact(t->request->url), k_memory_body_cap >> 20));
+            }
             if (t->request->response_sink == nullptr ||
                 t->response->body.size() < k_error_body_cap) {
                 t->response->body.append(data, n);

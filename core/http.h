@@ -1,16 +1,18 @@
 // HTTP over libcurl, for channels (repodata, packages) and registries.
 //
-// One `HttpClient` per process (it owns a curl share handle for DNS/TLS session reuse); each
-// request is independent and thread-safe. Retries with backoff happen on connection errors,
-// 408, 429 (honouring Retry-After) and 5xx, up to `HttpOptions::retries`.
-// Credentials passed in headers are never logged: `redact()` is applied to anything printed.
+// An `HttpClient` owns a curl share handle (DNS and TLS session reuse) and a pool of easy handles
+// (kept-alive connections); `send` is thread-safe and each request is independent. Retries with
+// backoff happen on connection errors, 408, 429 (honouring Retry-After) and 5xx, up to
+// `HttpOptions::retries`. Credentials passed in headers are never logged: `redact()` is applied to
+// anything printed.
 //
 // Streamed downloads (`response_sink`) survive a dropped connection: the retry asks for the rest
 // with `Range: bytes=N-` (or skips the first N bytes when the server ignores ranges), so the sink
 // sees every byte exactly once. Bodies of non-2xx responses never reach the sink; they land in
-// `HttpResponse::body` (capped at 64 KiB) for error messages.
-// Redirects are followed by this class, not by curl, so `Authorization` (and any header named in
-// the request) is dropped when a redirect leaves the original scheme://host:port.
+// `HttpResponse::body` (capped at 64 KiB) for error messages. A body held in memory (no sink) over
+// 64 MiB aborts the request. Redirects are followed by this class, not by curl, so the
+// `Authorization` header is dropped when a redirect leaves the original scheme://host:port
+// (blob downloads redirected to object storage never see registry credentials).
 #pragma once
 
 #include <chrono>
