@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "core/tar_writer.h"
+#include "core/archive.h"
 #include "core/error.h"
 #include "registry/image.h"
 
@@ -38,29 +39,15 @@ std::optional<std::int64_t> source_date_epoch_from_env() {
 
 namespace {
 
-// "./a//b/" -> "a/b"; throws on ".." or empty.
+// "./a//b/" or "/a/b" -> "a/b" (entries are relative to the image root); throws on "..".
 std::string normalize_path(std::string_view p) {
-    std::string out;
-    size_t i = 0;
-    while (i < p.size()) {
-        size_t j = p.find('/', i);
-        if (j == std::string_view::npos) {
-            j = p.size();
-        }
-        std::string_view comp = p.substr(i, j - i);
-        if (comp == "..") {
-            throw bad_input(fmt::format("layer entry `{}` has a `..` component", p),
-                            "paths in a layer must stay inside the image root");
-        }
-        if (!comp.empty() && comp != ".") {
-            if (!out.empty()) {
-                out += '/';
-            }
-            out += comp;
-        }
-        i = j + 1;
+    size_t start = p.find_first_not_of('/');
+    auto rel = safe_relative_path(start == std::string_view::npos ? std::string_view() : p.substr(start));
+    if (!rel) {
+        throw bad_input(fmt::format("layer entry `{}` has a `..` component", p),
+                        "paths in a layer must stay inside the image root");
     }
-    return out;
+    return *rel;
 }
 
 std::string parent_of(const std::string& p) {

@@ -5,7 +5,12 @@
 #include <string>
 #include <vector>
 
+#include "cli/args.h"
 #include "core/log.h"
+
+namespace envpack {
+struct RegistryOptions;
+}
 
 namespace envpack::cli {
 
@@ -33,6 +38,15 @@ int cmd_gc(Context&, const std::vector<std::string>&);
 int cmd_export(Context&, const std::vector<std::string>&);
 int cmd_snapshot(Context&, const std::vector<std::string>&);
 int cmd_lock(Context&, const std::vector<std::string>&);
+
+int cmd_push(Context&, const std::vector<std::string>&);
+int cmd_pull(Context&, const std::vector<std::string>&);
+int cmd_login(Context&, const std::vector<std::string>&);
+
+// Registry options shared by push, pull and login (defined in cmd_push.cpp): --insecure-registry,
+// --ca-cert, --parallel, --retries, --chunk-size, --authfile, --json.
+std::vector<OptionSpec> registry_option_specs();
+envpack::RegistryOptions registry_options_from(const Args& args);
 
 // Writes `usage` to stdout when args contain --help/-h and returns true.
 bool wants_help(const std::vector<std::string>& args, const char* usage);

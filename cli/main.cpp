@@ -29,6 +29,20 @@ constexpr Command k_commands[] = {
      "usage: envpack gc [--json]\n"},
     {"export", cmd_export, "write an image as an OCI or docker-load tar",
      "usage: envpack export REF -o FILE.tar [--format oci|docker]\n"},
+    {"push", cmd_push, "send an image from the local store to a registry",
+     "usage: envpack push SRC [DEST] [--insecure-registry HOST]... [--ca-cert FILE] [--parallel "
+     "N]\n"
+     "                    [--retries N] [--chunk-size BYTES] [--authfile FILE] [--json]\n"
+     "SRC is a local image; DEST a registry reference (default: SRC, which must name a registry).\n"
+     "Plain http only for localhost, 127.0.0.0/8 and --insecure-registry hosts. Credentials from\n"
+     "--authfile, $REGISTRY_AUTH_FILE, $DOCKER_CONFIG/config.json or ~/.docker/config.json.\n"},
+    {"pull", cmd_pull, "fetch an image from a registry into the local store",
+     "usage: envpack pull REF [--platform OS/ARCH] [--insecure-registry HOST]... [--ca-cert FILE]\n"
+     "                    [--parallel N] [--retries N] [--authfile FILE] [--json]\n"
+     "An index or manifest list is resolved to --platform (default linux/amd64).\n"},
+    {"login", cmd_login, "check and save registry credentials (docker config.json)",
+     "usage: envpack login REGISTRY -u USER --password-stdin [--authfile FILE] [--no-check]\n"
+     "                    [--insecure-registry HOST]... [--ca-cert FILE]\n"},
     {"snapshot", cmd_snapshot, "snapshot a source directory (honours .amlignore / .gitignore)",
      "usage: envpack snapshot DIR [--list] [-o FILE.tar] [--json] [--max-bytes N] [--max-files N]\n"
      "  --list         print the included files and symlinks, one per line, sorted bytewise\n"
