@@ -112,7 +112,10 @@ int cmd_lock(Context& ctx, const std::vector<std::string>& argv) {
     std::vector<Channel> channels;
     for (size_t i = 0; i < channel_texts.size(); ++i) {
         try {
-            channels.push_back(Channel::parse(channel_texts[i], spec.base_dir(), channel_options));
+            for (auto& c :
+                 Channel::parse_expanded(channel_texts[i], spec.base_dir(), channel_options)) {
+                channels.push_back(std::move(c));
+            }
         } catch (const Error& e) {
             SourcePos pos = i < spec.channel_pos.size() ? spec.channel_pos[i] : SourcePos{};
             throw bad_input(spec.located_message(pos, e.what()), e.hint());

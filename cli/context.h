@@ -38,6 +38,8 @@ int cmd_gc(Context&, const std::vector<std::string>&);
 int cmd_export(Context&, const std::vector<std::string>&);
 int cmd_snapshot(Context&, const std::vector<std::string>&);
 int cmd_lock(Context&, const std::vector<std::string>&);
+int cmd_index(Context&, const std::vector<std::string>&);
+int cmd_build(Context&, const std::vector<std::string>&);
 
 int cmd_push(Context&, const std::vector<std::string>&);
 int cmd_pull(Context&, const std::vector<std::string>&);

@@ -29,6 +29,34 @@ constexpr Command k_commands[] = {
      "usage: envpack gc [--json]\n"},
     {"export", cmd_export, "write an image as an OCI or docker-load tar",
      "usage: envpack export REF -o FILE.tar [--format oci|docker]\n"},
+    {"snapshot", cmd_snapshot, "snapshot a source directory (honours .amlignore / .gitignore)",
+     "usage: envpack snapshot DIR [--list] [-o FILE.tar] [--json] [--max-bytes N] [--max-files N]\n"
+     "  --list         print the included files and symlinks, one per line, sorted bytewise\n"
+     "  -o FILE.tar    write the snapshot as a deterministic layer (.gz/.tgz: gzip, .zst: zstd)\n"
+     "  --json         print digest, file count, bytes and the ten largest files as JSON\n"
+     "  --max-bytes N  size limit (default 314572800 = 300 MiB; 0: none); not applied to --list\n"
+     "  --max-files N  file limit (default 2000; 0: none); not applied to --list\n"},
+    {"lock", cmd_lock, "solve an environment file into a conda-lock v1 (or @EXPLICIT) lock file",
+     "usage: envpack lock -f ENV.yml [-p PLATFORM]... [--virtual NAME=VERSION]... [-o FILE|-]\n"
+     "                    [--explicit] [--offline] [--channel-alias URL] [--json]\n"
+     "  -p PLATFORM   target platform (default linux-64; repeat for several)\n"
+     "  --virtual     override a virtual package of the target image (__cuda=12.4, __glibc=2.28)\n"
+     "  -o FILE       output (default conda-lock.yml, or conda-PLATFORM.lock with --explicit,\n"
+     "                beside ENV.yml); `-` for stdout\n"
+     "  --explicit    write conda's @EXPLICIT list (URL#sha256)\n"
+     "  --offline     use only the repodata cache in $ENVPACK_HOME/repodata\n"},
+    {"index", cmd_index, "write repodata.json for a local channel from its package files",
+     "usage: envpack index CHANNEL_DIR [--json]\n"},
+    {"build", cmd_build, "build (or find in the cache) the image of a locked conda environment",
+     "usage: envpack build -f ENV.yml [--lock FILE] [--base REF] [-t NAME[:TAG]] [--prefix /opt/conda]\n"
+     "                     [--compression gzip|zstd] [--max-layers N] [--push REF] [--explain] [--json]\n"
+     "                     [registry options of push: --insecure-registry HOST, --ca-cert FILE, ...]\n"
+     "  --lock FILE     the lock (default conda-lock.yml beside ENV.yml; make it with envpack lock)\n"
+     "  --base REF      base image in the local store, pulled first if it names a registry\n"
+     "                  (default: none, an image of the environment alone)\n"
+     "  --push REF      push the image to a registry after the build\n"
+     "  --max-layers N  layers for the environment (default 100 minus the base's layers)\n"
+     "  --explain       say which layers were reused and why others were rebuilt\n"},
     {"push", cmd_push, "send an image from the local store to a registry",
      "usage: envpack push SRC [DEST] [--insecure-registry HOST]... [--ca-cert FILE] [--parallel "
      "N]\n"
@@ -50,15 +78,6 @@ constexpr Command k_commands[] = {
      "  --json         print digest, file count, bytes and the ten largest files as JSON\n"
      "  --max-bytes N  size limit (default 314572800 = 300 MiB; 0: none); not applied to --list\n"
      "  --max-files N  file limit (default 2000; 0: none); not applied to --list\n"},
-    {"lock", cmd_lock, "solve an environment file into a conda-lock v1 (or @EXPLICIT) lock file",
-     "usage: envpack lock -f ENV.yml [-p PLATFORM]... [--virtual NAME=VERSION]... [-o FILE|-]\n"
-     "                    [--explicit] [--offline] [--channel-alias URL] [--json]\n"
-     "  -p PLATFORM   target platform (default linux-64; repeat for several)\n"
-     "  --virtual     override a virtual package of the target image (__cuda=12.4, __glibc=2.28)\n"
-     "  -o FILE       output (default conda-lock.yml, or conda-PLATFORM.lock with --explicit,\n"
-     "                beside ENV.yml); `-` for stdout\n"
-     "  --explicit    write conda's @EXPLICIT list (URL#sha256)\n"
-     "  --offline     use only the repodata cache in $ENVPACK_HOME/repodata\n"},
 };
 
 void print_usage(std::FILE* out) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/digest.h"
+#include "core/compress.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/http.h"
@@ -156,6 +157,16 @@ Channel Channel::parse(std::string_view text, const std::filesystem::path& base_
     return c;
 }
 
+std::vector<Channel> Channel::parse_expanded(std::string_view text,
+                                             const std::filesystem::path& base_dir,
+                                             const ChannelOptions& options) {
+    if (text == "defaults") {
+        return {parse("https://repo.anaconda.com/pkgs/main", base_dir, options),
+                parse("https://repo.anaconda.com/pkgs/r", base_dir, options)};
+    }
+    return {parse(text, base_dir, options)};
+}
+
 std::string Channel::subdir_url(std::string_view subdir) const {
     return fmt::format("{}/{}", m_url, subdir);
 }
@@ -246,10 +257,15 @@ Repodata RepodataFetcher::fetch_remote(const Channel& channel, std::string_view 
             }
         }
         const bool plain = std::string_view(variant) == "repodata.json";
+        // Bodies always go to a sink: HttpClient refuses in-memory bodies over 64 MiB, and
+        // conda-forge's compressed repodata is already about half of that.
         std::optional<AtomicFile> file;
+        StringSink compressed;
         if (plain) {
             file.emplace(json_path, Durability::none);
             request.response_sink = &*file;
+        } else {
+            request.response_sink = &compressed;
         }
         HttpResponse response;
         try {
@@ -285,7 +301,7 @@ Repodata RepodataFetcher::fetch_remote(const Channel& channel, std::string_view 
                 file->commit();
             } else {
                 std::string json =
-                    decode_repodata(std::move(response.body), RepodataEncoding::zstd, url);
+                    decode_repodata(std::move(compressed.data()), RepodataEncoding::zstd, url);
                 write_file_atomic(json_path, json, Durability::none);
             }
             next.save(state_path);

@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "resolver/repodata.h"
 
@@ -44,6 +45,12 @@ class Channel {
     // Throws a bad-input Error for an empty channel or an unsupported URL scheme.
     static Channel parse(std::string_view text, const std::filesystem::path& base_dir,
                          const ChannelOptions& options = {});
+
+    // Like parse, but `defaults` expands to conda's default channels on Linux
+    // (`https://repo.anaconda.com/pkgs/main`, `https://repo.anaconda.com/pkgs/r`), in that order.
+    static std::vector<Channel> parse_expanded(std::string_view text,
+                                               const std::filesystem::path& base_dir,
+                                               const ChannelOptions& options = {});
 
     Kind kind() const { return m_kind; }
     // The channel as users name it: `conda-forge` for names, the canonical URL otherwise.

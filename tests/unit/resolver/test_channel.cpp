@@ -45,6 +45,11 @@ TEST_CASE("channel: names, URLs and local paths", "[channel]") {
     CHECK(Channel::parse("conda-forge", "/", {"https://mirror.example.com/conda/"}).url() ==
           "https://mirror.example.com/conda/conda-forge");
     CHECK(Channel::parse("./local", "/p").local_dir() == "/p/local");
+    auto defaults = Channel::parse_expanded("defaults", "/");
+    REQUIRE(defaults.size() == 2);
+    CHECK(defaults[0].url() == "https://repo.anaconda.com/pkgs/main");
+    CHECK(defaults[1].url() == "https://repo.anaconda.com/pkgs/r");
+    CHECK(Channel::parse_expanded("conda-forge", "/").size() == 1);
     CHECK(Channel::parse("conda-forge", "/").subdir_url("noarch") ==
           "https://conda.anaconda.org/conda-forge/noarch");
     CHECK_THROWS_WITH(Channel::parse("", "/"), Catch::Contains("empty channel"));

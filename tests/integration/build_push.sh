@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# envpack build with a base that names a registry (pulled first when not in the store) and
+# --push to Debian's docker-registry on a free port of 127.0.0.1; skopeo reads the pushed image.
+set -euo pipefail
+: "${ENVPACK:?}"
+source "$ENVPACK_SOURCE_DIR/tests/fixtures/registry_lib.bash"
+registry_require_tools docker-registry skopeo curl zstd
+REGISTRY_SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/envpack-push.XXXXXX")
+trap registry_cleanup EXIT
+S=$REGISTRY_SCRATCH
+fail() { echo "FAIL: $*" >&2; exit 1; }
+start_registry main
+export ENVPACK_HOME=$S/home1
+cat >"$S/spec.json" <<'JSON'
+[{"name": "tool", "version": "1.0", "build": "0", "files": {"bin/tool": {"text": "#!/bin/sh\necho tool\n", "mode": 493}}}]
+JSON
+/usr/bin/python3 "$ENVPACK_SOURCE_DIR/tests/fixtures/make_conda_pkg.py" "$S/spec.json" "$S/channel" >/dev/null
+"$ENVPACK" index "$S/channel" >/dev/null
+printf 'name: p\nchannels: [./channel]\ndependencies: [tool]\n' >"$S/env.yml"
+"$ENVPACK" lock -f "$S/env.yml" >/dev/null
+mkdir -p "$S/rootfs/etc" && echo base >"$S/rootfs/etc/base.txt"
+"$ENVPACK" import "$S/rootfs" -t "$REG_main/test/base:1" >/dev/null
+"$ENVPACK" push "$REG_main/test/base:1" >/dev/null
+
+# A fresh home: the base is pulled from the registry, the result pushed.
+export ENVPACK_HOME=$S/home2
+"$ENVPACK" build -f "$S/env.yml" --base "$REG_main/test/base:1" -t test/env:1 \
+  --push "$REG_main/test/env:1" --json >"$S/build.json"
+digest=$(/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["pushed"]["digest"]==d["digest"], d; print(d["digest"])' "$S/build.json")
+remote=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$REG_main/test/env:1")
+[ "$remote" = "$digest" ] || fail "registry has $remote, built $digest"
+skopeo inspect --tls-verify=false "docker://$REG_main/test/env:1" | grep -q 'org.envpack.build-key' || fail "labels"
+echo ok
