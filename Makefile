@@ -36,7 +36,7 @@ test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 demo: build
-	ENVPACK=$(BUILD_DIR)/cli/envpack sh examples/demo.sh
+	ENVPACK=$(BUILD_DIR)/cli/envpack bash examples/demo.sh
 
 bench: build
 	@for b in bench/*.sh; do echo "== $$b"; ENVPACK=$(BUILD_DIR)/cli/envpack BUILD_DIR=$(BUILD_DIR) bash $$b || exit 1; done

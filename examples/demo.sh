@@ -4,7 +4,9 @@
 #   2. list and inspect it, export it for `docker load`;
 #   3. show that a second, fresh store gets the bit-identical image;
 #   4. snapshot the example training source (ignore files honoured);
-#   5. lock an environment file against a local channel (conda semantics, libsolv);
+#   5. make a local conda channel, index it, lock conda_dependencies.yml against it (conda
+#      semantics, libsolv) and build the environment image on the base (one layer per package);
+#      a second build is a cache hit; the image runs under runc when root and runc are there;
 #   6. push the image to a local registry (Debian's docker-registry on a free port) and pull it
 #      back into a fresh store, with the same digest.
 set -euo pipefail
@@ -41,9 +43,35 @@ head -c 2000000 /dev/zero > "$work/src/data/cache.bin"; echo old > "$work/src/ou
 "$ENVPACK" snapshot "$work/src" --list
 "$ENVPACK" snapshot "$work/src"
 
-step "envpack lock -f examples/conda_dependencies.yml (local channel, offline)"
-"$ENVPACK" lock -f "$here/conda_dependencies.yml" -o "$work/conda-lock.yml"
-grep -E '^  - name:|^    version:' "$work/conda-lock.yml" | paste - - | sed 's/ *- name: /  /; s/ *version: / /'
+step "envpack index channel (packages made from examples/channel.json)"
+/usr/bin/python3 "$here/../tests/fixtures/make_conda_pkg.py" "$here/channel.json" "$work/channel" > /dev/null
+"$ENVPACK" index "$work/channel"
+cp "$here/conda_dependencies.yml" "$work/conda_dependencies.yml"
+
+step "envpack lock -f conda_dependencies.yml"
+"$ENVPACK" lock -f "$work/conda_dependencies.yml"
+grep -E '^- name:|^  version:' "$work/conda-lock.yml" | paste - - | sed "s/^- name: /  /; s/ *version: / /; s/'//g"
+
+step "envpack build -f conda_dependencies.yml --base demo/base:1 -t demo/env:1"
+"$ENVPACK" build -f "$work/conda_dependencies.yml" --base demo/base:1 -t demo/env:1
+"$ENVPACK" inspect demo/env:1
+step "envpack build again: the build cache answers"
+time_start=$(date +%s%N)
+"$ENVPACK" build -f "$work/conda_dependencies.yml" --base demo/base:1 -t demo/env:1 --explain
+echo "($(( ($(date +%s%N) - time_start) / 1000000 )) ms)"
+
+if [ "$(id -u)" = 0 ] && command -v runc >/dev/null && command -v umoci >/dev/null; then
+  step "run /opt/conda/bin/hi in the image with runc"
+  umoci unpack --image "$ENVPACK_HOME/store:demo/env:1" "$work/bundle" > /dev/null
+  /usr/bin/python3 - "$work/bundle/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/opt/conda/bin/hi"]
+json.dump(c, open(sys.argv[1], "w"))
+PY
+  (cd "$work/bundle" && runc run "envpack-demo-$$" < /dev/null)
+fi
 
 step "push to a local registry and pull back"
 port=$(/usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
@@ -57,9 +85,10 @@ YAML
 docker-registry serve "$work/registry/config.yml" > "$work/registry/log" 2>&1 &
 registry_pid=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
-"$ENVPACK" push demo/base:1 "127.0.0.1:$port/demo/base:1"
-pulled=$(ENVPACK_HOME="$work/home3" "$ENVPACK" pull "127.0.0.1:$port/demo/base:1" --json | \
+"$ENVPACK" push demo/env:1 "127.0.0.1:$port/demo/env:1"
+built=$("$ENVPACK" inspect demo/env:1 --json | /usr/bin/python3 -c 'import json,sys;print(json.load(sys.stdin)["digest"])')
+pulled=$(ENVPACK_HOME="$work/home3" "$ENVPACK" pull "127.0.0.1:$port/demo/env:1" --json | \
   /usr/bin/python3 -c 'import json,sys;print(json.load(sys.stdin)["digest"])')
 echo "pulled into a fresh store: $pulled"
-[ "$pulled" = "$first" ]
+[ "$pulled" = "$built" ]
 printf '\ndemo ok: store at %s\n' "$ENVPACK_HOME"
