@@ -253,9 +253,22 @@ BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* h
         result.explain.push_back(
             "image: the build cache entry's image is gone from the store; building");
     } else {
-        result.explain.push_back(fmt::format("image: no image with build key {}; building",
+        result.explain.push_back(fmt::format("image: no image with build key {} in the store",
                                              result.build_key.substr(0, 16)));
     }
+    if (options.remote_cache && options.remote_cache(result.build_key, name)) {
+        if (auto d = store.resolve(name)) {
+            result.manifest = *d;
+            result.cached = true;
+            result.cached_remote = true;
+            result.explain.push_back(fmt::format("image: reused {} from the registry (build key {})",
+                                                 d->digest.to_string(), result.build_key.substr(0, 16)));
+            write_file_atomic(builds_dir / result.build_key,
+                              nlohmann::json{{"manifest", d->to_json()}}.dump());
+            return result;
+        }
+    }
+    result.explain.push_back("image: building");
 
     // Packages: install keys and cached records.
     std::vector<Item> items(locked.size());

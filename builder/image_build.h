@@ -20,6 +20,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,12 +47,18 @@ struct BuildOptions {
     unsigned threads = 0;   // compressor threads (0: default)
     std::optional<std::int64_t> source_date_epoch;
     std::filesystem::path home;  // $ENVPACK_HOME
+    // A second-level build cache (the --push target): called with the build key and the image
+    // name after a local miss; returns true when it has put an image with that key into the store
+    // under `name` (e.g. pulled from the registry's cache tag), so nothing is built. Failures of
+    // the remote cache should degrade to a miss (return false), never fail the build.
+    std::function<bool(const std::string& build_key, const std::string& name)> remote_cache;
 };
 
 struct BuildResult {
     std::string name;
     Descriptor manifest;
     bool cached = false;  // found by build key, nothing built
+    bool cached_remote = false;  // ... and it came from the remote cache
     std::size_t layers_written = 0;
     std::size_t layers_reused = 0;
     std::vector<std::string> explain;  // one line per decision

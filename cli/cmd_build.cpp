@@ -79,12 +79,44 @@ int cmd_build(Context& ctx, const std::vector<std::string>& argv) {
         RegistryClient client(registry_options_from(args), ctx.log);
         client.pull(store, *base_ref);
     }
+    // With --push, the target repository is a second-level build cache, as Azure ML keys images
+    // in its registry by the environment's hash: tag `envpack-<key>` beside the pushed tag.
+    std::optional<ImageRef> push_ref;
+    if (auto dest = args.value("--push")) {
+        push_ref = ImageRef::parse(*dest);
+    }
+    auto cache_ref = [&](const std::string& key) {
+        const ImageRef& p = *push_ref;
+        return ImageRef::parse((p.domain().empty() ? p.path() : p.domain() + "/" + p.path()) +
+                               ":envpack-" + key.substr(0, 32));
+    };
+    if (push_ref) {
+        options.remote_cache = [&](const std::string& key, const std::string& name) {
+            ImageRef cached = cache_ref(key);
+            try {
+                RegistryClient client(registry_options_from(args), ctx.log);
+                if (!client.resolve(cached)) {
+                    return false;
+                }
+                PullResult pulled = client.pull(store, cached);
+                store.tag(name, store.resolve_or_throw(pulled.stored_name));
+                return true;
+            } catch (const Error& e) {
+                ctx.log.warnf("build cache at {}: {} (building instead)", cached.to_string(), e.what());
+                return false;
+            }
+        };
+    }
     HttpClient http;
     BuildResult r = build_image(store, options, &http, ctx.log);
     std::optional<PushResult> pushed;
-    if (auto dest = args.value("--push")) {
+    if (push_ref) {
         RegistryClient client(registry_options_from(args), ctx.log);
-        pushed = client.push(store, r.name, ImageRef::parse(*dest));
+        pushed = client.push(store, r.name, *push_ref);
+        if (!r.cached_remote) {
+            // The cache tag: blobs are all there now, so this is HEADs and one manifest PUT.
+            client.push(store, r.name, cache_ref(r.build_key));
+        }
     }
     if (args.flag("--explain")) {
         for (const auto& line : r.explain) {
@@ -95,6 +127,7 @@ int cmd_build(Context& ctx, const std::vector<std::string>& argv) {
         nlohmann::json j = {{"reference", r.name},
                             {"digest", r.manifest.digest.to_string()},
                             {"cached", r.cached},
+                            {"cached_remote", r.cached_remote},
                             {"build_key", r.build_key},
                             {"layers_written", r.layers_written},
                             {"layers_reused", r.layers_reused},

@@ -30,4 +30,22 @@ digest=$(/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); a
 remote=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$REG_main/test/env:1")
 [ "$remote" = "$digest" ] || fail "registry has $remote, built $digest"
 skopeo inspect --tls-verify=false "docker://$REG_main/test/env:1" | grep -q 'org.envpack.build-key' || fail "labels"
+key=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["build_key"])' "$S/build.json")
+cache_digest=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$REG_main/test/env:envpack-${key:0:32}")
+[ "$cache_digest" = "$digest" ] || fail "cache tag envpack-${key:0:32} missing or different"
+
+# Another machine (a fresh home) asking for the same environment and push target: the registry's
+# cache tag answers, nothing is built, and the requested tag is pushed too.
+export ENVPACK_HOME=$S/home3
+"$ENVPACK" build -f "$S/env.yml" --base "$REG_main/test/base:1" -t test/env:1 \
+  --push "$REG_main/test/env:2" --json --explain >"$S/build3.json" 2>"$S/build3.err"
+/usr/bin/python3 - "$S/build3.json" "$digest" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["cached"] and d["cached_remote"], d
+assert d["digest"] == sys.argv[2] and d["layers_written"] == 0, d
+assert d["pushed"]["uploaded"] == 0, d
+PY
+grep -q "from the registry" "$S/build3.err" || fail "--explain does not say the registry answered"
+[ "$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$REG_main/test/env:2")" = "$digest" ] || fail "env:2 not pushed"
 echo ok
