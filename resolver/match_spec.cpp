@@ -178,34 +178,6 @@ std::string join(const std::vector<std::string>& v, std::string_view sep) {
 
 }  // namespace
 
-bool glob_matches(std::string_view pattern, std::string_view text) {
-    if (pattern.find('*') == std::string_view::npos) {
-        return pattern == text;
-    }
-    size_t p = 0;
-    size_t t = 0;
-    size_t star = std::string_view::npos;
-    size_t mark = 0;
-    while (t < text.size()) {
-        if (p < pattern.size() && pattern[p] != '*' && pattern[p] == text[t]) {
-            ++p;
-            ++t;
-        } else if (p < pattern.size() && pattern[p] == '*') {
-            star = p++;
-            mark = t;
-        } else if (star != std::string_view::npos) {
-            p = star + 1;
-            t = ++mark;
-        } else {
-            return false;
-        }
-    }
-    while (p < pattern.size() && pattern[p] == '*') {
-        ++p;
-    }
-    return p == pattern.size();
-}
-
 MatchSpec MatchSpec::parse(std::string_view text) {
     std::string_view whole = text;
     std::string_view s = text;

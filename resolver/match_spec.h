@@ -66,8 +66,5 @@ class MatchSpec {
     std::optional<std::string> m_license;
 };
 
-// True when `text` matches the glob `pattern` (`*` = any run of characters; a pattern without
-// `*` must be equal). Exposed for channel and build matching.
-bool glob_matches(std::string_view pattern, std::string_view text);
 
 }  // namespace envpack

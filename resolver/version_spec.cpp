@@ -11,32 +11,6 @@ namespace envpack {
 
 namespace {
 
-// Matches `text` against a glob where `*` stands for any run of characters.
-bool glob_match(std::string_view pattern, std::string_view text) {
-    size_t p = 0;
-    size_t t = 0;
-    size_t star = std::string_view::npos;
-    size_t mark = 0;
-    while (t < text.size()) {
-        if (p < pattern.size() && pattern[p] != '*' && pattern[p] == text[t]) {
-            ++p;
-            ++t;
-        } else if (p < pattern.size() && pattern[p] == '*') {
-            star = p++;
-            mark = t;
-        } else if (star != std::string_view::npos) {
-            p = star + 1;
-            t = ++mark;
-        } else {
-            return false;
-        }
-    }
-    while (p < pattern.size() && pattern[p] == '*') {
-        ++p;
-    }
-    return p == pattern.size();
-}
-
 Error spec_error(std::string_view spec, std::string_view why) {
     return bad_input(fmt::format("invalid version spec `{}`: {}", spec, why),
                      "use e.g. 1.7, =1.7, 1.7.*, >=1.7,<2, 1.7|1.8, !=1.7.3 or ~=1.7.2");
@@ -224,7 +198,7 @@ bool VersionSpec::matches(const Version& v) const {
         case Op::compatible:
             return v.compatible_with(m_version);
         case Op::glob:
-            return glob_match(m_pattern, v.normalized());
+            return glob_matches(m_pattern, v.normalized());
         case Op::all_of:
             return std::all_of(m_children.begin(), m_children.end(),
                                [&](const VersionSpec& c) { return c.matches(v); });
@@ -282,6 +256,34 @@ std::string VersionSpec::to_string() const {
         }
     }
     return "*";
+}
+
+bool glob_matches(std::string_view pattern, std::string_view text) {
+    if (pattern.find('*') == std::string_view::npos) {
+        return pattern == text;
+    }
+    size_t p = 0;
+    size_t t = 0;
+    size_t star = std::string_view::npos;
+    size_t mark = 0;
+    while (t < text.size()) {
+        if (p < pattern.size() && pattern[p] != '*' && pattern[p] == text[t]) {
+            ++p;
+            ++t;
+        } else if (p < pattern.size() && pattern[p] == '*') {
+            star = p++;
+            mark = t;
+        } else if (star != std::string_view::npos) {
+            p = star + 1;
+            t = ++mark;
+        } else {
+            return false;
+        }
+    }
+    while (p < pattern.size() && pattern[p] == '*') {
+        ++p;
+    }
+    return p == pattern.size();
 }
 
 }  // namespace envpack

@@ -61,4 +61,8 @@ class VersionSpec {
     friend class VersionSpecParser;
 };
 
+// True when `text` matches the glob `pattern` (`*` = any run of characters; a pattern without
+// `*` must be equal). Used for version globs, package names, build strings and channels.
+bool glob_matches(std::string_view pattern, std::string_view text);
+
 }  // namespace envpack
