@@ -133,6 +133,12 @@ BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* h
                         options.prefix));
     }
     EnvSpec env = EnvSpec::load(options.env_file);
+    if (!env.pip.empty()) {
+        // Said at every build, not only at lock time: the image will lack these packages.
+        log.warnf("{}: the `pip:` list ({} requirements) is not installed yet; the image holds the "
+                  "conda packages only",
+                  options.env_file.string(), env.pip.size());
+    }
     fs::path lock_path =
         options.lock_file.empty() ? env.base_dir() / "conda-lock.yml" : options.lock_file;
     if (!fs::exists(lock_path)) {
