@@ -71,13 +71,6 @@ constexpr Command k_commands[] = {
     {"login", cmd_login, "check and save registry credentials (docker config.json)",
      "usage: envpack login REGISTRY -u USER --password-stdin [--authfile FILE] [--no-check]\n"
      "                    [--insecure-registry HOST]... [--ca-cert FILE]\n"},
-    {"snapshot", cmd_snapshot, "snapshot a source directory (honours .amlignore / .gitignore)",
-     "usage: envpack snapshot DIR [--list] [-o FILE.tar] [--json] [--max-bytes N] [--max-files N]\n"
-     "  --list         print the included files and symlinks, one per line, sorted bytewise\n"
-     "  -o FILE.tar    write the snapshot as a deterministic layer (.gz/.tgz: gzip, .zst: zstd)\n"
-     "  --json         print digest, file count, bytes and the ten largest files as JSON\n"
-     "  --max-bytes N  size limit (default 314572800 = 300 MiB; 0: none); not applied to --list\n"
-     "  --max-files N  file limit (default 2000; 0: none); not applied to --list\n"},
 };
 
 void print_usage(std::FILE* out) {
