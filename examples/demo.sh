@@ -38,7 +38,7 @@ step "reproducible: $first (store 1) vs $second (fresh store 2)"
 
 step "envpack snapshot src (.amlignore wins over .gitignore; caches and outputs left out)"
 cp -r "$here/src" "$work/src"
-mkdir -p "$work/src/outputs" "$work/src/__pycache__"
+mkdir -p "$work/src/outputs" "$work/src/__pycache__" "$work/src/data"
 head -c 2000000 /dev/zero > "$work/src/data/cache.bin"; echo old > "$work/src/outputs/model.json"
 "$ENVPACK" snapshot "$work/src" --list
 "$ENVPACK" snapshot "$work/src"
