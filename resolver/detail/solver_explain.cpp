@@ -271,18 +271,25 @@ class Explainer {
             }
         }
         for (const auto& [dep, sources] : f.missing) {
+            // One line per missing dependency, naming every shown package that needs it (not
+            // one line per build).
+            std::vector<int> from;
             for (int s : shown) {
                 if (sources.contains(s)) {
-                    if (dep.starts_with("__")) {
-                        out += fmt::format(
-                            "{}  {} requires `{}`, a virtual package the target "
-                            "image does not provide (set it with --virtual {}=VERSION)\n",
-                            indent, group({s}), dep, name_of(dep));
-                    } else {
-                        out += fmt::format("{}  {} requires `{}`, which nothing in {} provides\n",
-                                           indent, group({s}), dep, m_pool.channel_list());
-                    }
+                    from.push_back(s);
                 }
+            }
+            if (from.empty()) {
+                continue;
+            }
+            if (dep.starts_with("__")) {
+                out += fmt::format(
+                    "{}  {} requires `{}`, a virtual package the target "
+                    "image does not provide (set it with --virtual {}=VERSION)\n",
+                    indent, group(from), dep, name_of(dep));
+            } else {
+                out += fmt::format("{}  {} requires `{}`, which nothing in {} provides\n", indent,
+                                   group(from), dep, m_pool.channel_list());
             }
         }
         for (const auto& [dep, sources] : deps) {
