@@ -211,26 +211,74 @@ void HashingSink::write(const void* data, size_t size) {
     }
 }
 
+namespace {
+
+// zstd in memory: one call straight into the final buffer when the (single) frame declares
+// its size, else streaming; a truncated stream is an error, not a short result.
+std::string unzstd_memory(std::string_view data) {
+    std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+    std::string out;
+    // When the frames declare their sizes (zstd's CLI and libraries do for files), decode in one
+    // call straight into the final buffer: no window copies and no zero-filling.
+    unsigned long long total = ZSTD_getFrameContentSize(data.data(), data.size());
+    std::size_t first_frame = ZSTD_findFrameCompressedSize(data.data(), data.size());
+    bool one_frame = !ZSTD_isError(first_frame) && first_frame == data.size();
+    if (one_frame && total != ZSTD_CONTENTSIZE_UNKNOWN && total != ZSTD_CONTENTSIZE_ERROR &&
+        total < (1ull << 36)) {
+        std::size_t result = 0;
+        out.resize_and_overwrite(total, [&](char* p, std::size_t n) {
+            result = ZSTD_decompressDCtx(ctx.get(), p, n, data.data(), data.size());
+            return ZSTD_isError(result) ? std::size_t{0} : result;
+        });
+        if (ZSTD_isError(result)) {
+            throw Error(fmt::format("zstd: {}", ZSTD_getErrorName(result)));
+        }
+        if (result != total) {
+            throw Error("zstd: size differs from the frame header");
+        }
+        return out;
+    }
+    ZSTD_inBuffer in{data.data(), data.size(), 0};
+    std::size_t last = 1;
+    while (in.pos < in.size) {
+        std::size_t old = out.size();
+        out.resize(old + ZSTD_DStreamOutSize());
+        ZSTD_outBuffer o{out.data() + old, out.size() - old, 0};
+        last = ZSTD_decompressStream(ctx.get(), &o, &in);
+        out.resize(old + o.pos);
+        if (ZSTD_isError(last)) {
+            throw Error(fmt::format("zstd: {}", ZSTD_getErrorName(last)));
+        }
+        if (last == 0 && in.pos < in.size) {
+            continue;  // another frame follows
+        }
+    }
+    // Flush what the decoder still holds.
+    while (last != 0) {
+        std::size_t old = out.size();
+        out.resize(old + ZSTD_DStreamOutSize());
+        ZSTD_outBuffer o{out.data() + old, out.size() - old, 0};
+        last = ZSTD_decompressStream(ctx.get(), &o, &in);
+        out.resize(old + o.pos);
+        if (ZSTD_isError(last)) {
+            throw Error(fmt::format("zstd: {}", ZSTD_getErrorName(last)));
+        }
+        if (o.pos == 0 && last != 0) {
+            throw Error("zstd: truncated frame");
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
 std::string decompress(Compression c, std::string_view data) {
     std::string out;
     if (c == Compression::none) {
         return std::string(data);
     }
     if (c == Compression::zstd) {
-        ZSTD_DCtx* d = ZSTD_createDCtx();
-        std::string buf(ZSTD_DStreamOutSize(), '\0');
-        ZSTD_inBuffer in{data.data(), data.size(), 0};
-        while (in.pos < in.size) {
-            ZSTD_outBuffer o{buf.data(), buf.size(), 0};
-            size_t rc = ZSTD_decompressStream(d, &o, &in);
-            if (ZSTD_isError(rc)) {
-                ZSTD_freeDCtx(d);
-                throw Error(fmt::format("zstd: {}", ZSTD_getErrorName(rc)));
-            }
-            out.append(buf.data(), o.pos);
-        }
-        ZSTD_freeDCtx(d);
-        return out;
+        return unzstd_memory(data);
     }
     z_stream zs{};
     inflateInit2(&zs, 15 + 32);

@@ -3,6 +3,7 @@
 #include <random>
 
 #include "core/compress.h"
+#include "core/error.h"
 #include "core/process.h"
 #include "core/thread_pool.h"
 
@@ -89,4 +90,13 @@ TEST_CASE("ThreadPool runs tasks and propagates exceptions") {
     CHECK(sum == 40425);
     auto bad = pool.submit([]() -> int { throw std::runtime_error("boom"); });
     CHECK_THROWS_AS(bad.get(), std::runtime_error);
+}
+
+TEST_CASE("truncated compressed data is an error, not a short result") {
+    std::string in = sample(2 * 1024 * 1024);
+    for (Compression c : {Compression::gzip, Compression::zstd}) {
+        INFO(to_string(c));
+        std::string z = compress(c, in, 2);
+        CHECK_THROWS_AS(decompress(c, z.substr(0, z.size() / 2)), Error);
+    }
 }
