@@ -3,13 +3,10 @@
 # file:line:column and a caret), truncated and wrongly typed repodata (exit 1 naming the file),
 # packages depending on names absent from every channel and unknown root specs (exit 3 with an
 # explanation), usage errors. None may crash.
-set -euo pipefail
-: "${ENVPACK:?}" "${ENVPACK_SHARED_DIR:?}"
+. "$(dirname "$0")/lib.sh"  # scratch dir, ENVPACK_HOME, fail, cleanup on exit
+: "${ENVPACK_SHARED_DIR:?}"
 CH="$ENVPACK_SHARED_DIR/data/conda/channels"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-export ENVPACK_HOME="$T/home"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+T=$SCRATCH
 
 # expect CODE PATTERN -- ARGS...: runs envpack lock, checks the exit code and that stderr matches.
 expect() {

@@ -2,13 +2,10 @@
 # envpack lock end to end over the shared conda channels used as local-path channels: conda-lock
 # v1 output, --explicit, --json, -o -, default output beside the environment file, relative channel
 # paths, .conda preferred over .tar.bz2, content hash recorded and changing with the file.
-set -euo pipefail
-: "${ENVPACK:?}" "${ENVPACK_SHARED_DIR:?}"
+. "$(dirname "$0")/lib.sh"  # scratch dir, ENVPACK_HOME, fail, cleanup on exit
+: "${ENVPACK_SHARED_DIR:?}"
 CH="$ENVPACK_SHARED_DIR/data/conda/channels"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-export ENVPACK_HOME="$T/home"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+T=$SCRATCH
 
 # A project directory with the channel reached by a path relative to the environment file.
 mkdir -p "$T/project"

@@ -3,13 +3,10 @@
 # paths): a real conflict exits 3 and explains the chain and the versions available; virtual
 # packages describe the target (no __cuda unless --virtual gives one), and `constrains` on them
 # hold; conda's track_features rules pick the mkl builds only when asked.
-set -euo pipefail
-: "${ENVPACK:?}" "${ENVPACK_SHARED_DIR:?}"
+. "$(dirname "$0")/lib.sh"  # scratch dir, ENVPACK_HOME, fail, cleanup on exit
+: "${ENVPACK_SHARED_DIR:?}"
 CH="$ENVPACK_SHARED_DIR/data/conda/channels"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-export ENVPACK_HOME="$T/home"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+T=$SCRATCH
 
 env_file() {  # env_file NAME SPEC...
     local f="$T/$1.yml"; shift
