@@ -201,30 +201,12 @@ void Store::tag(std::string_view name, Descriptor manifest) {
 
 std::optional<Descriptor> Store::resolve(std::string_view name) const {
     auto images = read_index();
-    std::optional<Digest> by_digest;
-    std::string_view plain = name;
-    if (auto at = name.find('@'); at != std::string_view::npos) {
-        by_digest = Digest::parse(name.substr(at + 1));
-        plain = name.substr(0, at);
-    } else if (auto d = Digest::parse(name)) {
-        by_digest = d;
-        plain = {};
-    }
+    // "NAME@sha256:..." and a bare "sha256:..." are matched by digest alone; anything else by name.
+    auto at = name.find('@');
+    std::optional<Digest> by_digest = Digest::parse(at == std::string_view::npos ? name : name.substr(at + 1));
     for (const auto& img : images) {
-        if (by_digest) {
-            if (img.manifest.digest == *by_digest) {
-                return img.manifest;
-            }
-        } else if (img.name == plain) {
+        if (by_digest ? img.manifest.digest == *by_digest : img.name == name) {
             return img.manifest;
-        }
-    }
-    if (by_digest && has_blob(*by_digest) && !plain.empty()) {
-        // NAME@digest where the name is tagged differently: the digest alone decides.
-        for (const auto& img : images) {
-            if (img.manifest.digest == *by_digest) {
-                return img.manifest;
-            }
         }
     }
     return std::nullopt;
