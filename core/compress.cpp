@@ -272,38 +272,25 @@ std::string unzstd_memory(std::string_view data) {
 
 }  // namespace
 
+// Streams `c`-compressed bytes from `f` (gzip: every member) to `out`; `name` goes in errors.
+static void decompress_stream(Compression c, FILE* f, Sink& out, std::string_view name);
+
 std::string decompress(Compression c, std::string_view data) {
-    std::string out;
     if (c == Compression::none) {
         return std::string(data);
     }
     if (c == Compression::zstd) {
         return unzstd_memory(data);
     }
-    z_stream zs{};
-    inflateInit2(&zs, 15 + 32);
-    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-    zs.avail_in = static_cast<uInt>(data.size());
-    std::string buf(1 << 16, '\0');
-    for (;;) {
-        zs.next_out = reinterpret_cast<Bytef*>(buf.data());
-        zs.avail_out = static_cast<uInt>(buf.size());
-        int rc = inflate(&zs, Z_NO_FLUSH);
-        out.append(buf.data(), buf.size() - zs.avail_out);
-        if (rc == Z_STREAM_END) {
-            if (zs.avail_in == 0) {
-                break;
-            }
-            inflateReset(&zs);  // next member
-            continue;
-        }
-        if (rc != Z_OK) {
-            inflateEnd(&zs);
-            throw Error("gzip: corrupt data");
-        }
+    // gzip: the streaming decoder, reading the bytes through a memory FILE.
+    std::unique_ptr<FILE, int (*)(FILE*)> f(
+        fmemopen(const_cast<char*>(data.data()), data.size(), "rb"), &std::fclose);
+    if (!f) {
+        throw Error("gzip: cannot open the data as a stream");
     }
-    inflateEnd(&zs);
-    return out;
+    StringSink sink;
+    decompress_stream(c, f.get(), sink, "gzip data");
+    return std::move(sink.data());
 }
 
 }  // namespace envpack
@@ -323,17 +310,12 @@ Compression sniff_compression(std::string_view b) {
     return Compression::none;
 }
 
-void decompress_file(Compression c, const std::filesystem::path& path, Sink& out) {
-    FILE* f = std::fopen(path.c_str(), "rb");
-    if (f == nullptr) {
-        throw_errno("open", path.string(), errno);
-    }
-    std::unique_ptr<FILE, int (*)(FILE*)> guard(f, &std::fclose);
+static void decompress_stream(Compression c, FILE* f, Sink& out, std::string_view name) {
     std::string in(1 << 20, '\0');
     std::string buf(1 << 20, '\0');
     auto damaged = [&](std::string_view why) {
-        return Error(fmt::format("decompress `{}`: {}", path.string(), why),
-                     "the blob is damaged; re-fetch it");
+        return Error(fmt::format("decompress `{}`: {}", name, why),
+                     "the data is damaged; re-fetch it");
     };
     if (c == Compression::none) {
         size_t n;
@@ -398,6 +380,14 @@ void decompress_file(Compression c, const std::filesystem::path& path, Sink& out
             throw damaged("truncated gzip stream");
         }
     }
+}
+
+void decompress_file(Compression c, const std::filesystem::path& path, Sink& out) {
+    std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+    if (!f) {
+        throw_errno("open", path.string(), errno);
+    }
+    decompress_stream(c, f.get(), out, path.string());
 }
 
 }  // namespace envpack

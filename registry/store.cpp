@@ -203,7 +203,8 @@ std::optional<Descriptor> Store::resolve(std::string_view name) const {
     auto images = read_index();
     // "NAME@sha256:..." and a bare "sha256:..." are matched by digest alone; anything else by name.
     auto at = name.find('@');
-    std::optional<Digest> by_digest = Digest::parse(at == std::string_view::npos ? name : name.substr(at + 1));
+    std::optional<Digest> by_digest =
+        Digest::parse(at == std::string_view::npos ? name : name.substr(at + 1));
     for (const auto& img : images) {
         if (by_digest ? img.manifest.digest == *by_digest : img.name == name) {
             return img.manifest;
