@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/heap.h"
 #include "core/fs.h"
 #include "resolver/repodata.h"
 
@@ -144,6 +145,7 @@ int parse(const std::string& path, int repeat) {
     double best = 1e9;
     double best_cpu = 1e9;
     size_t count = 0;
+    unsigned shares = 1;
     auto cpu_seconds = [] {
         rusage ru{};
         getrusage(RUSAGE_SELF, &ru);
@@ -159,6 +161,7 @@ int parse(const std::string& path, int repeat) {
         best = std::min(best, std::chrono::duration<double>(t1 - t0).count());
         best_cpu = std::min(best_cpu, cpu_seconds() - c0);
         count = repodata.records.size();
+        shares = repodata.shares;
     }
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
@@ -166,16 +169,18 @@ int parse(const std::string& path, int repeat) {
     // Wall time is what a user waits; CPU time (user+sys) is less disturbed by other load.
     std::printf(
         "%-22s records %7zu  json %7.1f MB  wall %6.3f s = %5.0f MB/s  cpu %6.3f s = %5.0f MB/s"
-        "  peak RSS %6.1f MB (%.2fx JSON)\n",
+        "  peak RSS %6.1f MB (%.2fx JSON)  threads %u\n",
         std::filesystem::path(path).parent_path().parent_path().filename().c_str(), count, size_mb,
         best, size_mb / best, best_cpu, size_mb / std::max(best_cpu, 1e-6), rss_mb,
-        rss_mb / size_mb);
+        rss_mb / size_mb, shares);
     return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+    // As envpack itself runs (ENVPACK_TUNE_HEAP=0 measures the plain heap).
+    envpack::tune_heap(argv);
     try {
         std::string mode = argc > 1 ? argv[1] : "";
         if (mode == "generate" && argc == 4) {

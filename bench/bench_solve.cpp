@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/heap.h"
 #include "resolver/repodata.h"
 #include "resolver/solver.h"
 
@@ -138,6 +139,8 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // As envpack itself runs (ENVPACK_TUNE_HEAP=0 measures the plain heap).
+    envpack::tune_heap(argv);
     try {
         return run(argc, argv);
     } catch (const envpack::Error& e) {

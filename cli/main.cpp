@@ -13,6 +13,7 @@
 
 #include "cli/context.h"
 #include "core/error.h"
+#include "core/heap.h"
 
 namespace envpack::cli {
 namespace {
@@ -160,6 +161,7 @@ bool wants_help(const std::vector<std::string>& args, const char* usage) {
 }  // namespace envpack::cli
 
 int main(int argc, char** argv) {
+    envpack::tune_heap(argv);
     try {
         return envpack::cli::run(argc, argv);
     } catch (const envpack::Error& e) {

@@ -4,241 +4,28 @@
 
 #include <algorithm>
 #include <functional>
+#include <future>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/thread_pool.h"
 #include "resolver/detail/json_scanner.h"
 #include "resolver/detail/mapped_file.h"
+#include "resolver/detail/repodata_record.h"
 
 namespace envpack {
 namespace {
 
 using detail::JsonScanner;
 
-// conda's rule: a timestamp above year 9999 in seconds is already in milliseconds.
-constexpr std::int64_t k_max_seconds_timestamp = 253402300799;
 // How far behind the scan a memory-mapped input is handed back to the kernel.
 constexpr std::size_t k_release_step = 16u << 20;
 
-using ReleaseFn = std::function<void(std::size_t)>;
-
-void read_string(JsonScanner& s, std::string& out, std::string_view field) {
-    char c = s.peek();
-    if (c == '"') {
-        out.assign(s.string());
-    } else if (c == 'n' && s.is_null()) {
-        out.clear();
-    } else {
-        s.fail_type(fmt::format("`{}`", field), "a string");
-    }
-}
-
-void read_string_list(JsonScanner& s, std::vector<std::string>& out, std::string_view field) {
-    if (s.is_null()) {
-        return;
-    }
-    if (s.peek() != '[') {
-        s.fail_type(fmt::format("`{}`", field), "a list of strings or null");
-    }
-    s.expect('[');
-    // Collect views first and allocate the vector once: growing it element by element costs
-    // more in malloc/free than the rest of the parse on large repodata.
-    thread_local std::vector<std::string_view> views;
-    thread_local std::vector<std::string> escaped;  // owners for strings that had escapes
-    views.clear();
-    escaped.clear();
-    for (bool first = true; s.next(']', first); first = false) {
-        if (s.peek() != '"') {
-            s.fail_type(fmt::format("an entry of `{}`", field), "a string");
-        }
-        std::string_view v = s.string();
-        if (s.last_string_escaped()) {
-            escaped.reserve(16);
-            if (escaped.size() == escaped.capacity()) {
-                // Keep earlier views valid: never let `escaped` reallocate under them.
-                out.insert(out.end(), views.begin(), views.end());
-                views.clear();
-                escaped.clear();
-            }
-            v = escaped.emplace_back(v);
-        }
-        views.push_back(v);
-    }
-    out.reserve(out.size() + views.size());
-    for (auto v : views) {
-        out.emplace_back(v);
-    }
-}
-
-// track_features / features: "a b", "a,b", a list, or null.
-void read_feature_list(JsonScanner& s, std::vector<std::string>& out, std::string_view field) {
-    if (s.peek() != '"') {
-        read_string_list(s, out, field);
-        return;
-    }
-    std::string_view text = s.string();
-    size_t i = 0;
-    while (i < text.size()) {
-        size_t j = text.find_first_of(" ,", i);
-        if (j == std::string_view::npos) {
-            j = text.size();
-        }
-        if (j > i) {
-            out.emplace_back(text.substr(i, j - i));
-        }
-        i = j + 1;
-    }
-}
-
-std::int64_t read_int(JsonScanner& s, std::string_view field) {
-    char c = s.peek();
-    if (c == 'n' && s.is_null()) {
-        return 0;
-    }
-    if (c != '-' && (c < '0' || c > '9')) {
-        s.fail_type(fmt::format("`{}`", field), "a number");
-    }
-    return s.integer();
-}
-
-bool key_is(std::string_view key, std::string_view want) {
-    return key == want;
-}
-
-void read_record(JsonScanner& s, PackageRecord& r, std::string_view fn) {
-    if (s.peek() != '{') {
-        s.fail_type(fmt::format("package `{}`", fn), "an object");
-    }
-    s.expect('{');
-    bool have_name = false;
-    bool have_version = false;
-    for (bool first = true; s.next('}', first); first = false) {
-        if (s.peek() != '"') {
-            s.fail("expected a key");
-        }
-        std::string_view key = s.string();
-        // `key` may point into the scanner's scratch buffer: compare before reading the value.
-        s.expect(':');
-        switch (key.size()) {
-            case 2:
-                if (key_is(key, "fn")) {
-                    s.skip_value();  // the map key is authoritative
-                    continue;
-                }
-                break;
-            case 3:
-                if (key_is(key, "md5")) {
-                    read_string(s, r.md5, "md5");
-                    continue;
-                }
-                if (key_is(key, "url")) {
-                    // Read, but replaced by the channel's own URL below when there is one (as
-                    // conda, mamba and rattler do: a mirrored channel must not send downloads
-                    // elsewhere).
-                    read_string(s, r.url, "url");
-                    continue;
-                }
-                break;
-            case 4:
-                if (key_is(key, "name")) {
-                    read_string(s, r.name, "name");
-                    have_name = true;
-                    continue;
-                }
-                if (key_is(key, "size")) {
-                    r.size = static_cast<std::uint64_t>(read_int(s, "size"));
-                    continue;
-                }
-                break;
-            case 5:
-                if (key_is(key, "build")) {
-                    read_string(s, r.build, "build");
-                    continue;
-                }
-                break;
-            case 6:
-                if (key_is(key, "sha256")) {
-                    read_string(s, r.sha256, "sha256");
-                    continue;
-                }
-                if (key_is(key, "subdir")) {
-                    read_string(s, r.subdir, "subdir");
-                    continue;
-                }
-                if (key_is(key, "noarch")) {
-                    char c = s.peek();
-                    if (c == 't' || c == 'f') {
-                        // Legacy boolean noarch: true means generic.
-                        s.skip_value();
-                        r.noarch = c == 't' ? "generic" : "";
-                    } else {
-                        read_string(s, r.noarch, "noarch");
-                    }
-                    continue;
-                }
-                break;
-            case 7:
-                if (key_is(key, "version")) {
-                    read_string(s, r.version, "version");
-                    have_version = true;
-                    continue;
-                }
-                if (key_is(key, "depends")) {
-                    read_string_list(s, r.depends, "depends");
-                    continue;
-                }
-                if (key_is(key, "license")) {
-                    read_string(s, r.license, "license");
-                    continue;
-                }
-                break;
-            case 8:
-                if (key_is(key, "features")) {
-                    read_feature_list(s, r.features, "features");
-                    continue;
-                }
-                break;
-            case 9:
-                if (key_is(key, "timestamp")) {
-                    r.timestamp = read_int(s, "timestamp");
-                    continue;
-                }
-                break;
-            case 10:
-                if (key_is(key, "constrains")) {
-                    read_string_list(s, r.constrains, "constrains");
-                    continue;
-                }
-                break;
-            case 12:
-                if (key_is(key, "build_number")) {
-                    r.build_number = read_int(s, "build_number");
-                    continue;
-                }
-                break;
-            case 14:
-                if (key_is(key, "track_features")) {
-                    read_feature_list(s, r.track_features, "track_features");
-                    continue;
-                }
-                break;
-            default:
-                break;
-        }
-        s.skip_value();
-    }
-    if (!have_name || r.name.empty()) {
-        s.fail(fmt::format("package `{}` has no `name`", fn));
-    }
-    if (!have_version || r.version.empty()) {
-        s.fail(fmt::format("package `{}` has no `version`", fn));
-    }
-    if (r.timestamp > 0 && r.timestamp <= k_max_seconds_timestamp) {
-        r.timestamp *= 1000;
-    }
-}
+// Called with byte ranges of the input that are no longer needed.
+using ReleaseFn = std::function<void(std::size_t, std::size_t)>;
 
 // Large record arrays are written once, front to back: 2 MiB pages save tens of thousands of
 // page faults (only pages actually touched become resident, as with small pages).
@@ -263,134 +50,319 @@ std::string_view stem_of(std::string_view fn) {
     return fn;
 }
 
-Repodata parse_impl(std::string_view json, std::string_view source, const RepodataOrigin& origin,
-                    const ReleaseFn& release) {
-    JsonScanner s(json, source);
-    Repodata out;
-    out.subdir = origin.subdir;
-    if (s.peek() != '{') {
-        if (s.peek() == '\0') {
-            s.fail("empty document");
-        }
-        s.fail("repodata must be a JSON object");
-    }
-    s.expect('{');
-    // An upper bound on the record count (no real record is under ~120 bytes of JSON); pages of
-    // the reservation that are never written cost no memory.
-    out.records.reserve(json.size() / 120 + 16);
-    advise_huge_pages(out.records.data(), out.records.capacity() * sizeof(PackageRecord));
-    std::size_t released = 0;
-    std::size_t first_conda = SIZE_MAX;
+// When the same package is listed as `.tar.bz2` and as `.conda`, keeps only the `.conda`.
+void drop_tar_bz2_twins(Repodata& out) {
+    auto& records = out.records;
+    bool have_conda = false;
     bool have_tar = false;
-    for (bool first = true; s.next('}', first); first = false) {
-        if (s.peek() != '"') {
-            s.fail("expected a key");
-        }
-        std::string key(s.string());
-        s.expect(':');
-        if (key == "info") {
-            if (s.is_null()) {
-                continue;
-            }
-            if (s.peek() != '{') {
-                s.fail_type("`info`", "an object");
-            }
-            s.expect('{');
-            for (bool f = true; s.next('}', f); f = false) {
-                std::string k(s.string());
-                s.expect(':');
-                if (k == "subdir" && s.peek() == '"') {
-                    out.subdir = s.string();
-                } else {
-                    s.skip_value();
-                }
-            }
-            continue;
-        }
-        bool conda = key == "packages.conda";
-        if (!conda && key != "packages") {
-            s.skip_value();  // signatures, removed, repodata_version, anything new
-            continue;
-        }
-        if (s.is_null()) {
-            continue;
-        }
-        if (s.peek() != '{') {
-            s.fail_type(fmt::format("`{}`", key), "an object of file name -> package");
-        }
-        s.expect('{');
-        if (conda && first_conda == SIZE_MAX) {
-            first_conda = out.records.size();
-        }
-        for (bool f = true; s.next('}', f); f = false) {
-            if (s.peek() != '"') {
-                s.fail("expected a package file name");
-            }
-            PackageRecord& r = out.records.emplace_back();
-            r.fn = s.string();
-            s.expect(':');
-            read_record(s, r, r.fn);
-            if (!conda) {
-                have_tar = true;
-            }
-            if (r.subdir.empty()) {
-                r.subdir = out.subdir;
-            }
-            r.channel = origin.channel;
-            if (!origin.base_url.empty()) {
-                r.url.clear();
-                r.url.reserve(origin.base_url.size() + 1 + r.fn.size());
-                r.url.append(origin.base_url).append("/").append(r.fn);
-            }
-            if (release && s.offset() - released > k_release_step) {
-                released = s.offset();
-                release(released);
-            }
-        }
+    for (const auto& r : records) {
+        have_conda = have_conda || r.fn.ends_with(".conda");
+        have_tar = have_tar || r.fn.ends_with(".tar.bz2");
     }
-    if (s.peek() != '\0') {
-        s.fail("unexpected data after the repodata object");
+    if (!have_conda || !have_tar) {
+        return;
     }
-    if (first_conda != SIZE_MAX && have_tar) {
-        std::vector<bool> drop(out.records.size(), false);
-        {
-            // A sorted array rather than a hash set: one allocation instead of one per record.
-            std::vector<std::string_view> conda_stems;  // views into records' file names
-            for (const auto& r : out.records) {
-                if (r.fn.ends_with(".conda")) {
-                    conda_stems.push_back(stem_of(r.fn));
-                }
-            }
-            std::sort(conda_stems.begin(), conda_stems.end());
-            for (std::size_t i = 0; i < out.records.size(); ++i) {
-                const std::string& fn = out.records[i].fn;
-                drop[i] = fn.ends_with(".tar.bz2") &&
-                          std::binary_search(conda_stems.begin(), conda_stems.end(), stem_of(fn));
+    std::vector<bool> drop(records.size(), false);
+    {
+        // A sorted array rather than a hash set: one allocation instead of one per record.
+        std::vector<std::string_view> conda_stems;  // views into records' file names
+        for (const auto& r : records) {
+            if (r.fn.ends_with(".conda")) {
+                conda_stems.push_back(stem_of(r.fn));
             }
         }
-        // Compact in place: a second vector would double peak memory on large repodata.
-        auto& records = out.records;
-        std::size_t w = 0;
+        std::sort(conda_stems.begin(), conda_stems.end());
         for (std::size_t i = 0; i < records.size(); ++i) {
-            if (drop[i]) {
-                ++out.replaced_tar_bz2;
+            const std::string& fn = records[i].fn;
+            drop[i] = fn.ends_with(".tar.bz2") &&
+                      std::binary_search(conda_stems.begin(), conda_stems.end(), stem_of(fn));
+        }
+    }
+    // Compact in place: a second vector would double peak memory on large repodata.
+    std::size_t w = 0;
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        if (drop[i]) {
+            ++out.replaced_tar_bz2;
+            continue;
+        }
+        if (w != i) {
+            records[w] = std::move(records[i]);
+        }
+        ++w;
+    }
+    records.erase(records.begin() + static_cast<std::ptrdiff_t>(w), records.end());
+}
+
+// What one thread read: the records of its stretch of the document, in order.
+struct Piece {
+    std::vector<PackageRecord> records;
+    std::optional<std::string> info_subdir;
+    // Where it stopped: the opening quote of the first record key at or past its limit, or npos
+    // when it read to the end of the document.
+    std::size_t stop = std::string_view::npos;
+};
+
+// Reads from a scanner positioned inside a `packages`/`packages.conda` object. Splitting the
+// document between threads happens only at record keys, so every piece starts and stops there.
+class PieceReader {
+  public:
+    PieceReader(std::string_view json, std::string_view source, const RepodataOrigin& origin,
+                std::size_t start, std::size_t limit, const ReleaseFn& release)
+        : m_s(json, source, start),
+          m_origin(origin),
+          m_limit(limit),
+          m_released(start),
+          m_release(release) {}
+
+    // From the document's start.
+    Piece read_document(std::size_t records_hint) {
+        m_piece.records.reserve(records_hint);
+        advise_huge_pages(m_piece.records.data(),
+                          m_piece.records.capacity() * sizeof(PackageRecord));
+        if (m_s.peek() != '{') {
+            if (m_s.peek() == '\0') {
+                m_s.fail("empty document");
+            }
+            m_s.fail("repodata must be a JSON object");
+        }
+        m_s.expect('{');
+        if (read_top_level(true)) {
+            finish();
+        }
+        return std::move(m_piece);
+    }
+
+    // From a record key inside a packages object (its opening quote).
+    Piece read_from_record(std::size_t records_hint) {
+        m_piece.records.reserve(records_hint);
+        if (read_section(true) && read_top_level(false)) {
+            finish();
+        }
+        return std::move(m_piece);
+    }
+
+  private:
+    // False when it stopped at the limit.
+    bool read_top_level(bool first) {
+        for (bool f = first; m_s.next('}', f); f = false) {
+            if (m_s.peek() != '"') {
+                m_s.fail("expected a key");
+            }
+            std::string key(m_s.string());
+            m_s.expect(':');
+            if (key == "info") {
+                read_info();
                 continue;
             }
-            if (w != i) {
-                records[w] = std::move(records[i]);
+            if (key != "packages" && key != "packages.conda") {
+                m_s.skip_value();  // signatures, removed, repodata_version, anything new
+                continue;
             }
-            ++w;
+            if (m_s.is_null()) {
+                continue;
+            }
+            if (m_s.peek() != '{') {
+                m_s.fail_type(fmt::format("`{}`", key), "an object of file name -> package");
+            }
+            m_s.expect('{');
+            if (!read_section(true)) {
+                return false;
+            }
         }
-        records.erase(records.begin() + static_cast<std::ptrdiff_t>(w), records.end());
+        return true;
     }
+
+    void read_info() {
+        if (m_s.is_null()) {
+            return;
+        }
+        if (m_s.peek() != '{') {
+            m_s.fail_type("`info`", "an object");
+        }
+        m_s.expect('{');
+        for (bool f = true; m_s.next('}', f); f = false) {
+            std::string k(m_s.string());
+            m_s.expect(':');
+            if (k == "subdir" && m_s.peek() == '"') {
+                m_piece.info_subdir = std::string(m_s.string());
+            } else {
+                m_s.skip_value();
+            }
+        }
+    }
+
+    // False when it stopped at the limit (before a record key).
+    bool read_section(bool first) {
+        for (bool f = first; m_s.next('}', f); f = false) {
+            if (m_s.peek() != '"') {
+                m_s.fail("expected a package file name");
+            }
+            if (m_s.offset() >= m_limit) {
+                m_piece.stop = m_s.offset();
+                return false;
+            }
+            PackageRecord& r = m_piece.records.emplace_back();
+            r.fn = m_s.string();
+            m_s.expect(':');
+            detail::read_record(m_s, r, r.fn);
+            r.channel = m_origin.channel;
+            if (!m_origin.base_url.empty()) {
+                r.url.clear();
+                r.url.reserve(m_origin.base_url.size() + 1 + r.fn.size());
+                r.url.append(m_origin.base_url).append("/").append(r.fn);
+            }
+            if (m_release && m_s.offset() - m_released > k_release_step) {
+                m_release(m_released, m_s.offset());
+                m_released = m_s.offset();
+            }
+        }
+        return true;
+    }
+
+    void finish() {
+        if (m_s.peek() != '\0') {
+            m_s.fail("unexpected data after the repodata object");
+        }
+        m_piece.stop = std::string_view::npos;
+    }
+
+    JsonScanner m_s;
+    const RepodataOrigin& m_origin;
+    std::size_t m_limit;
+    std::size_t m_released;
+    const ReleaseFn& m_release;
+    Piece m_piece;
+};
+
+// A record key at or after `from`: `"NAME.conda"` or `"NAME.tar.bz2"` followed by `:` and `{`,
+// after a `,` or `{`. Only a guess (the text could sit inside a string); a piece started there is
+// used only when the piece before it stops at exactly that offset, which proves it right.
+std::size_t find_record_key(std::string_view json, std::size_t from, std::size_t to) {
+    constexpr std::string_view k_suffixes[] = {".conda\"", ".tar.bz2\""};
+    std::size_t next[2] = {json.find(k_suffixes[0], from), json.find(k_suffixes[1], from)};
+    while (true) {
+        int which = next[0] <= next[1] ? 0 : 1;
+        std::size_t at = next[which];
+        if (at == std::string_view::npos || at >= to) {
+            return std::string_view::npos;
+        }
+        next[which] = json.find(k_suffixes[which], at + 1);
+        std::size_t close = at + k_suffixes[which].size() - 1;
+        std::size_t colon = json.find_first_not_of(" \t\r\n", close + 1);
+        if (colon == std::string_view::npos || json[colon] != ':') {
+            continue;  // a value such as `"fn": "x.conda",`
+        }
+        std::size_t brace = json.find_first_not_of(" \t\r\n", colon + 1);
+        std::size_t open = json.rfind('"', at);
+        if (brace == std::string_view::npos || json[brace] != '{' ||
+            open == std::string_view::npos || open < from) {
+            continue;
+        }
+        std::string_view key = json.substr(open + 1, close - open - 1);
+        if (key == "packages.conda" || key.find('\\') != std::string_view::npos) {
+            continue;
+        }
+        std::size_t before = json.find_last_not_of(" \t\r\n", open - 1);
+        if (before != std::string_view::npos && (json[before] == ',' || json[before] == '{')) {
+            return open;
+        }
+    }
+}
+
+// No real record is under ~120 bytes of JSON: a reservation that is never exceeded, whose
+// untouched pages cost no memory.
+constexpr std::size_t k_min_record_bytes = 120;
+
+Repodata parse_impl(std::string_view json, std::string_view source, const RepodataOrigin& origin,
+                    const RepodataParseOptions& options, const ReleaseFn& release) {
+    // Split points: record keys near equal offsets.
+    std::size_t threads = options.threads == 0 ? default_thread_count() : options.threads;
+    threads = std::min<std::size_t>(threads, 16);
+    threads = std::min(threads, json.size() / std::max<std::size_t>(options.min_share_bytes, 1));
+    threads = std::max<std::size_t>(threads, 1);
+    std::vector<std::size_t> starts{0};
+    for (std::size_t k = 1; k < threads; ++k) {
+        std::size_t nominal = json.size() / threads * k;
+        std::size_t key = find_record_key(json, std::max(nominal, starts.back() + 1), json.size());
+        if (key == std::string_view::npos) {
+            break;
+        }
+        starts.push_back(key);
+    }
+    auto limit_of = [&](std::size_t k) {
+        return k + 1 < starts.size() ? starts[k + 1] : std::string_view::npos;
+    };
+
+    std::vector<std::future<Piece>> later;
+    std::optional<ThreadPool> pool;
+    if (starts.size() > 1) {
+        pool.emplace(static_cast<unsigned>(starts.size() - 1));
+        for (std::size_t k = 1; k < starts.size(); ++k) {
+            later.push_back(pool->submit([&, k] {
+                std::size_t bytes = limit_of(k) == std::string_view::npos
+                                        ? json.size() - starts[k]
+                                        : limit_of(k) - starts[k];
+                PieceReader reader(json, source, origin, starts[k], limit_of(k), release);
+                return reader.read_from_record(bytes / k_min_record_bytes + 16);
+            }));
+        }
+    }
+    // The first piece holds everything in the end; it reserves for the whole document.
+    Piece all = PieceReader(json, source, origin, 0, limit_of(0), release)
+                    .read_document(json.size() / k_min_record_bytes + 16);
+    std::optional<std::string> info_subdir = all.info_subdir;
+    unsigned shares = 1;
+    for (std::size_t k = 1; k < starts.size(); ++k) {
+        if (all.stop == std::string_view::npos) {
+            break;  // a guessed start that was not a record key: the text is already read
+        }
+        std::optional<Piece> piece;
+        std::exception_ptr error;
+        try {
+            piece = later[k - 1].get();
+        } catch (...) {
+            error = std::current_exception();
+        }
+        if (all.stop != starts[k]) {
+            // The guess was wrong: read on from where the previous piece stopped.
+            Piece rest = PieceReader(json, source, origin, all.stop, std::string_view::npos, release)
+                             .read_from_record(0);
+            piece = std::move(rest);
+            error = nullptr;
+            k = starts.size();  // nothing after this piece is needed
+        } else {
+            ++shares;
+        }
+        if (error) {
+            std::rethrow_exception(error);  // a real error: this piece began where it should
+        }
+        for (auto& r : piece->records) {
+            all.records.push_back(std::move(r));
+        }
+        if (piece->info_subdir) {
+            info_subdir = piece->info_subdir;
+        }
+        all.stop = piece->stop;
+    }
+
+    Repodata out;
+    out.subdir = info_subdir.value_or(origin.subdir);
+    out.records = std::move(all.records);
+    out.shares = shares;
+    for (auto& r : out.records) {
+        if (r.subdir.empty()) {
+            r.subdir = out.subdir;  // known only now: `info` may come after the packages
+        }
+    }
+    drop_tar_bz2_twins(out);
     return out;
 }
 
 }  // namespace
 
 Repodata parse_repodata(std::string_view json, std::string_view source,
-                        const RepodataOrigin& origin) {
-    return parse_impl(json, source, origin, {});
+                        const RepodataOrigin& origin, const RepodataParseOptions& options) {
+    return parse_impl(json, source, origin, options, {});
 }
 
 RepodataEncoding repodata_encoding(std::string_view file_name) {
@@ -403,15 +375,16 @@ RepodataEncoding repodata_encoding(std::string_view file_name) {
     return RepodataEncoding::json;
 }
 
-Repodata read_repodata_file(const std::filesystem::path& path, const RepodataOrigin& origin) {
+Repodata read_repodata_file(const std::filesystem::path& path, const RepodataOrigin& origin,
+                            const RepodataParseOptions& options) {
     RepodataEncoding encoding = repodata_encoding(path.filename().string());
     if (encoding == RepodataEncoding::json) {
         detail::MappedFile file(path);
-        return parse_impl(file.view(), path.string(), origin,
-                          [&file](std::size_t offset) { file.release_before(offset); });
+        return parse_impl(file.view(), path.string(), origin, options,
+                          [&file](std::size_t begin, std::size_t end) { file.release(begin, end); });
     }
     std::string json = decode_repodata(read_file(path), encoding, path.string());
-    return parse_repodata(json, path.string(), origin);
+    return parse_repodata(json, path.string(), origin, options);
 }
 
 }  // namespace envpack

@@ -36,15 +36,27 @@ struct Repodata {
     std::string subdir;                  // info.subdir if present, else the origin's
     std::vector<PackageRecord> records;  // in file order, `.conda` duplicates of .tar.bz2 resolved
     std::size_t replaced_tar_bz2 = 0;    // .tar.bz2 records dropped for a `.conda` twin
+    unsigned shares = 1;  // parts read in parallel whose records were kept (diagnostics)
+};
+
+// Large documents are read by several threads, each from a record key near an equal share of
+// the bytes to the first record key of the next share. Where a share starts is found by a text
+// search, so it is only a guess (the text could sit inside a string); a share's records are kept
+// only when the reader before it stops at exactly that key, and otherwise that reader goes on
+// alone. The result and any error are the same as one thread's.
+struct RepodataParseOptions {
+    unsigned threads = 0;                   // 0: default_thread_count() (ENVPACK_THREADS), at most 16
+    std::size_t min_share_bytes = 8u << 20;  // below this per thread, fewer threads
 };
 
 // Parses repodata JSON. `source` names the file or URL in errors. Throws Error (exit code 1).
 Repodata parse_repodata(std::string_view json, std::string_view source,
-                        const RepodataOrigin& origin);
+                        const RepodataOrigin& origin, const RepodataParseOptions& options = {});
 
 // Reads `path`: `*.json.zst` (zstd), `*.json.bz2` (bzip2) or plain JSON (memory-mapped).
 // Throws Error naming the path when it cannot be read, decompressed or parsed.
-Repodata read_repodata_file(const std::filesystem::path& path, const RepodataOrigin& origin);
+Repodata read_repodata_file(const std::filesystem::path& path, const RepodataOrigin& origin,
+                            const RepodataParseOptions& options = {});
 
 enum class RepodataEncoding { json, zstd, bzip2 };
 

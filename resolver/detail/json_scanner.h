@@ -14,9 +14,10 @@ class JsonScanner {
   public:
     // `on_consumed(offset)` is called now and then with an offset before which the caller no
     // longer needs the bytes (lets a memory-mapped reader hand pages back).
-    JsonScanner(std::string_view text, std::string_view source)
+    // Scanning starts at byte `start` of `text`; errors still count lines from the beginning.
+    JsonScanner(std::string_view text, std::string_view source, std::size_t start = 0)
         : m_begin(text.data()),
-          m_p(text.data()),
+          m_p(text.data() + start),
           m_end(text.data() + text.size()),
           m_source(source) {}
 

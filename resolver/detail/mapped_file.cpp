@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "core/error.h"
@@ -44,11 +45,12 @@ MappedFile::~MappedFile() {
     }
 }
 
-void MappedFile::release_before(std::size_t offset) {
+void MappedFile::release(std::size_t begin, std::size_t end) {
     std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-    std::size_t len = offset / page * page;
-    if (m_data != nullptr && len > 0) {
-        ::madvise(const_cast<char*>(m_data), len, MADV_DONTNEED);
+    std::size_t first = (begin + page - 1) / page * page;
+    std::size_t last = std::min(end, m_size) / page * page;
+    if (m_data != nullptr && last > first) {
+        ::madvise(const_cast<char*>(m_data) + first, last - first, MADV_DONTNEED);
     }
 }
 

@@ -19,7 +19,9 @@ class MappedFile {
     std::string_view view() const { return {m_data == nullptr ? "" : m_data, m_size}; }
     // Drops the pages wholly before `offset` from memory (they are re-read from the file if
     // touched again, e.g. to count lines for an error message).
-    void release_before(std::size_t offset);
+    void release_before(std::size_t offset) { release(0, offset); }
+    // Drops the pages wholly inside [begin, end). Safe to call from several threads.
+    void release(std::size_t begin, std::size_t end);
 
   private:
     int m_fd = -1;
