@@ -53,6 +53,10 @@ envpack::ChannelRecords load(const std::filesystem::path& path, const std::strin
     for (const auto& [file, subdir] : files) {
         envpack::RepodataOrigin origin{ch.name, subdir, "file://" + file.parent_path().string()};
         auto rd = envpack::read_repodata_file(file, origin);
+        if (ch.records.empty()) {
+            ch.records = std::move(rd.records);  // as `envpack lock` does: no second array
+            continue;
+        }
         ch.records.reserve(ch.records.size() + rd.records.size());
         for (auto& r : rd.records) {
             ch.records.push_back(std::move(r));

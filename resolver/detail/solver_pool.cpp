@@ -264,24 +264,27 @@ void SolverPool::rerank(const std::set<std::string>& active,
     m_requested = requested;
 }
 
-Id SolverPool::require_dep(const std::string& spec) {
-    if (auto it = m_require_ids.find(spec); it != m_require_ids.end()) {
-        return it->second;
-    }
+Id SolverPool::namespace_dep(Id ns, std::vector<Id>& cache, std::string_view spec) {
+    // libsolv's string pool interns the text; the reldep is then a vector lookup by string id
+    // (a hash map keyed by std::string cost twice as much over ~1M dependencies).
     Pool* pool = m_pool.get();
-    Id id = pool_rel2id(pool, m_ns_require, pool_str2id(pool, spec.c_str(), 1), REL_NAMESPACE, 1);
-    m_require_ids.emplace(spec, id);
-    return id;
+    Id text = pool_strn2id(pool, spec.data(), static_cast<unsigned>(spec.size()), 1);
+    if (static_cast<size_t>(text) >= cache.size()) {
+        cache.resize(static_cast<size_t>(text) + 1 + cache.size() / 2, 0);
+    }
+    Id& dep = cache[static_cast<size_t>(text)];
+    if (dep == 0) {
+        dep = pool_rel2id(pool, ns, text, REL_NAMESPACE, 1);
+    }
+    return dep;
 }
 
-Id SolverPool::constrain_dep(const std::string& spec) {
-    if (auto it = m_constrain_ids.find(spec); it != m_constrain_ids.end()) {
-        return it->second;
-    }
-    Pool* pool = m_pool.get();
-    Id id = pool_rel2id(pool, m_ns_constrain, pool_str2id(pool, spec.c_str(), 1), REL_NAMESPACE, 1);
-    m_constrain_ids.emplace(spec, id);
-    return id;
+Id SolverPool::require_dep(std::string_view spec) {
+    return namespace_dep(m_ns_require, m_require_ids, spec);
+}
+
+Id SolverPool::constrain_dep(std::string_view spec) {
+    return namespace_dep(m_ns_constrain, m_constrain_ids, spec);
 }
 
 Id SolverPool::rank_id(int rank) {

@@ -7,6 +7,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -34,8 +35,8 @@ class SolverPool {
 
     Pool* pool() const { return m_pool.get(); }
     // The namespace dependency for `spec` (a requirement) or for its negation (constrains).
-    Id require_dep(const std::string& spec);
-    Id constrain_dep(const std::string& spec);
+    Id require_dep(std::string_view spec);
+    Id constrain_dep(std::string_view spec);
 
     // Entries a spec accepts, honouring channel priority. Throws nothing; a spec that does not
     // parse yields none (and is remembered in bad_specs()).
@@ -66,6 +67,7 @@ class SolverPool {
 
   private:
     static Id namespace_callback(Pool* pool, void* data, Id name, Id evr);
+    Id namespace_dep(Id ns, std::vector<Id>& cache, std::string_view spec);
     const MatchSpec* parsed_spec(Id spec_id);
     void add_record(Repo* repo, const PackageRecord& rec, int channel, bool add_pip);
     // Ranks of every name, or only of the names in `only` (other entries are left 0).
@@ -86,8 +88,9 @@ class SolverPool {
     std::vector<int> m_entry_of_solvable;  // indexed by solvable Id
     std::unordered_map<std::string, std::vector<int>> m_by_name;
     std::unordered_map<Id, std::optional<MatchSpec>> m_spec_cache;
-    std::unordered_map<std::string, Id> m_require_ids;
-    std::unordered_map<std::string, Id> m_constrain_ids;
+    // Namespace reldeps by the string id of their spec text (0: not made yet).
+    std::vector<Id> m_require_ids;
+    std::vector<Id> m_constrain_ids;
     std::vector<Id> m_rank_ids;
     std::unordered_map<std::string, std::pair<Version, bool>> m_versions;  // node-based: stable
     std::vector<PackageRecord> m_virtual_records;
