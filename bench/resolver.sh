@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Resolver benchmark: repodata parse throughput and peak memory (envpack's scanner next to
 # simdjson On-Demand doing the same work), and solve times for typical requests, over the shared
-# channels and over a generated repodata of 300,000 records shaped like conda-forge's linux-64.
+# channels and over generated repodata of 300,000 records (conda-forge's shape, and a stress shape).
 # Prints each figure next to its target. Run by `make bench` or by hand:
 #   BUILD_DIR=build bash bench/resolver.sh
 set -euo pipefail
@@ -32,22 +32,36 @@ for f in "$CH/pytorch/linux-64/repodata.json" "$CH/conda-test-index/linux-64/rep
     "$BENCH" parse "$f" 20
     "$SIMD" "$f" 20
 done
-mkdir -p "$T/gen/linux-64" "$T/gen/noarch"
-"$BENCH" generate "$T/gen/linux-64/repodata.json" "$RECORDS"
-cp "$CH/conda-forge-numpy/noarch/repodata.json" "$T/gen/noarch/"
-echo "-- generated $RECORDS records: cold, 3 fresh processes"
-for _ in 1 2 3; do "$BENCH" parse "$T/gen/linux-64/repodata.json" 1; done
+# Two generated channels of $RECORDS records: `gen` in conda-forge's shape (the target's), and
+# `stress` where every record depends on random packages at any version, so that the closure of
+# a late package covers most of the repodata (harder than any real request; shown for honesty).
+for shape in gen stress; do
+    mkdir -p "$T/$shape/linux-64" "$T/$shape/noarch"
+    cp "$CH/conda-forge-numpy/noarch/repodata.json" "$T/$shape/noarch/"
+done
+"$BENCH" generate "$T/gen/linux-64/repodata.json" "$RECORDS" conda-forge > "$T/gen.txt"
+"$BENCH" generate "$T/stress/linux-64/repodata.json" "$RECORDS" uniform > "$T/stress.txt"
+cat "$T/gen.txt" "$T/stress.txt"
+DEEP=$(sed -n 's/^deepest: //p' "$T/gen.txt")
+STRESS_DEEP=$(sed -n 's/^deepest: //p' "$T/stress.txt")
+GEN="$T/gen/linux-64/repodata.json"
+echo "-- generated (conda-forge shape): cold, 3 fresh processes (threads: parts read in parallel)"
+for _ in 1 2 3; do "$BENCH" parse "$GEN" 1; done
+echo "-- generated: cold, one thread"
+for _ in 1 2; do ENVPACK_THREADS=1 "$BENCH" parse "$GEN" 1; done
+echo "-- generated: cold, plain heap (ENVPACK_TUNE_HEAP=0: 4 KiB pages, glibc's default thresholds)"
+for _ in 1 2; do ENVPACK_TUNE_HEAP=0 "$BENCH" parse "$GEN" 1; done
 echo "-- generated: warm, best of 3"
-"$BENCH" parse "$T/gen/linux-64/repodata.json" 3
+"$BENCH" parse "$GEN" 3
 echo "-- generated: simdjson On-Demand, same records built (cold, 2 fresh processes)"
-for _ in 1 2; do "$SIMD" "$T/gen/linux-64/repodata.json" 1; done
+for _ in 1 2; do "$SIMD" "$GEN" 1; done
 if command -v zstd > /dev/null; then
-    zstd -q -3 -T0 "$T/gen/linux-64/repodata.json" -o "$T/gen.json.zst"
-    mkdir -p "$T/zst/linux-64"; mv "$T/gen.json.zst" "$T/zst/linux-64/repodata.json.zst"
+    mkdir -p "$T/zst/linux-64"
+    zstd -q -3 -T0 "$GEN" -o "$T/zst/linux-64/repodata.json.zst"
     echo "-- generated as repodata.json.zst ($(du -m "$T/zst/linux-64/repodata.json.zst" | cut -f1) MB; MB/s of JSON, decompression included)"
     line=$("$BENCH" parse "$T/zst/linux-64/repodata.json.zst" 1)
     echo "$line"
-    json_mb=$(du -b "$T/gen/linux-64/repodata.json" | awk '{printf "%.1f", $1 / 1e6}')
+    json_mb=$(du -b "$GEN" | awk '{printf "%.1f", $1 / 1e6}')
     echo "$line" | awk -v j="$json_mb" '{for (i = 1; i <= NF; i++) { if ($i == "cpu") c = $(i+1); if ($i == "RSS") r = $(i+1) }
         printf "   (against the %s MB of JSON: cpu %.0f MB/s, peak RSS %.2fx; json* above = compressed size)\n", j, j / c, r / j}'
 fi
@@ -60,26 +74,33 @@ solve() {
     local label=$1; shift
     { "$SOLVE" --repeat 3 "$@" 2>/dev/null || true; } | awk -v label="$label" -F': ' '
         { v[$1] = $2 }
-        END { printf "%-44s records %7s  load %6.3f s  pool %6.3f s  first solve %6.3f s  best %6.3f s  -> %s\n",
-              label, v["records"], v["load_s"], v["pool_s"], v["first_solve_s"], v["best_solve_s"],
+        END { split(v["pool_s"], p, " "); split(v["first_solve_s"], f, " ")
+              printf "%-46s records %7s  load %6.3f s  pool %6.3f s  first solve %6.3f s  best %6.3f s  pool+first %6.3f s  -> %s\n",
+              label, v["records"], v["load_s"], p[1], f[1], v["best_solve_s"], p[1] + f[1],
               ("packages" in v) ? v["packages"] " packages" : "unsatisfiable" }'
 }
 solve "conda-forge-numpy: numpy" "$CH/conda-forge-numpy" -- numpy
 solve "conda-test-index: python=3.3 numpy" "$CH/conda-test-index" -- python=3.3 numpy
 solve "conda-test-index: anaconda" "$CH/conda-test-index" -- anaconda
 solve "conda-test-index: numpy mkl" "$CH/conda-test-index" -- numpy mkl
-N=$((RECORDS / 12))
+N=${DEEP#pkg-}
 solve "generated: pkg-100" "$T/gen" -- pkg-100
-solve "generated: pkg-$((N - 1))" "$T/gen" -- "pkg-$((N - 1))"
-solve "generated: pkg-$((N - 1)) python=3.10" "$T/gen" -- "pkg-$((N - 1))" python=3.10
-solve "generated: 3 leaf packages" "$T/gen" -- "pkg-$((N - 1000))" "pkg-$((N - 2000))" "pkg-$((N / 2))"
+solve "generated: $DEEP (most dependencies)" "$T/gen" -- "$DEEP"
+solve "generated: $DEEP python=3.10" "$T/gen" -- "$DEEP" python=3.10
+solve "generated: 5 late packages" "$T/gen" -- "$DEEP" "pkg-$((N - 600))" "pkg-$((N - 3000))" "pkg-$((N - 7000))" "pkg-$((N / 2))"
+ENVPACK_TUNE_HEAP=0 solve "generated: 5 late packages, plain heap" "$T/gen" -- "$DEEP" "pkg-$((N - 600))" "pkg-$((N - 3000))" "pkg-$((N - 7000))" "pkg-$((N / 2))"
+SN=${STRESS_DEEP#pkg-}
+solve "stress: $STRESS_DEEP (closure: 68% of records)" "$T/stress" -- "$STRESS_DEEP"
+ENVPACK_TUNE_HEAP=0 solve "stress: $STRESS_DEEP, plain heap" "$T/stress" -- "$STRESS_DEEP"
+solve "stress: 3 leaf packages" "$T/stress" -- "pkg-$((SN - 999))" "pkg-$((SN - 1999))" "pkg-$((SN / 2))"
 
 echo
-echo "== envpack lock end to end (fetch from local channel + parse + solve + write)"
+echo "== envpack lock end to end, a fresh process each (fetch from a local channel + parse + solve + write)"
 export ENVPACK_HOME="$T/home"
 printf "channels: [$CH/conda-forge-numpy]\ndependencies: [numpy]\n" > "$T/numpy.yml"
-printf "channels: [$T/gen]\ndependencies: [pkg-$((RECORDS / 12 - 1))]\n" > "$T/gen.yml"
-for env in numpy gen; do
+printf "channels: [$T/gen]\ndependencies: [$DEEP]\n" > "$T/gen.yml"
+printf "channels: [$T/stress]\ndependencies: [$STRESS_DEEP]\n" > "$T/stress.yml"
+for env in numpy gen stress; do
     start=$(date +%s%N)
     "$ENVPACK" lock -f "$T/$env.yml" -o "$T/$env.lock" 2> /dev/null > /dev/null
     end=$(date +%s%N)
