@@ -24,8 +24,8 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
-#include "core/heap.h"
 #include "core/fs.h"
+#include "core/heap.h"
 #include "resolver/repodata.h"
 
 namespace {
@@ -74,16 +74,16 @@ class RepodataWriter {
             }
             return out;
         };
-        m_out.write(fmt::format(
-            "{}  \"{}\": {{\n   \"build\": \"{}\",\n   \"build_number\": {},\n"
-            "   \"constrains\": [{}\n   ],\n   \"depends\": [{}\n   ],\n"
-            "   \"license\": \"BSD-3-Clause\",\n   \"license_family\": \"BSD\",\n"
-            "   \"md5\": \"{}\",\n   \"name\": \"{}\",\n   \"sha256\": \"{}\",\n"
-            "   \"size\": {},\n   \"subdir\": \"linux-64\",\n   \"timestamp\": {},\n"
-            "   \"version\": \"{}\"\n  }}",
-            m_first ? "" : ",\n", fn, build, build_number, list(constrains), list(depends),
-            hex(rng, 32), name, hex(rng, 64), 10000 + rng.below(5000000),
-            1600000000000ll + rng.below(1u << 31), version));
+        m_out.write(
+            fmt::format("{}  \"{}\": {{\n   \"build\": \"{}\",\n   \"build_number\": {},\n"
+                        "   \"constrains\": [{}\n   ],\n   \"depends\": [{}\n   ],\n"
+                        "   \"license\": \"BSD-3-Clause\",\n   \"license_family\": \"BSD\",\n"
+                        "   \"md5\": \"{}\",\n   \"name\": \"{}\",\n   \"sha256\": \"{}\",\n"
+                        "   \"size\": {},\n   \"subdir\": \"linux-64\",\n   \"timestamp\": {},\n"
+                        "   \"version\": \"{}\"\n  }}",
+                        m_first ? "" : ",\n", fn, build, build_number, list(constrains),
+                        list(depends), hex(rng, 32), name, hex(rng, 64), 10000 + rng.below(5000000),
+                        1600000000000ll + rng.below(1u << 31), version));
         m_first = false;
         ++m_written;
     }
@@ -156,10 +156,11 @@ int generate_conda_forge(const std::string& out_path, long records) {
         }
         int ndeps = k < 10 ? 0 : static_cast<int>(rng.below(7));
         for (int d = 0; d < ndeps; ++d) {
-            long dep = rng.below(10) < 6 ? static_cast<long>(rng.below(
-                                               static_cast<std::uint32_t>(std::min(k, k_hubs))))
-                                         : static_cast<long>(static_cast<double>(k) *
-                                                             std::pow(rng.below(1000000) / 1e6, 3));
+            long dep =
+                rng.below(10) < 6
+                    ? static_cast<long>(rng.below(static_cast<std::uint32_t>(std::min(k, k_hubs))))
+                    : static_cast<long>(static_cast<double>(k) *
+                                        std::pow(rng.below(1000000) / 1e6, 3));
             if (std::find(p.deps.begin(), p.deps.end(), dep) == p.deps.end()) {
                 p.deps.push_back(dep);
             }
@@ -178,15 +179,16 @@ int generate_conda_forge(const std::string& out_path, long records) {
             }
             std::vector<std::string> constrains;
             if (rng.below(8) == 0 && k > 0) {
-                constrains.push_back(fmt::format("pkg-{} >=0.1",
-                                                 rng.below(static_cast<std::uint32_t>(k))));
+                constrains.push_back(
+                    fmt::format("pkg-{} >=0.1", rng.below(static_cast<std::uint32_t>(k))));
             }
             int builds = p.python ? 4 : 1;
             for (int b = 0; b < builds && !w.full(); ++b) {
                 std::vector<std::string> d = depends;
                 std::string build = fmt::format("h{}_0", hex(rng, 7));
                 if (p.python) {
-                    d.push_back(fmt::format("python >={},<{}.0a0", k_pythons[b], k_next_pythons[b]));
+                    d.push_back(
+                        fmt::format("python >={},<{}.0a0", k_pythons[b], k_next_pythons[b]));
                     d.push_back(fmt::format("python_abi {}.* *_{}", k_pythons[b], k_cps[b]));
                     build = fmt::format("py{}h{}_{}", k_cps[b] + 2, hex(rng, 7), b);
                 }
@@ -306,9 +308,10 @@ int main(int argc, char** argv) {
         if (mode == "parse" && (argc == 3 || argc == 4)) {
             return parse(argv[2], argc == 4 ? std::atoi(argv[3]) : 3);
         }
-        std::fprintf(stderr,
-                     "usage: bench_repodata generate OUT.json RECORDS [conda-forge|uniform] | parse FILE "
-                     "[REPEAT]\n");
+        std::fprintf(
+            stderr,
+            "usage: bench_repodata generate OUT.json RECORDS [conda-forge|uniform] | parse FILE "
+            "[REPEAT]\n");
         return 2;
     } catch (const envpack::Error& e) {
         std::fprintf(stderr, "error: %s\n", e.what());

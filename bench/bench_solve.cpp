@@ -134,9 +134,10 @@ int run(int argc, char** argv) {
         }
         packages = result->records.size();
     }
-    std::printf("records: %zu\nload_s: %.3f\npool_s: %.3f (cpu %.3f)\nfirst_solve_s: %.4f (cpu %.4f)\n"
-                "best_solve_s: %.4f (cpu %.4f)\npackages: %zu\n",
-                records, load_s, pool_s, pool_cpu, first_s, first_cpu, best_s, best_cpu, packages);
+    std::printf(
+        "records: %zu\nload_s: %.3f\npool_s: %.3f (cpu %.3f)\nfirst_solve_s: %.4f (cpu %.4f)\n"
+        "best_solve_s: %.4f (cpu %.4f)\npackages: %zu\n",
+        records, load_s, pool_s, pool_cpu, first_s, first_cpu, best_s, best_cpu, packages);
     return 0;
 }
 

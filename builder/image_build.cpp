@@ -135,9 +135,10 @@ BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* h
     EnvSpec env = EnvSpec::load(options.env_file);
     if (!env.pip.empty()) {
         // Said at every build, not only at lock time: the image will lack these packages.
-        log.warnf("{}: the `pip:` list ({} requirements) is not installed yet; the image holds the "
-                  "conda packages only",
-                  options.env_file.string(), env.pip.size());
+        log.warnf(
+            "{}: the `pip:` list ({} requirements) is not installed yet; the image holds the "
+            "conda packages only",
+            options.env_file.string(), env.pip.size());
     }
     fs::path lock_path =
         options.lock_file.empty() ? env.base_dir() / "conda-lock.yml" : options.lock_file;
@@ -267,8 +268,9 @@ BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* h
             result.manifest = *d;
             result.cached = true;
             result.cached_remote = true;
-            result.explain.push_back(fmt::format("image: reused {} from the registry (build key {})",
-                                                 d->digest.to_string(), result.build_key.substr(0, 16)));
+            result.explain.push_back(
+                fmt::format("image: reused {} from the registry (build key {})",
+                            d->digest.to_string(), result.build_key.substr(0, 16)));
             write_file_atomic(builds_dir / result.build_key,
                               nlohmann::json{{"manifest", d->to_json()}}.dump());
             return result;

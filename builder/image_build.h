@@ -57,7 +57,7 @@ struct BuildOptions {
 struct BuildResult {
     std::string name;
     Descriptor manifest;
-    bool cached = false;  // found by build key, nothing built
+    bool cached = false;         // found by build key, nothing built
     bool cached_remote = false;  // ... and it came from the remote cache
     std::size_t layers_written = 0;
     std::size_t layers_reused = 0;

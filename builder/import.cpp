@@ -26,16 +26,18 @@ std::string rfc3339(std::int64_t seconds) {
 namespace {
 
 // Reads a tar into layer entries; file contents go to numbered files in `scratch`.
-std::vector<LayerEntry> entries_from_tar(const fs::path& tar_path, const fs::path& scratch, Log& log) {
+std::vector<LayerEntry> entries_from_tar(const fs::path& tar_path, const fs::path& scratch,
+                                         Log& log) {
     ArchiveReader reader(tar_path);
     std::vector<LayerEntry> entries;
     size_t counter = 0;
     while (auto e = reader.next()) {
         auto rel = safe_relative_path(e->path);
         if (!rel) {
-            throw bad_input(fmt::format("`{}`: entry `{}` is absolute or leaves the root through `..`",
-                                        tar_path.string(), e->path),
-                            "a root filesystem tar must hold relative paths inside its root");
+            throw bad_input(
+                fmt::format("`{}`: entry `{}` is absolute or leaves the root through `..`",
+                            tar_path.string(), e->path),
+                "a root filesystem tar must hold relative paths inside its root");
         }
         if (rel->empty()) {
             continue;
@@ -55,8 +57,9 @@ std::vector<LayerEntry> entries_from_tar(const fs::path& tar_path, const fs::pat
             case ArchiveEntry::Type::hardlink: {
                 auto target = safe_relative_path(e->link_target);
                 if (!target || target->empty()) {
-                    throw bad_input(fmt::format("`{}`: hard link `{}` points outside the root (`{}`)",
-                                                tar_path.string(), e->path, e->link_target));
+                    throw bad_input(
+                        fmt::format("`{}`: hard link `{}` points outside the root (`{}`)",
+                                    tar_path.string(), e->path, e->link_target));
                 }
                 le.type = EntryType::hardlink;
                 le.link_target = *target;
@@ -71,7 +74,8 @@ std::vector<LayerEntry> entries_from_tar(const fs::path& tar_path, const fs::pat
                 break;
             }
             case ArchiveEntry::Type::other:
-                log.warnf("`{}`: skipping special file `{}` (device, fifo or socket)", tar_path.string(), e->path);
+                log.warnf("`{}`: skipping special file `{}` (device, fifo or socket)",
+                          tar_path.string(), e->path);
                 continue;
         }
         entries.push_back(std::move(le));
@@ -85,7 +89,8 @@ ImportResult import_rootfs(Store& store, const fs::path& source, const std::stri
                            const ImportOptions& options, Log& log) {
     struct stat st {};
     if (::stat(source.c_str(), &st) != 0) {
-        throw_errno("import", source.string(), errno, "give a root filesystem directory or a tar file");
+        throw_errno("import", source.string(), errno,
+                    "give a root filesystem directory or a tar file");
     }
     FileLock writer = store.writer_lock();
     std::optional<TempDir> scratch;
@@ -98,7 +103,8 @@ ImportResult import_rootfs(Store& store, const fs::path& source, const std::stri
         scratch.emplace("import-", tmp_parent);
         entries = entries_from_tar(source, scratch->path(), log);
     } else {
-        throw bad_input(fmt::format("import `{}`: neither a directory nor a file", source.string()));
+        throw bad_input(
+            fmt::format("import `{}`: neither a directory nor a file", source.string()));
     }
 
     LayerOptions lo;
@@ -121,7 +127,8 @@ ImportResult import_rootfs(Store& store, const fs::path& source, const std::stri
     config.created = rfc3339(options.source_date_epoch.value_or(0));
     config.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
     config.diff_ids = {layer.diff_id};
-    config.history = {nlohmann::json{{"created", config.created}, {"created_by", "envpack import"}}};
+    config.history = {
+        nlohmann::json{{"created", config.created}, {"created_by", "envpack import"}}};
     Descriptor config_desc = store.put_blob(config.to_bytes(), media_type::k_oci_config);
 
     Manifest manifest;

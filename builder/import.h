@@ -20,8 +20,8 @@ namespace envpack {
 
 struct ImportOptions {
     Compression compression = Compression::gzip;
-    unsigned threads = 0;  // 0: default
-    Platform platform;     // linux/amd64
+    unsigned threads = 0;                           // 0: default
+    Platform platform;                              // linux/amd64
     std::optional<std::int64_t> source_date_epoch;  // from the environment by the CLI
 };
 
@@ -32,8 +32,8 @@ struct ImportResult {
 };
 
 // Throws Error (bad input: missing source, not a directory or archive, unsafe tar paths).
-ImportResult import_rootfs(Store& store, const std::filesystem::path& source, const std::string& name,
-                           const ImportOptions& options, Log& log);
+ImportResult import_rootfs(Store& store, const std::filesystem::path& source,
+                           const std::string& name, const ImportOptions& options, Log& log);
 
 // RFC 3339 UTC for seconds since the epoch ("1970-01-01T00:00:00Z").
 std::string rfc3339(std::int64_t seconds);

@@ -13,9 +13,9 @@
 
 #include <fmt/format.h>
 
-#include "core/tar_writer.h"
 #include "core/archive.h"
 #include "core/error.h"
+#include "core/tar_writer.h"
 #include "registry/image.h"
 
 namespace envpack {
@@ -42,7 +42,8 @@ namespace {
 // "./a//b/" or "/a/b" -> "a/b" (entries are relative to the image root); throws on "..".
 std::string normalize_path(std::string_view p) {
     size_t start = p.find_first_not_of('/');
-    auto rel = safe_relative_path(start == std::string_view::npos ? std::string_view() : p.substr(start));
+    auto rel =
+        safe_relative_path(start == std::string_view::npos ? std::string_view() : p.substr(start));
     if (!rel) {
         throw bad_input(fmt::format("layer entry `{}` has a `..` component", p),
                         "paths in a layer must stay inside the image root");
@@ -56,7 +57,7 @@ std::string parent_of(const std::string& p) {
 }
 
 class FileReader {
-public:
+  public:
     explicit FileReader(size_t buffer) : m_buf(buffer, '\0') {}
 
     // Copies exactly e.size bytes of e.source to out, failing if the file changed.
@@ -95,17 +96,19 @@ public:
             throw changed(e, "it grew");
         }
         if (e.expect_mtime_ns && rc == 0) {
-            std::int64_t mt = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+            std::int64_t mt =
+                static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
             if (mt != *e.expect_mtime_ns || static_cast<std::uint64_t>(st.st_size) != e.size) {
                 throw changed(e, "its size or modification time changed");
             }
         }
     }
 
-private:
+  private:
     static Error changed(const LayerEntry& e, std::string_view how) {
-        return Error(fmt::format("file `{}` changed while it was being read ({})", e.source.string(), how),
-                     "stop whatever is writing it (or ignore it) and try again");
+        return Error(
+            fmt::format("file `{}` changed while it was being read ({})", e.source.string(), how),
+            "stop whatever is writing it (or ignore it) and try again");
     }
     std::string m_buf;
 };
@@ -133,7 +136,8 @@ LayerResult write_layer(std::vector<LayerEntry> entries, const LayerOptions& opt
             auto it = by_path.find(d);
             if (it != by_path.end()) {
                 if (it->second.type != EntryType::directory) {
-                    throw bad_input(fmt::format("layer entry `{}` is inside `{}`, which is not a directory", p, d));
+                    throw bad_input(fmt::format(
+                        "layer entry `{}` is inside `{}`, which is not a directory", p, d));
                 }
                 break;
             }
@@ -155,7 +159,9 @@ LayerResult write_layer(std::vector<LayerEntry> entries, const LayerOptions& opt
         }
         auto target = by_path.find(e.link_target);
         if (target == by_path.end() || target->second.type == EntryType::directory) {
-            throw bad_input(fmt::format("hard link `{}` points at `{}`, which is not a file in the layer", p, e.link_target));
+            throw bad_input(
+                fmt::format("hard link `{}` points at `{}`, which is not a file in the layer", p,
+                            e.link_target));
         }
         if (target->second.type == EntryType::hardlink) {
             e.link_target = target->second.link_target;  // one level is all a tar reader needs
@@ -276,7 +282,8 @@ struct Scanner {
                 scan_dir(full, r);
             } else if (S_ISREG(st.st_mode)) {
                 if (::access(full.c_str(), R_OK) != 0 && ::geteuid() != 0) {
-                    throw_errno("read", full.string(), EACCES, "make it readable or leave it out of the tree");
+                    throw_errno("read", full.string(), EACCES,
+                                "make it readable or leave it out of the tree");
                 }
                 e.type = EntryType::file;
                 e.size = static_cast<std::uint64_t>(st.st_size);
@@ -303,7 +310,9 @@ struct Scanner {
                 e.link_target = target;
                 entries.push_back(e);
             } else {
-                const char* kind = S_ISSOCK(st.st_mode) ? "socket" : S_ISFIFO(st.st_mode) ? "fifo" : "device node";
+                const char* kind = S_ISSOCK(st.st_mode)   ? "socket"
+                                   : S_ISFIFO(st.st_mode) ? "fifo"
+                                                          : "device node";
                 if (options.warn_special) {
                     log.warnf("skipping {} `{}` (not stored in layers)", kind, full.string());
                 }

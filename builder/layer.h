@@ -25,12 +25,12 @@ namespace envpack {
 enum class EntryType { file, directory, symlink, hardlink };
 
 struct LayerEntry {
-    std::string path;          // relative, '/'-separated, no leading "./" or "/", no trailing '/'
+    std::string path;  // relative, '/'-separated, no leading "./" or "/", no trailing '/'
     EntryType type = EntryType::file;
     std::uint32_t mode = 0644;  // permission bits (07777)
     std::uint64_t size = 0;     // files: bytes to copy
     std::int64_t mtime = 0;
-    std::string link_target;    // symlink target, or hard link: the path of the first link
+    std::string link_target;  // symlink target, or hard link: the path of the first link
     // Where a file's bytes come from: a file on disk, or `data` when `source` is empty.
     std::filesystem::path source;
     std::string data;
@@ -49,9 +49,9 @@ struct LayerOptions {
 };
 
 struct LayerResult {
-    Digest diff_id;                     // sha256 of the uncompressed tar
-    Digest digest;                      // sha256 of the compressed blob
-    std::uint64_t size = 0;             // compressed size
+    Digest diff_id;          // sha256 of the uncompressed tar
+    Digest digest;           // sha256 of the compressed blob
+    std::uint64_t size = 0;  // compressed size
     std::uint64_t uncompressed_size = 0;
     std::string media_type;
     std::uint64_t files = 0;
@@ -70,7 +70,8 @@ struct ScanOptions {
 
 // Walks a directory tree (not following symlinks) into layer entries, with hard links detected
 // by (dev, inode). The root itself is not an entry. Throws Error naming unreadable paths.
-std::vector<LayerEntry> scan_tree(const std::filesystem::path& root, Log& log, const ScanOptions& options = {});
+std::vector<LayerEntry> scan_tree(const std::filesystem::path& root, Log& log,
+                                  const ScanOptions& options = {});
 
 // $SOURCE_DATE_EPOCH if set and valid (bad-input Error if set and malformed), else nullopt.
 std::optional<std::int64_t> source_date_epoch_from_env();

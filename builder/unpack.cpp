@@ -33,9 +33,10 @@ void check_parents(const fs::path& root, const std::string& rel, const fs::path&
         struct stat st {};
         if (::lstat(cur.c_str(), &st) == 0) {
             if (S_ISLNK(st.st_mode)) {
-                throw Error(fmt::format("layer `{}`: entry `{}` passes through the symbolic link `{}`",
-                                        layer.string(), rel, rel.substr(0, j)),
-                            "the layer is malformed or hostile; it was not applied");
+                throw Error(
+                    fmt::format("layer `{}`: entry `{}` passes through the symbolic link `{}`",
+                                layer.string(), rel, rel.substr(0, j)),
+                    "the layer is malformed or hostile; it was not applied");
             }
             if (!S_ISDIR(st.st_mode)) {
                 fs::remove(cur);
@@ -63,7 +64,8 @@ UnpackStats apply_layer(const fs::path& layer_file, const fs::path& dest, Log& l
     while (auto e = reader.next()) {
         auto rel = safe_relative_path(e->path);
         if (!rel) {
-            throw Error(fmt::format("layer `{}`: entry `{}` is absolute or contains `..`", layer_file.string(), e->path),
+            throw Error(fmt::format("layer `{}`: entry `{}` is absolute or contains `..`",
+                                    layer_file.string(), e->path),
                         "the layer is malformed or hostile; it was not applied");
         }
         if (rel->empty()) {
@@ -71,15 +73,18 @@ UnpackStats apply_layer(const fs::path& layer_file, const fs::path& dest, Log& l
         }
         ++stats.entries;
         check_parents(dest, *rel, layer_file);
-        std::string base = rel->substr(rel->rfind('/') == std::string::npos ? 0 : rel->rfind('/') + 1);
-        std::string dir = rel->size() > base.size() ? rel->substr(0, rel->size() - base.size() - 1) : "";
+        std::string base =
+            rel->substr(rel->rfind('/') == std::string::npos ? 0 : rel->rfind('/') + 1);
+        std::string dir =
+            rel->size() > base.size() ? rel->substr(0, rel->size() - base.size() - 1) : "";
         fs::path target = dest / *rel;
         if (base == k_opaque) {
             ++stats.whiteouts;
             fs::path d = dir.empty() ? dest : dest / dir;
             std::error_code ec;
             for (const auto& child : fs::directory_iterator(d, ec)) {
-                std::string child_rel = (dir.empty() ? "" : dir + "/") + child.path().filename().string();
+                std::string child_rel =
+                    (dir.empty() ? "" : dir + "/") + child.path().filename().string();
                 if (!written.contains(child_rel)) {
                     remove_path(child.path());
                 }
@@ -121,15 +126,17 @@ UnpackStats apply_layer(const fs::path& layer_file, const fs::path& dest, Log& l
             case ArchiveEntry::Type::hardlink: {
                 auto link_rel = safe_relative_path(e->link_target);
                 if (!link_rel || link_rel->empty()) {
-                    throw Error(fmt::format("layer `{}`: hard link `{}` points outside the root (`{}`)",
-                                            layer_file.string(), e->path, e->link_target));
+                    throw Error(
+                        fmt::format("layer `{}`: hard link `{}` points outside the root (`{}`)",
+                                    layer_file.string(), e->path, e->link_target));
                 }
                 check_parents(dest, *link_rel, layer_file);
                 fs::path src = dest / *link_rel;
                 struct stat ls {};
                 if (::lstat(src.c_str(), &ls) != 0 || S_ISLNK(ls.st_mode) || S_ISDIR(ls.st_mode)) {
-                    throw Error(fmt::format("layer `{}`: hard link `{}` points at `{}`, which is not a file",
-                                            layer_file.string(), e->path, e->link_target));
+                    throw Error(fmt::format(
+                        "layer `{}`: hard link `{}` points at `{}`, which is not a file",
+                        layer_file.string(), e->path, e->link_target));
                 }
                 if (::link(src.c_str(), target.c_str()) != 0) {
                     throw_errno("link", target.string(), errno);
@@ -144,7 +151,8 @@ UnpackStats apply_layer(const fs::path& layer_file, const fs::path& dest, Log& l
     return stats;
 }
 
-UnpackStats unpack_image(const Store& store, const Manifest& manifest, const fs::path& dest, Log& log) {
+UnpackStats unpack_image(const Store& store, const Manifest& manifest, const fs::path& dest,
+                         Log& log) {
     std::error_code ec;
     if (fs::exists(dest, ec) && !fs::is_empty(dest, ec)) {
         throw bad_input(fmt::format("unpack: `{}` exists and is not empty", dest.string()));

@@ -19,9 +19,11 @@ struct UnpackStats {
 };
 
 // `dest` must not exist or be empty.
-UnpackStats unpack_image(const Store& store, const Manifest& manifest, const std::filesystem::path& dest, Log& log);
+UnpackStats unpack_image(const Store& store, const Manifest& manifest,
+                         const std::filesystem::path& dest, Log& log);
 
 // Applies one layer tar (any compression) onto `dest`.
-UnpackStats apply_layer(const std::filesystem::path& layer_file, const std::filesystem::path& dest, Log& log);
+UnpackStats apply_layer(const std::filesystem::path& layer_file, const std::filesystem::path& dest,
+                        Log& log);
 
 }  // namespace envpack

@@ -102,7 +102,8 @@ int cmd_build(Context& ctx, const std::vector<std::string>& argv) {
                 store.tag(name, store.resolve_or_throw(pulled.stored_name));
                 return true;
             } catch (const Error& e) {
-                ctx.log.warnf("build cache at {}: {} (building instead)", cached.to_string(), e.what());
+                ctx.log.warnf("build cache at {}: {} (building instead)", cached.to_string(),
+                              e.what());
                 return false;
             }
         };

@@ -49,10 +49,14 @@ constexpr Command k_commands[] = {
     {"index", cmd_index, "write repodata.json for a local channel from its package files",
      "usage: envpack index CHANNEL_DIR [--json]\n"},
     {"build", cmd_build, "build (or find in the cache) the image of a locked conda environment",
-     "usage: envpack build -f ENV.yml [--lock FILE] [--base REF] [-t NAME[:TAG]] [--prefix /opt/conda]\n"
-     "                     [--compression gzip|zstd] [--max-layers N] [--push REF] [--explain] [--json]\n"
-     "                     [registry options of push: --insecure-registry HOST, --ca-cert FILE, ...]\n"
-     "  --lock FILE     the lock (default conda-lock.yml beside ENV.yml; make it with envpack lock)\n"
+     "usage: envpack build -f ENV.yml [--lock FILE] [--base REF] [-t NAME[:TAG]] [--prefix "
+     "/opt/conda]\n"
+     "                     [--compression gzip|zstd] [--max-layers N] [--push REF] [--explain] "
+     "[--json]\n"
+     "                     [registry options of push: --insecure-registry HOST, --ca-cert FILE, "
+     "...]\n"
+     "  --lock FILE     the lock (default conda-lock.yml beside ENV.yml; make it with envpack "
+     "lock)\n"
      "  --base REF      base image in the local store, pulled first if it names a registry\n"
      "                  (default: none, an image of the environment alone)\n"
      "  --push REF      push the image to a registry after the build\n"

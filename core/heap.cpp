@@ -75,7 +75,8 @@ void reexec_with_huge_pages(char** argv) {
 }  // namespace
 
 void tune_heap(char** argv) {
-    if (const char* opt = std::getenv("ENVPACK_TUNE_HEAP"); opt != nullptr && opt == std::string("0")) {
+    if (const char* opt = std::getenv("ENVPACK_TUNE_HEAP");
+        opt != nullptr && opt == std::string("0")) {
         return;
     }
     if (const char* saved = std::getenv(k_marker); saved != nullptr) {

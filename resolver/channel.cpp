@@ -6,8 +6,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "core/digest.h"
 #include "core/compress.h"
+#include "core/digest.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/http.h"

@@ -66,5 +66,4 @@ class MatchSpec {
     std::optional<std::string> m_license;
 };
 
-
 }  // namespace envpack

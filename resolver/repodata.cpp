@@ -299,9 +299,8 @@ Repodata parse_impl(std::string_view json, std::string_view source, const Repoda
         pool.emplace(static_cast<unsigned>(starts.size() - 1));
         for (std::size_t k = 1; k < starts.size(); ++k) {
             later.push_back(pool->submit([&, k] {
-                std::size_t bytes = limit_of(k) == std::string_view::npos
-                                        ? json.size() - starts[k]
-                                        : limit_of(k) - starts[k];
+                std::size_t bytes = limit_of(k) == std::string_view::npos ? json.size() - starts[k]
+                                                                          : limit_of(k) - starts[k];
                 PieceReader reader(json, source, origin, starts[k], limit_of(k), release);
                 return reader.read_from_record(bytes / k_min_record_bytes + 16);
             }));
@@ -325,8 +324,9 @@ Repodata parse_impl(std::string_view json, std::string_view source, const Repoda
         }
         if (all.stop != starts[k]) {
             // The guess was wrong: read on from where the previous piece stopped.
-            Piece rest = PieceReader(json, source, origin, all.stop, std::string_view::npos, release)
-                             .read_from_record(0);
+            Piece rest =
+                PieceReader(json, source, origin, all.stop, std::string_view::npos, release)
+                    .read_from_record(0);
             piece = std::move(rest);
             error = nullptr;
             k = starts.size();  // nothing after this piece is needed
@@ -380,8 +380,9 @@ Repodata read_repodata_file(const std::filesystem::path& path, const RepodataOri
     RepodataEncoding encoding = repodata_encoding(path.filename().string());
     if (encoding == RepodataEncoding::json) {
         detail::MappedFile file(path);
-        return parse_impl(file.view(), path.string(), origin, options,
-                          [&file](std::size_t begin, std::size_t end) { file.release(begin, end); });
+        return parse_impl(
+            file.view(), path.string(), origin, options,
+            [&file](std::size_t begin, std::size_t end) { file.release(begin, end); });
     }
     std::string json = decode_repodata(read_file(path), encoding, path.string());
     return parse_repodata(json, path.string(), origin, options);

@@ -45,7 +45,7 @@ struct Repodata {
 // only when the reader before it stops at exactly that key, and otherwise that reader goes on
 // alone. The result and any error are the same as one thread's.
 struct RepodataParseOptions {
-    unsigned threads = 0;                   // 0: default_thread_count() (ENVPACK_THREADS), at most 16
+    unsigned threads = 0;  // 0: default_thread_count() (ENVPACK_THREADS), at most 16
     std::size_t min_share_bytes = 8u << 20;  // below this per thread, fewer threads
 };
 

@@ -346,7 +346,8 @@ Id SolverPool::namespace_callback(Pool* pool, void* data, Id name, Id evr) {
     return q.size() == 0 ? 0 : pool_queuetowhatprovides(pool, q.get());
 }
 
-const std::vector<int>& SolverPool::named(const std::string& name, std::vector<int>& scratch) const {
+const std::vector<int>& SolverPool::named(const std::string& name,
+                                          std::vector<int>& scratch) const {
     if (name.find('*') == std::string::npos) {
         static const std::vector<int> k_none;
         auto it = m_by_name.find(name);

@@ -96,6 +96,7 @@ mkdir -p "$S/bin"
 cat >"$S/bin/docker-credential-envpacktest" <<SH
 #!/bin/sh
 [ "\$1" = get ] || exit 1
+env | grep -E '^(GLIBC_TUNABLES|ENVPACK_HEAP_REEXEC)=' >"$S/helper-env"
 read host
 [ "\$host" = "$R" ] || { echo "credentials not found in native keychain"; exit 1; }
 printf '{"ServerURL":"%s","Username":"alice","Secret":"%s"}' "\$host" '$PASSWORD'
@@ -106,6 +107,13 @@ export ENVPACK_HOME=$S/home3
 PATH="$S/bin:$PATH" run helper pull "$R/team/auth:1" --authfile "$S/helper.json" --json \
     || fail "pull through credsStore helper: $(cat "$S/helper.err")"
 [ "$(jget '["digest"]' <"$S/helper.out")" = "$want" ] || fail "helper pull digest"
+# envpack re-executes itself for its heap (core/heap.h); what it starts sees the caller's environment
+[ ! -s "$S/helper-env" ] || fail "the credential helper saw envpack's heap tuning: $(cat "$S/helper-env")"
+export ENVPACK_HOME=$S/home3b
+GLIBC_TUNABLES=glibc.malloc.arena_max=4 PATH="$S/bin:$PATH" run helper2 pull "$R/team/auth:1" \
+    --authfile "$S/helper.json" || fail "pull through credsStore helper: $(cat "$S/helper2.err")"
+[ "$(cat "$S/helper-env")" = "GLIBC_TUNABLES=glibc.malloc.arena_max=4" ] \
+    || fail "the credential helper did not get the caller's GLIBC_TUNABLES: $(cat "$S/helper-env")"
 
 echo "== Bearer tokens from a token server"
 start_token_server "$S/token" "alice:$PASSWORD"

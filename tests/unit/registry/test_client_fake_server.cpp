@@ -229,7 +229,8 @@ TEST_CASE("remote_has_tag and resolve: HEAD with a digest - GET when the HEAD ha
         if (r.target == "/v2/team/env/manifests/no-digest-header") {
             return respond(200, r.method == "HEAD" ? "" : body);
         }
-        return respond(404, R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})");
+        return respond(404,
+                       R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})");
     });
     std::string base = fmt::format("127.0.0.1:{}/team/env", server.port());
     CHECK(remote_has_tag(ImageRef::parse(base + ":cache-hit")));

@@ -244,7 +244,8 @@ TEST_CASE("repodata: lists with many escaped strings keep every entry intact", "
     for (int i = 0; i < 40; ++i) {
         // Every other entry has an escape (\u0020 is a space), so it lives in the scanner's
         // buffer until copied; short and long entries exercise small-string storage too.
-        std::string name = i % 3 == 0 ? "p" + std::to_string(i) : "package-number-" + std::to_string(i);
+        std::string name =
+            i % 3 == 0 ? "p" + std::to_string(i) : "package-number-" + std::to_string(i);
         if (i % 2 == 0) {
             deps += "\"" + name + "\\u0020>=1\",";
             want.push_back(name + " >=1");
@@ -254,8 +255,9 @@ TEST_CASE("repodata: lists with many escaped strings keep every entry intact", "
         }
     }
     deps.pop_back();
-    std::string json = R"({"packages": {"a-1-0.tar.bz2": {"name": "a", "version": "1", "depends": [)" +
-                       deps + R"(], "constrains": ["x\ty"]}}})";
+    std::string json =
+        R"({"packages": {"a-1-0.tar.bz2": {"name": "a", "version": "1", "depends": [)" + deps +
+        R"(], "constrains": ["x\ty"]}}})";
     Repodata r = parse_repodata(json, "esc.json", k_origin);
     REQUIRE(r.records.size() == 1);
     CHECK(r.records[0].depends == want);

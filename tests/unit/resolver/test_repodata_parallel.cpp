@@ -38,8 +38,8 @@ std::string record(Lcg& rng, const std::string& name, int i, bool decoy) {
     out += R"("name": ")" + name + R"(", "version": "1.)" + std::to_string(i) +
            R"(", "build": "h0_)" + std::to_string(i) + R"(", "build_number": )" +
            std::to_string(rng.below(5)) + R"(, "depends": ["python >=3.9", "libx 1.*"], )" +
-           R"("constrains": null, "md5": "0123", "timestamp": )" +
-           std::to_string(1600000000 + i) + "}";
+           R"("constrains": null, "md5": "0123", "timestamp": )" + std::to_string(1600000000 + i) +
+           "}";
     return out;
 }
 
@@ -57,13 +57,14 @@ std::string document(std::uint64_t seed, int n) {
         tar += (tar.empty() ? "" : ",\n  ") + ("\"" + stem + ".tar.bz2\": ") +
                record(rng, name, i, decoy);
         if (rng.below(2) == 0) {
-            conda += (conda.empty() ? "" : ", ") + ("\"" + stem + ".conda\":" ) +
+            conda += (conda.empty() ? "" : ", ") + ("\"" + stem + ".conda\":") +
                      record(rng, name, i, decoy);
             signatures += (signatures.empty() ? "" : ",") + ("\"" + stem + ".conda\": {\"k\": 1}");
         }
     }
     return "{\"packages\": {\n  " + tar + "},\n \"signatures\": {" + signatures +
-           "},\n \"packages.conda\": {" + conda + "},\n \"info\": {\"subdir\": \"linux-aarch64\"}}\n";
+           "},\n \"packages.conda\": {" + conda +
+           "},\n \"info\": {\"subdir\": \"linux-aarch64\"}}\n";
 }
 
 void require_same(const Repodata& a, const Repodata& b) {
@@ -101,8 +102,7 @@ std::string error_of(std::string_view json, const RepodataParseOptions& options)
 
 }  // namespace
 
-TEST_CASE("repodata in threads: the same records as one thread, wherever it splits",
-          "[repodata]") {
+TEST_CASE("repodata in threads: the same records as one thread, wherever it splits", "[repodata]") {
     unsigned shares_kept = 0;
     unsigned shares_tried = 0;
     for (std::uint64_t seed = 1; seed <= 30; ++seed) {
