@@ -3,10 +3,12 @@
 // a few kilobytes split at many places, including places that only look like record keys.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
+#include "core/fs.h"
 #include "resolver/repodata.h"
 
 using namespace envpack;
@@ -156,4 +158,36 @@ TEST_CASE("repodata in threads: small documents stay on one thread", "[repodata]
     Repodata plain = parse_repodata(doc, "mem.json", k_origin);
     CHECK(plain.shares == 1);
     require_same(plain, parse_repodata(doc, "mem.json", k_origin, {4, 1}));
+}
+
+TEST_CASE("repodata in threads: a large file, pages handed back as the threads go", "[repodata]") {
+    // Over 16 MiB per share, so every reader hands consumed pages of the mapping back; an error
+    // near the end then counts lines through pages that were handed back (read again from the
+    // file) and must still name the same line as an in-memory parse.
+    std::string doc = document(11, 100000);
+    REQUIRE(doc.size() > 32u << 20);
+    TempDir dir("repodata-parallel-");
+    const std::filesystem::path path = dir.path() / "repodata.json";
+    write_file_atomic(path, doc, Durability::none);
+    Repodata one = read_repodata_file(path, k_origin, {1, 1});
+    Repodata two = read_repodata_file(path, k_origin, {2, 1});
+    CHECK(two.shares == 2);
+    require_same(one, two);
+    require_same(one, parse_repodata(doc, "mem.json", k_origin, {3, 1}));
+
+    std::size_t p = doc.rfind("\"build_number\": ");
+    doc.replace(p, 16, "\"build_number\": [");
+    write_file_atomic(path, doc, Durability::none);
+    std::string want = error_of(doc, {1, 1});
+    REQUIRE(want.find("line ") != std::string::npos);
+    want = want.substr(want.find(": at line"));
+    for (unsigned threads : {1u, 2u, 4u}) {
+        try {
+            read_repodata_file(path, k_origin, {threads, 1});
+            FAIL("a broken file parsed");
+        } catch (const Error& e) {
+            std::string got = e.what();
+            CHECK(got.substr(got.find(": at line")) == want);
+        }
+    }
 }
