@@ -216,12 +216,39 @@ std::string parse_into(std::string_view text, Version& out, std::string& norm, s
 
 }  // namespace
 
+void Version::set_fast_key() {
+    m_has_fast_key = false;
+    if (m_epoch != 0 || !m_local.empty() || m_version.size() > 4) {
+        return;
+    }
+    std::uint64_t key = 0;
+    for (size_t i = 0; i < 4; ++i) {
+        std::uint64_t n = 0;
+        if (i < m_version.size()) {
+            const Segment& seg = m_version[i];
+            if (seg.size() != 1 || seg[0].kind != Atom::Kind::number || seg[0].text.size() > 5) {
+                return;
+            }
+            for (char c : seg[0].text) {
+                n = n * 10 + static_cast<std::uint64_t>(c - '0');
+            }
+            if (n > 0xFFFF) {
+                return;
+            }
+        }
+        key = key << 16 | n;
+    }
+    m_fast_key = key;
+    m_has_fast_key = true;
+}
+
 bool Version::try_parse(std::string_view text, Version& out) {
     Version v;
     std::string err = parse_into(text, v, v.m_normalized, v.m_epoch, v.m_version, v.m_local);
     if (!err.empty()) {
         return false;
     }
+    v.set_fast_key();
     v.m_text = std::string(text);
     out = std::move(v);
     return true;
@@ -234,11 +261,15 @@ Version Version::parse(std::string_view text) {
         throw bad_input(fmt::format("invalid version `{}`: {}", text, err),
                         "conda versions look like 1.2.3, 1!2.0, 1.0rc1, 1.0.post1 or 1.0+local");
     }
+    v.set_fast_key();
     v.m_text = std::string(text);
     return v;
 }
 
 std::strong_ordering Version::operator<=>(const Version& other) const {
+    if (m_has_fast_key && other.m_has_fast_key) {
+        return m_fast_key <=> other.m_fast_key;
+    }
     if (m_epoch != other.m_epoch) {
         return m_epoch <=> other.m_epoch;
     }

@@ -54,11 +54,17 @@ class Version {
     bool compatible_with(const Version& other) const;
 
   private:
+    void set_fast_key();
+
     std::string m_text;
     std::string m_normalized;
     std::uint64_t m_epoch = 0;
     std::vector<Segment> m_version;  // epoch excluded
     std::vector<Segment> m_local;
+    // Versions of up to four plain numbers below 65536 (most of a channel's) also compare as one
+    // integer: 16 bits per segment, missing segments 0, exactly as the full comparison orders them.
+    std::uint64_t m_fast_key = 0;
+    bool m_has_fast_key = false;
 };
 
 }  // namespace envpack

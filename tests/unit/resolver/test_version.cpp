@@ -161,3 +161,34 @@ TEST_CASE("version parse: round trip and errors") {
         CHECK(e.code() == envpack::ExitCode::bad_input);
     }
 }
+
+TEST_CASE("Version: plain numeric versions order as zero-padded integer tuples", "[version]") {
+    // Short plain versions take a one-integer comparison; others (five segments, numbers over
+    // 65535) the full one. Both must agree with the tuple order, across the boundary too.
+    std::uint64_t s = 12345;
+    auto below = [&](std::uint32_t n) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        return static_cast<std::uint32_t>(s >> 33) % n;
+    };
+    auto random_version = [&](std::vector<std::uint64_t>& parts) {
+        parts.clear();
+        std::size_t n = 1 + below(5);
+        std::string text;
+        for (std::size_t i = 0; i < n; ++i) {
+            std::uint64_t v = below(4) == 0 ? 65530 + below(10) : below(4);
+            parts.push_back(v);
+            text += (i ? "." : "") + std::to_string(v);
+        }
+        return text;
+    };
+    for (int i = 0; i < 20000; ++i) {
+        std::vector<std::uint64_t> pa;
+        std::vector<std::uint64_t> pb;
+        std::string a = random_version(pa);
+        std::string b = random_version(pb);
+        pa.resize(5, 0);
+        pb.resize(5, 0);
+        INFO(a << " vs " << b);
+        REQUIRE((Version::parse(a) <=> Version::parse(b)) == (pa <=> pb));
+    }
+}
