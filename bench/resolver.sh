@@ -100,9 +100,20 @@ export ENVPACK_HOME="$T/home"
 printf "channels: [$CH/conda-forge-numpy]\ndependencies: [numpy]\n" > "$T/numpy.yml"
 printf "channels: [$T/gen]\ndependencies: [$DEEP]\n" > "$T/gen.yml"
 printf "channels: [$T/stress]\ndependencies: [$STRESS_DEEP]\n" > "$T/stress.yml"
-for env in numpy gen stress; do
+if [ -d "$T/zst/linux-64" ]; then
+    printf "channels: [$T/zst]\ndependencies: [$DEEP]\n" > "$T/zst.yml"
+fi
+lock() {
+    local label=$1 env=$2
+    [ -f "$T/$env.yml" ] || return 0
     start=$(date +%s%N)
-    "$ENVPACK" lock -f "$T/$env.yml" -o "$T/$env.lock" 2> /dev/null > /dev/null
+    /usr/bin/time -f "%M" -o "$T/rss" "$ENVPACK" lock -f "$T/$env.yml" -o "$T/$env.lock" 2> /dev/null > /dev/null
     end=$(date +%s%N)
-    printf "%-10s %6d ms  %s packages\n" "$env" "$(( (end - start) / 1000000 ))" "$(grep -c '^- name:' "$T/$env.lock")"
-done
+    printf "%-34s %6d ms  peak RSS %5d MB  %s packages\n" "$label" "$(( (end - start) / 1000000 ))" \
+        "$(( $(cat "$T/rss") / 1000 ))" "$(grep -c '^- name:' "$T/$env.lock")"
+}
+lock "conda-forge-numpy" numpy
+lock "generated (173 MB repodata.json)" gen
+lock "stress" stress
+lock "generated, only .json.zst: first" zst
+lock "generated, only .json.zst: cached" zst

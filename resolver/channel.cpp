@@ -1,5 +1,8 @@
 #include "resolver/channel.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <ctime>
 
@@ -87,6 +90,25 @@ struct CacheState {
         write_file_atomic(file, j.dump(2) + "\n", Durability::none);
     }
 };
+
+// A cached copy is parsed from the cache; its errors name where it came from and where it is
+// (to delete it).
+Repodata read_cached(const std::filesystem::path& json_path, std::string_view from,
+                     const RepodataOrigin& origin) {
+    RepodataParseOptions options;
+    options.source = fmt::format("{} (cached as {})", from, json_path.string());
+    return read_repodata_file(json_path, origin, options);
+}
+
+// The stamp of a local file the cache was made from: size, modification time and path.
+std::string file_stamp(const std::filesystem::path& file) {
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0) {
+        throw_errno("stat repodata", file.string(), errno);
+    }
+    return fmt::format("{} {}.{:09} {}\n", st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+                       file.string());
+}
 
 }  // namespace
 
@@ -198,7 +220,10 @@ Repodata RepodataFetcher::fetch_local(const Channel& channel, std::string_view s
     std::error_code ec;
     for (const char* file : k_local_files) {
         if (std::filesystem::is_regular_file(dir / file, ec)) {
-            return read_repodata_file(dir / file, origin);
+            if (repodata_encoding(file) == RepodataEncoding::json || m_options.cache_dir.empty()) {
+                return read_repodata_file(dir / file, origin);
+            }
+            return read_local_compressed(dir / file, origin);
         }
     }
     if (subdir == "noarch") {
@@ -213,6 +238,29 @@ Repodata RepodataFetcher::fetch_local(const Channel& channel, std::string_view s
                             channel.name(), dir.string()),
                 fmt::format("index the channel (`envpack index {}`) or check the platform",
                             channel.local_dir().string()));
+}
+
+Repodata RepodataFetcher::read_local_compressed(const std::filesystem::path& file,
+                                                const RepodataOrigin& origin) {
+    const std::filesystem::path entry = cache_entry("local:" + file.string());
+    const std::filesystem::path json_path = entry / "repodata.json";
+    const std::filesystem::path stamp_path = entry / "source";
+    make_dirs(entry);
+    FileLock lock(entry / "lock", LockMode::exclusive);
+    const std::string stamp = file_stamp(file);
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(json_path, ec) &&
+        std::filesystem::is_regular_file(stamp_path, ec) && read_file(stamp_path) == stamp) {
+        m_log.debug(fmt::format("repodata `{}`: decoded copy in the cache", file.string()));
+        return read_cached(json_path, file.string(), origin);
+    }
+    {
+        std::string json =
+            decode_repodata(read_file(file), repodata_encoding(file.string()), file.string());
+        write_file_atomic(json_path, json, Durability::none);
+    }  // the decoded text is freed before the records are built
+    write_file_atomic(stamp_path, stamp, Durability::none);
+    return read_cached(json_path, file.string(), origin);
 }
 
 Repodata RepodataFetcher::fetch_remote(const Channel& channel, std::string_view subdir) {
@@ -233,11 +281,11 @@ Repodata RepodataFetcher::fetch_remote(const Channel& channel, std::string_view 
                                     entry.string()),
                         "run once without --offline to fill the repodata cache");
         }
-        return read_repodata_file(json_path, origin);
+        return read_cached(json_path, base, origin);
     }
     if (cached && state->fetched_at + state->max_age > now_seconds()) {
         m_log.debug(fmt::format("repodata `{}`: cached copy is fresh", base));
-        return read_repodata_file(json_path, origin);
+        return read_cached(json_path, base, origin);
     }
     if (m_http == nullptr) {
         throw Error(fmt::format("fetch repodata `{}`: no HTTP client", base));
@@ -274,7 +322,7 @@ Repodata RepodataFetcher::fetch_remote(const Channel& channel, std::string_view 
             if (cached) {
                 m_log.warn(fmt::format("{}; using the cached repodata from {}", e.what(),
                                        state->fetched_at));
-                return read_repodata_file(json_path, origin);
+                return read_cached(json_path, base, origin);
             }
             throw e.with_context(fmt::format("fetch repodata `{}`", url));
         }
@@ -294,7 +342,7 @@ Repodata RepodataFetcher::fetch_remote(const Channel& channel, std::string_view 
             }
             next.save(state_path);
             m_log.debug(fmt::format("repodata `{}`: not modified", url));
-            return read_repodata_file(json_path, origin);
+            return read_cached(json_path, base, origin);
         }
         if (response.status == 200) {
             if (plain) {
@@ -305,7 +353,7 @@ Repodata RepodataFetcher::fetch_remote(const Channel& channel, std::string_view 
                 write_file_atomic(json_path, json, Durability::none);
             }
             next.save(state_path);
-            return read_repodata_file(json_path, origin);
+            return read_cached(json_path, base, origin);
         }
         last_failure = fmt::format("fetch repodata `{}`: HTTP {}", url, response.status);
         if (response.status == 404) {
@@ -313,7 +361,7 @@ Repodata RepodataFetcher::fetch_remote(const Channel& channel, std::string_view 
         }
         if (cached) {
             m_log.warn(fmt::format("{}; using the cached repodata", last_failure));
-            return read_repodata_file(json_path, origin);
+            return read_cached(json_path, base, origin);
         }
         throw Error(last_failure + " (after retries)",
                     "the channel server failed; try again later or use --offline with a cache");

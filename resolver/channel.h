@@ -10,14 +10,18 @@
 // `to_string` gives the name back as written for names and the canonical URL otherwise.
 //
 // `RepodataFetcher` reads `SUBDIR` and `noarch` repodata of a channel. Local channels (file://)
-// are read in place (`repodata.json`, else `.json.zst`, else `.json.bz2`). Remote channels are
-// fetched with HttpClient (`repodata.json.zst` first, `repodata.json` when that is 404) and cached
-// under `cache_dir/<sha256(url)[:16]>/` as decoded `repodata.json` plus `state.json` (ETag,
-// Last-Modified, max-age, fetch time). A cached copy younger than its max-age is used without a
-// request; an older one is revalidated (If-None-Match / If-Modified-Since, 304 keeps it).
-// With `Offline::yes` only the cache is used, whatever its age; no cache is an error.
-// A 404 (for both variants), a 5xx after HttpClient's retries, or a timeout throws Error naming
-// the URL; the cache is never left half-written (atomic writes under a file lock).
+// are read in place (`repodata.json`, else `.json.zst`, else `.json.bz2`); compressed local
+// repodata is decoded once into the cache (`cache_dir/<sha256("local:" + path)[:16]>/`, stamped
+// with the file's size, mtime and path, so a changed file is decoded again) and memory-mapped
+// from there, which keeps peak memory to the records instead of records + decoded text. Remote
+// channels are fetched with HttpClient (`repodata.json.zst` first, `repodata.json` when that is
+// 404) and cached under `cache_dir/<sha256(url)[:16]>/` as decoded `repodata.json` plus
+// `state.json` (ETag, Last-Modified, max-age, fetch time). A cached copy younger than its max-age
+// is used without a request; an older one is revalidated (If-None-Match / If-Modified-Since, 304
+// keeps it). With `Offline::yes` only the cache is used, whatever its age; no cache is an error. A
+// 404 (for both variants), a 5xx after HttpClient's retries, or a timeout throws Error naming the
+// URL; the cache is never left half-written (atomic writes under a file lock). Parse errors in a
+// cached copy name the URL or file it came from and the cache path.
 #pragma once
 
 #include <chrono>
@@ -94,6 +98,7 @@ class RepodataFetcher {
   private:
     Repodata fetch_local(const Channel& channel, std::string_view subdir);
     Repodata fetch_remote(const Channel& channel, std::string_view subdir);
+    Repodata read_local_compressed(const std::filesystem::path& file, const RepodataOrigin& origin);
 
     FetchOptions m_options;
     HttpClient* m_http;

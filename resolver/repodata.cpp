@@ -378,14 +378,15 @@ RepodataEncoding repodata_encoding(std::string_view file_name) {
 Repodata read_repodata_file(const std::filesystem::path& path, const RepodataOrigin& origin,
                             const RepodataParseOptions& options) {
     RepodataEncoding encoding = repodata_encoding(path.filename().string());
+    const std::string source = options.source.empty() ? path.string() : options.source;
     if (encoding == RepodataEncoding::json) {
         detail::MappedFile file(path);
         return parse_impl(
-            file.view(), path.string(), origin, options,
+            file.view(), source, origin, options,
             [&file](std::size_t begin, std::size_t end) { file.release(begin, end); });
     }
-    std::string json = decode_repodata(read_file(path), encoding, path.string());
-    return parse_repodata(json, path.string(), origin, options);
+    std::string json = decode_repodata(read_file(path), encoding, source);
+    return parse_repodata(json, source, origin, options);
 }
 
 }  // namespace envpack

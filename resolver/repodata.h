@@ -47,6 +47,9 @@ struct Repodata {
 struct RepodataParseOptions {
     unsigned threads = 0;  // 0: default_thread_count() (ENVPACK_THREADS), at most 16
     std::size_t min_share_bytes = 8u << 20;  // below this per thread, fewer threads
+    // What errors name in read_repodata_file (default: the path), e.g. the URL a cached copy
+    // came from.
+    std::string source;
 };
 
 // Parses repodata JSON. `source` names the file or URL in errors. Throws Error (exit code 1).

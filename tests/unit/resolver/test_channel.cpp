@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "core/compress.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -88,4 +89,48 @@ TEST_CASE("channel: offline without a cache names the URL", "[channel]") {
     CHECK_THROWS_WITH(fetcher.fetch(Channel::parse("conda-forge", "/"), "linux-64"),
                       Catch::Contains("https://conda.anaconda.org/conda-forge/linux-64") &&
                           Catch::Contains("offline"));
+}
+
+namespace {
+
+void write_zstd(const std::filesystem::path& path, std::string_view text) {
+    StringSink out;
+    auto z = make_compressor(Compression::zstd, out, 1);
+    z->write(text);
+    z->finish();
+    write_file_atomic(path, out.data(), Durability::none);
+}
+
+}  // namespace
+
+TEST_CASE("channel: compressed local repodata is decoded once into the cache", "[channel]") {
+    TempDir home("channel-test-");
+    RepodataFetcher fetcher({home.path() / "repodata", Offline::no, {}}, nullptr, Log::null());
+    std::filesystem::path ch = home.path() / "ch";
+    make_dirs(ch / "linux-64");
+    const std::string json = read_file(k_channels + "/conda-forge-numpy/linux-64/repodata.json");
+    write_zstd(ch / "linux-64" / "repodata.json.zst", json);
+    Channel local = Channel::parse("./ch", home.path());
+
+    Repodata first = fetcher.fetch(local, "linux-64");
+    REQUIRE(first.records.size() > 20);
+    std::filesystem::path entry =
+        fetcher.cache_entry("local:" + (ch / "linux-64" / "repodata.json.zst").string());
+    REQUIRE(read_file(entry / "repodata.json") == json);
+
+    // The next fetch reads the decoded copy (shown by changing it behind the fetcher's back) ...
+    const std::string one = R"({"packages": {"a-1-0.tar.bz2": {"name": "a", "version": "1"}}})";
+    write_file_atomic(entry / "repodata.json", one, Durability::none);
+    CHECK(fetcher.fetch(local, "linux-64").records.size() == 1);
+    // ... until the compressed file changes.
+    write_zstd(ch / "linux-64" / "repodata.json.zst", json + " ");
+    CHECK(fetcher.fetch(local, "linux-64").records.size() == first.records.size());
+
+    // A broken compressed file names itself; broken JSON inside names the file and the cache.
+    write_file_atomic(ch / "linux-64" / "repodata.json.zst", "not zstd", Durability::none);
+    CHECK_THROWS_WITH(fetcher.fetch(local, "linux-64"), Catch::Contains("repodata.json.zst"));
+    write_zstd(ch / "linux-64" / "repodata.json.zst", R"({"packages": {"a": 5}})");
+    CHECK_THROWS_WITH(fetcher.fetch(local, "linux-64"),
+                      Catch::Contains("linux-64/repodata.json.zst (cached as ") &&
+                          Catch::Contains("package `a` must be an object"));
 }

@@ -93,6 +93,14 @@ void require_same(const Repodata& a, const Repodata& b) {
     }
 }
 
+// Shares of a byte: documents of a few kilobytes split wherever the threads allow.
+RepodataParseOptions in_threads(unsigned threads) {
+    RepodataParseOptions options;
+    options.threads = threads;
+    options.min_share_bytes = 1;
+    return options;
+}
+
 std::string error_of(std::string_view json, const RepodataParseOptions& options) {
     try {
         parse_repodata(json, "mem.json", k_origin, options);
@@ -109,13 +117,13 @@ TEST_CASE("repodata in threads: the same records as one thread, wherever it spli
     unsigned shares_tried = 0;
     for (std::uint64_t seed = 1; seed <= 30; ++seed) {
         std::string doc = document(seed, 5 + static_cast<int>(seed * 7 % 60));
-        Repodata one = parse_repodata(doc, "mem.json", k_origin, {1, 1});
+        Repodata one = parse_repodata(doc, "mem.json", k_origin, in_threads(1));
         REQUIRE(one.subdir == "linux-aarch64");  // `info` after the packages still applies
         REQUIRE_FALSE(one.records.empty());
         CHECK(one.records.front().subdir == "linux-aarch64");
         for (unsigned threads = 2; threads <= 9; ++threads) {
             INFO("seed " << seed << ", " << threads << " threads");
-            Repodata many = parse_repodata(doc, "mem.json", k_origin, {threads, 1});
+            Repodata many = parse_repodata(doc, "mem.json", k_origin, in_threads(threads));
             require_same(one, many);
             shares_kept += many.shares;
             shares_tried += threads;
@@ -142,11 +150,11 @@ TEST_CASE("repodata in threads: errors are the ones one thread reports", "[repod
         broken.push_back(d);
     }
     for (const auto& d : broken) {
-        std::string want = error_of(d, {1, 1});
+        std::string want = error_of(d, in_threads(1));
         REQUIRE(want.starts_with("parse repodata `mem.json`"));
         for (unsigned threads : {2u, 3u, 5u, 8u}) {
             INFO(threads << " threads, " << d.size() << " bytes");
-            CHECK(error_of(d, {threads, 1}) == want);
+            CHECK(error_of(d, in_threads(threads)) == want);
         }
     }
 }
@@ -157,7 +165,7 @@ TEST_CASE("repodata in threads: small documents stay on one thread", "[repodata]
     std::string doc = document(3, 50);
     Repodata plain = parse_repodata(doc, "mem.json", k_origin);
     CHECK(plain.shares == 1);
-    require_same(plain, parse_repodata(doc, "mem.json", k_origin, {4, 1}));
+    require_same(plain, parse_repodata(doc, "mem.json", k_origin, in_threads(4)));
 }
 
 TEST_CASE("repodata in threads: a large file, pages handed back as the threads go", "[repodata]") {
@@ -169,21 +177,21 @@ TEST_CASE("repodata in threads: a large file, pages handed back as the threads g
     TempDir dir("repodata-parallel-");
     const std::filesystem::path path = dir.path() / "repodata.json";
     write_file_atomic(path, doc, Durability::none);
-    Repodata one = read_repodata_file(path, k_origin, {1, 1});
-    Repodata two = read_repodata_file(path, k_origin, {2, 1});
+    Repodata one = read_repodata_file(path, k_origin, in_threads(1));
+    Repodata two = read_repodata_file(path, k_origin, in_threads(2));
     CHECK(two.shares == 2);
     require_same(one, two);
-    require_same(one, parse_repodata(doc, "mem.json", k_origin, {3, 1}));
+    require_same(one, parse_repodata(doc, "mem.json", k_origin, in_threads(3)));
 
     std::size_t p = doc.rfind("\"build_number\": ");
     doc.replace(p, 16, "\"build_number\": [");
     write_file_atomic(path, doc, Durability::none);
-    std::string want = error_of(doc, {1, 1});
+    std::string want = error_of(doc, in_threads(1));
     REQUIRE(want.find("line ") != std::string::npos);
     want = want.substr(want.find(": at line"));
     for (unsigned threads : {1u, 2u, 4u}) {
         try {
-            read_repodata_file(path, k_origin, {threads, 1});
+            read_repodata_file(path, k_origin, in_threads(threads));
             FAIL("a broken file parsed");
         } catch (const Error& e) {
             std::string got = e.what();
