@@ -6,7 +6,7 @@
 // is page faults (measured: a 166 MB repodata parses in 1.17 s cold against 0.56 s on a warm
 // heap). glibc (2.35+) backs its heap with transparent huge pages when the tunable
 // `glibc.malloc.hugetlb=1` is set, but tunables are read only at process start, so `main` calls
-// use_huge_page_heap() first: when the kernel's THP mode is `madvise` (the default on Debian)
+// tune_heap() first: when the kernel's THP mode is `madvise` (the default on Debian)
 // the process re-executes itself once with the tunable added. The child puts GLIBC_TUNABLES back
 // as it was, so processes envpack starts see the caller's environment unchanged.
 //
