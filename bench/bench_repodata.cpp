@@ -293,7 +293,7 @@ int parse(const std::string& path, int repeat) {
 
 int main(int argc, char** argv) {
     // As envpack itself runs (ENVPACK_TUNE_HEAP=0 measures the plain heap).
-    envpack::tune_heap(argv);
+    envpack::tune_heap(argv, envpack::HeapUse::large);
     try {
         std::string mode = argc > 1 ? argv[1] : "";
         if (mode == "generate" && (argc == 4 || argc == 5)) {

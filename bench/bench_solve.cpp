@@ -145,7 +145,7 @@ int run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
     // As envpack itself runs (ENVPACK_TUNE_HEAP=0 measures the plain heap).
-    envpack::tune_heap(argv);
+    envpack::tune_heap(argv, envpack::HeapUse::large);
     try {
         return run(argc, argv);
     } catch (const envpack::Error& e) {

@@ -162,10 +162,22 @@ bool wants_help(const std::vector<std::string>& args, const char* usage) {
     return false;
 }
 
+// Commands that read whole channels and solve, or build environment images, get the huge-page
+// heap (worth a re-exec); the others start once.
+HeapUse heap_use(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        std::string_view a = argv[i];
+        if (!a.starts_with('-')) {
+            return a == "lock" || a == "build" ? HeapUse::large : HeapUse::small;
+        }
+    }
+    return HeapUse::small;
+}
+
 }  // namespace envpack::cli
 
 int main(int argc, char** argv) {
-    envpack::tune_heap(argv);
+    envpack::tune_heap(argv, envpack::cli::heap_use(argc, argv));
     try {
         return envpack::cli::run(argc, argv);
     } catch (const envpack::Error& e) {

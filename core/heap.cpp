@@ -74,9 +74,10 @@ void reexec_with_huge_pages(char** argv) {
 
 }  // namespace
 
-void tune_heap(char** argv) {
-    if (const char* opt = std::getenv("ENVPACK_TUNE_HEAP");
-        opt != nullptr && opt == std::string("0")) {
+void tune_heap(char** argv, HeapUse use) {
+    const char* opt = std::getenv("ENVPACK_TUNE_HEAP");
+    const std::string_view setting = opt == nullptr ? "" : opt;
+    if (setting == "0") {
         return;
     }
     if (const char* saved = std::getenv(k_marker); saved != nullptr) {
@@ -84,7 +85,7 @@ void tune_heap(char** argv) {
         std::string copy = saved;
         unsetenv(k_marker);
         restore_tunables(copy.c_str());
-    } else {
+    } else if (use == HeapUse::large || setting == "1") {
         reexec_with_huge_pages(argv);
     }
     keep_big_blocks_in_heap();
