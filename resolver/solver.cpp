@@ -48,8 +48,8 @@ std::vector<const PackageRecord*> install_order(std::vector<const PackageRecord*
         }
         active.insert(r->name);
         for (const auto& d : r->depends) {
-            std::string name = d.substr(0, d.find_first_of(" =<>!~["));
-            if (auto it = by_name.find(name); it != by_name.end()) {
+            if (auto it = by_name.find(std::string(detail::dependency_name(d)));
+                it != by_name.end()) {
                 visit(it->second);
             }
         }
@@ -68,6 +68,16 @@ std::vector<const PackageRecord*> install_order(std::vector<const PackageRecord*
 std::expected<Solution, Unsatisfiable> Solver::solve(const std::vector<MatchSpec>& specs) {
     detail::SolverPool& sp = m_impl->pool;
     Pool* pool = sp.pool();
+
+    // Only what the request can reach becomes part of libsolv's pool. `*[track_features=F]`
+    // is satisfied by the feature records, which are always there.
+    std::vector<std::string> root_names;
+    for (const auto& spec : specs) {
+        if (spec.name() != "*" || spec.track_features().empty()) {
+            root_names.push_back(spec.name());
+        }
+    }
+    sp.include(root_names);
 
     // libsolv reports success for an install job whose namespace dependency has no providers
     // (it installs nothing): check every requested spec ourselves first.

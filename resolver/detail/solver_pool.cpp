@@ -48,7 +48,7 @@ SolverPool::SolverPool(std::span<const ChannelRecords> channels, const VirtualPa
         e.channel = channel;
         e.version = intern_version(rec.version, e.parsed);
         e.feature_count = static_cast<int>(rec.track_features.size() + rec.features.size());
-        m_by_name[rec.name].push_back(static_cast<int>(m_entries.size()));
+        m_by_name[rec.name].entries.push_back(static_cast<int>(m_entries.size()));
         m_entries.push_back(std::move(e));
         has_pip = has_pip || rec.name == "pip";
     };
@@ -66,7 +66,8 @@ SolverPool::SolverPool(std::span<const ChannelRecords> channels, const VirtualPa
         }
     }
     // Strict channel priority: a name comes only from the first channel that has it.
-    for (auto& [name, list] : m_by_name) {
+    for (auto& [name, group] : m_by_name) {
+        const std::vector<int>& list = group.entries;
         int top = INT32_MAX;
         for (int i : list) {
             top = std::min(top, m_entries[static_cast<size_t>(i)].channel);
@@ -76,59 +77,145 @@ SolverPool::SolverPool(std::span<const ChannelRecords> channels, const VirtualPa
             e.allowed = m_options.channel_priority == ChannelPriority::disabled || e.channel == top;
         }
     }
-    std::vector<int> rank = compute_ranks({}, {}, nullptr);
+    m_rank = compute_ranks({}, {}, nullptr);
+    m_add_pip = m_options.add_pip_as_python_dependency == PipAsPythonDependency::yes && has_pip;
 
-    // Second pass: solvables, one repo per channel (plus one for virtual packages).
-    const bool add_pip =
-        m_options.add_pip_as_python_dependency == PipAsPythonDependency::yes && has_pip;
-    size_t next = 0;
-    auto fill_repo = [&](Repo* repo, size_t count) {
-        // One block: adding solvables one by one reallocates the pool's array each time.
-        Id first = count == 0 ? 0 : repo_add_solvable_block(repo, static_cast<int>(count));
-        for (size_t k = 0; k < count; ++k, ++next) {
-            Entry& e = m_entries[next];
-            const PackageRecord& rec = *e.record;
-            Id p = first + static_cast<Id>(k);
-            Solvable* s = pool_id2solvable(pool, p);
-            e.solvable = p;
-            s->name = pool_str2id(pool, rec.name.c_str(), 1);
-            s->evr = rank_id(rank[next]);
-            s->arch = ARCH_ALL;
-            // A plain `name` provide is enough for libsolv's one-per-name rule; a `name = rank`
-            // reldep per record would also crowd libsolv's reldep hash (name + 7 * evr collides
-            // for consecutive ids).
-            s->provides = repo_addid_dep(repo, s->provides, s->name, 0);
-            for (const auto& d : rec.depends) {
-                s->requires_ = repo_addid_dep(repo, s->requires_, require_dep(d), 0);
-            }
-            // conda: a record with legacy `features: F` needs a package that tracks F.
-            for (const auto& f : rec.features) {
-                s->requires_ = repo_addid_dep(repo, s->requires_,
-                                              require_dep(m_feature_dep_prefix + f + "]"), 0);
-            }
-            if (add_pip && rec.name == "python" &&
-                (rec.version.starts_with("2.") || rec.version.starts_with("3."))) {
-                s->requires_ = repo_addid_dep(repo, s->requires_, require_dep("pip"), 0);
-            }
-            for (const auto& c : rec.constrains) {
-                s->conflicts = repo_addid_dep(repo, s->conflicts, constrain_dep(c), 0);
-            }
-        }
-    };
-    Repo* vrepo = repo_create(pool, "@virtual");
-    fill_repo(vrepo, m_virtual_records.size());
-    repo_internalize(vrepo);
-    for (const auto& ch : channels) {
-        Repo* repo = repo_create(pool, ch.name.c_str());
-        fill_repo(repo, ch.records.size());
-        repo_internalize(repo);
+    // Solvables: the target's virtual packages now; channel records when a request reaches
+    // their names (include()).
+    std::vector<int> virtual_entries(m_virtual_records.size());
+    for (size_t i = 0; i < virtual_entries.size(); ++i) {
+        virtual_entries[i] = static_cast<int>(i);
     }
+    Repo* vrepo = repo_create(pool, "@virtual");
+    add_solvables(vrepo, virtual_entries);
+    repo_internalize(vrepo);
+    pool_setnamespacecallback(pool, &SolverPool::namespace_callback, this);
+    index_solvables();
+}
+
+void SolverPool::add_solvables(Repo* repo, const std::vector<int>& entries) {
+    Pool* pool = m_pool.get();
+    if (entries.empty()) {
+        return;
+    }
+    // One block: adding solvables one by one reallocates the pool's array each time.
+    Id first = repo_add_solvable_block(repo, static_cast<int>(entries.size()));
+    for (size_t k = 0; k < entries.size(); ++k) {
+        Entry& e = m_entries[static_cast<size_t>(entries[k])];
+        const PackageRecord& rec = *e.record;
+        Id p = first + static_cast<Id>(k);
+        Solvable* s = pool_id2solvable(pool, p);
+        e.solvable = p;
+        s->name = pool_str2id(pool, rec.name.c_str(), 1);
+        s->evr = rank_id(m_rank[static_cast<size_t>(entries[k])]);
+        s->arch = ARCH_ALL;
+        // A plain `name` provide is enough for libsolv's one-per-name rule; a `name = rank`
+        // reldep per record would also crowd libsolv's reldep hash (name + 7 * evr collides
+        // for consecutive ids).
+        s->provides = repo_addid_dep(repo, s->provides, s->name, 0);
+        for (const auto& d : rec.depends) {
+            s->requires_ = repo_addid_dep(repo, s->requires_, require_dep(d), 0);
+        }
+        // conda: a record with legacy `features: F` needs a package that tracks F.
+        for (const auto& f : rec.features) {
+            s->requires_ =
+                repo_addid_dep(repo, s->requires_, require_dep(m_feature_dep_prefix + f + "]"), 0);
+        }
+        if (needs_pip(rec)) {
+            s->requires_ = repo_addid_dep(repo, s->requires_, require_dep("pip"), 0);
+        }
+        for (const auto& c : rec.constrains) {
+            s->conflicts = repo_addid_dep(repo, s->conflicts, constrain_dep(c), 0);
+        }
+    }
+}
+
+bool SolverPool::needs_pip(const PackageRecord& rec) const {
+    return m_add_pip && rec.name == "python" &&
+           (rec.version.starts_with("2.") || rec.version.starts_with("3."));
+}
+
+void SolverPool::index_solvables() {
+    Pool* pool = m_pool.get();
     m_entry_of_solvable.assign(static_cast<size_t>(pool->nsolvables), -1);
     for (size_t i = 0; i < m_entries.size(); ++i) {
-        m_entry_of_solvable[static_cast<size_t>(m_entries[i].solvable)] = static_cast<int>(i);
+        if (m_entries[i].solvable != 0) {
+            m_entry_of_solvable[static_cast<size_t>(m_entries[i].solvable)] = static_cast<int>(i);
+        }
     }
-    pool_setnamespacecallback(pool, &SolverPool::namespace_callback, this);
+    // Also drops libsolv's cached namespace answers, which may now have more providers.
     pool_createwhatprovides(pool);
+}
+
+void SolverPool::include(const std::vector<std::string>& names) {
+    // conda's reduced index: only the names a request can reach through dependencies (any
+    // version, any channel) become solvables. `constrains` do not reach: a name only constrained
+    // is never installed, so its records cannot break the constraint.
+    std::vector<std::string> queue;
+    std::vector<int> scratch;
+    auto reach = [&](std::string_view name) {
+        if (name.find('*') != std::string_view::npos) {
+            for (auto& [n, group] : m_by_name) {
+                if (!group.included && glob_matches(name, n)) {
+                    group.included = true;
+                    queue.push_back(n);
+                }
+            }
+            return;
+        }
+        auto it = m_by_name.find(name);
+        if (it != m_by_name.end() && !it->second.included) {
+            it->second.included = true;
+            queue.push_back(it->first);
+        }
+    };
+    for (const auto& n : names) {
+        reach(n);
+    }
+    std::vector<std::string> added;
+    while (!queue.empty()) {
+        std::string name = std::move(queue.back());
+        queue.pop_back();
+        for (int i : named(name, scratch)) {
+            const PackageRecord& rec = *m_entries[static_cast<size_t>(i)].record;
+            for (const auto& d : rec.depends) {
+                reach(dependency_name(d));
+            }
+            if (needs_pip(rec)) {
+                reach("pip");
+            }
+        }
+        added.push_back(std::move(name));
+    }
+    if (added.empty()) {
+        return;
+    }
+    // New solvables in entry order, one repo per channel and call.
+    std::vector<std::vector<int>> per_channel(m_channels.size());
+    for (const auto& name : added) {
+        for (int i : m_by_name.at(name).entries) {
+            const Entry& e = m_entries[static_cast<size_t>(i)];
+            if (e.channel >= 0 && e.solvable == 0) {
+                per_channel[static_cast<size_t>(e.channel)].push_back(i);
+            }
+        }
+    }
+    for (size_t c = 0; c < per_channel.size(); ++c) {
+        std::sort(per_channel[c].begin(), per_channel[c].end());
+        if (!per_channel[c].empty()) {
+            Repo* repo = repo_create(m_pool.get(), m_channels[c].name.c_str());
+            add_solvables(repo, per_channel[c]);
+            repo_internalize(repo);
+        }
+    }
+    index_solvables();
+}
+
+std::string_view dependency_name(std::string_view spec) {
+    if (auto colons = spec.find("::"); colons != std::string_view::npos) {
+        spec.remove_prefix(colons + 2);  // channel::name
+    }
+    return spec.substr(0, std::min(spec.size(), spec.find_first_of(" =<>!~[(,|")));
 }
 
 std::vector<int> SolverPool::compute_ranks(const std::set<std::string>& active,
@@ -219,13 +306,13 @@ std::vector<int> SolverPool::compute_ranks(const std::set<std::string>& active,
         }
     };
     if (only == nullptr) {
-        for (const auto& [name, list] : m_by_name) {
-            rank_name(name, list);
+        for (const auto& [name, group] : m_by_name) {
+            rank_name(name, group.entries);
         }
     } else {
         for (const auto& name : *only) {
             if (auto it = m_by_name.find(name); it != m_by_name.end()) {
-                rank_name(name, it->second);
+                rank_name(name, it->second.entries);
             }
         }
     }
@@ -239,8 +326,10 @@ void SolverPool::rerank(const std::set<std::string>& active,
     }
     Pool* pool = m_pool.get();
     auto set_evr = [&](size_t i, int rank) {
-        Solvable* s = pool_id2solvable(pool, m_entries[i].solvable);
-        s->evr = rank_id(rank);
+        m_rank[i] = rank;
+        if (m_entries[i].solvable != 0) {
+            pool_id2solvable(pool, m_entries[i].solvable)->evr = rank_id(rank);
+        }
     };
     if (active == m_active_features) {
         // Only names that enter or leave the requested set change rank.
@@ -249,7 +338,7 @@ void SolverPool::rerank(const std::set<std::string>& active,
         std::vector<int> rank = compute_ranks(active, requested, &changed);
         for (const auto& name : changed) {
             if (auto it = m_by_name.find(name); it != m_by_name.end()) {
-                for (int i : it->second) {
+                for (int i : it->second.entries) {
                     set_evr(static_cast<size_t>(i), rank[static_cast<size_t>(i)]);
                 }
             }
@@ -333,13 +422,15 @@ Id SolverPool::namespace_callback(Pool* pool, void* data, Id name, Id evr) {
         std::vector<int> scratch;
         for (int i : self->named(spec->name(), scratch)) {
             const Entry& e = self->m_entries[static_cast<size_t>(i)];
-            if (!e.parsed || !spec->matches(*e.record, *e.version)) {
+            if (e.solvable != 0 && (!e.parsed || !spec->matches(*e.record, *e.version))) {
                 q.push(e.solvable);
             }
         }
     } else {
         for (int i : self->matching(*spec)) {
-            q.push(self->m_entries[static_cast<size_t>(i)].solvable);
+            if (Id p = self->m_entries[static_cast<size_t>(i)].solvable; p != 0) {
+                q.push(p);
+            }
         }
     }
     // 0 means "nothing"; an empty queue would give offset 1, which libsolv reads as the system.
@@ -351,7 +442,7 @@ const std::vector<int>& SolverPool::named(const std::string& name,
     if (name.find('*') == std::string::npos) {
         static const std::vector<int> k_none;
         auto it = m_by_name.find(name);
-        return it == m_by_name.end() ? k_none : it->second;
+        return it == m_by_name.end() ? k_none : it->second.entries;
     }
     scratch = entries_named(name);
     return scratch;
@@ -360,7 +451,7 @@ const std::vector<int>& SolverPool::named(const std::string& name,
 std::vector<int> SolverPool::entries_named(const std::string& name) const {
     if (name.find('*') == std::string::npos) {
         auto it = m_by_name.find(name);
-        return it == m_by_name.end() ? std::vector<int>{} : it->second;
+        return it == m_by_name.end() ? std::vector<int>{} : it->second.entries;
     }
     std::vector<int> out;
     for (size_t i = 0; i < m_entries.size(); ++i) {

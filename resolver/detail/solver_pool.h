@@ -22,10 +22,10 @@ struct Entry {
     const PackageRecord* record = nullptr;
     const Version* version = nullptr;  // interned in SolverPool
     int channel = 0;                   // index into channels; -1 for virtual packages
-    Id solvable = 0;
-    int feature_count = 0;  // track_features + legacy features
-    bool allowed = true;    // false when a higher-priority channel has this name (strict)
-    bool parsed = true;     // false when the version did not parse (never matches)
+    Id solvable = 0;                   // 0 until SolverPool::include() reaches the record's name
+    int feature_count = 0;             // track_features + legacy features
+    bool allowed = true;  // false when a higher-priority channel has this name (strict)
+    bool parsed = true;   // false when the version did not parse (never matches)
 };
 
 class SolverPool {
@@ -34,6 +34,9 @@ class SolverPool {
                SolverOptions options);
 
     Pool* pool() const { return m_pool.get(); }
+    // Makes solvables of the records of `names` and of every name their dependencies reach
+    // (glob names match all they can). Names already in the pool cost nothing.
+    void include(const std::vector<std::string>& names);
     // The namespace dependency for `spec` (a requirement) or for its negation (constrains).
     Id require_dep(std::string_view spec);
     Id constrain_dep(std::string_view spec);
@@ -69,7 +72,9 @@ class SolverPool {
     static Id namespace_callback(Pool* pool, void* data, Id name, Id evr);
     Id namespace_dep(Id ns, std::vector<Id>& cache, std::string_view spec);
     const MatchSpec* parsed_spec(Id spec_id);
-    void add_record(Repo* repo, const PackageRecord& rec, int channel, bool add_pip);
+    void add_solvables(Repo* repo, const std::vector<int>& entries);
+    void index_solvables();
+    bool needs_pip(const PackageRecord& rec) const;
     // Ranks of every name, or only of the names in `only` (other entries are left 0).
     // The entries of a name without copying (glob names are collected into `scratch`).
     const std::vector<int>& named(const std::string& name, std::vector<int>& scratch) const;
@@ -85,8 +90,19 @@ class SolverPool {
     Id m_ns_require = 0;
     Id m_ns_constrain = 0;
     std::vector<Entry> m_entries;
+    std::vector<int> m_rank;  // current preference rank of every entry (its solvable's EVR)
+    bool m_add_pip = false;
     std::vector<int> m_entry_of_solvable;  // indexed by solvable Id
-    std::unordered_map<std::string, std::vector<int>> m_by_name;
+    // Lookups by string_view without building a std::string.
+    struct NameHash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    struct NameGroup {
+        std::vector<int> entries;
+        bool included = false;  // its records are solvables (include())
+    };
+    std::unordered_map<std::string, NameGroup, NameHash, std::equal_to<>> m_by_name;
     std::unordered_map<Id, std::optional<MatchSpec>> m_spec_cache;
     // Namespace reldeps by the string id of their spec text (0: not made yet).
     std::vector<Id> m_require_ids;
@@ -99,6 +115,10 @@ class SolverPool {
     std::set<std::string> m_requested;
     std::string m_feature_dep_prefix = "*[track_features=";
 };
+
+// The package name a dependency spec names (`numpy >=1.20` -> `numpy`, `conda-forge::numpy`
+// -> `numpy`); a glob name (`py*`) comes back as is.
+std::string_view dependency_name(std::string_view spec);
 
 // Turns libsolv's problems into an explanation (detail/solver_explain.cpp).
 struct RootJob {
