@@ -4,9 +4,10 @@
 //
 // Each REPODATA is a channel directory (its PLATFORM/ and noarch/ repodata.json are merged) or one
 // repodata file (.json, .json.zst, .json.bz2); they are channels in priority order. Prints, one
-// `key: value` per line: records, load seconds (parse), pool seconds (libsolv pool with ranks),
-// best solve seconds over N runs on the same pool, first solve seconds (namespace callbacks not
-// yet cached), each with its CPU seconds (user + sys, steadier on a shared machine), packages in
+// `key: value` per line: records, load seconds (parse), pool seconds (Solver construction: index
+// by name and preference ranks), first solve seconds (libsolv solvables made for the names the
+// request reaches, namespace callbacks not yet cached), best solve seconds over N runs on the
+// same pool, each with its CPU seconds (user + sys, steadier on a shared machine), packages in
 // the solution, and `unsatisfiable` with the explanation when it is.
 #include <time.h>
 

@@ -67,7 +67,8 @@ if command -v zstd > /dev/null; then
 fi
 
 echo
-echo "== solve (load = repodata parse, pool = libsolv pool with ranks; target for the large repodata: < 1 s;"
+echo "== solve (load = repodata parse; pool = Solver construction: index by name, preference ranks;"
+echo "   first solve = libsolv solvables for the names the request reaches + solving; target for the large repodata: < 1 s;"
 echo "   published: libsolv solves conda-forge tensorflow in 0.654 s on an M2 Max, rattler 0.6.0 blog)"
 # One line per request from bench_solve's `key: value` output (resolver-specs' entry point).
 solve() {
