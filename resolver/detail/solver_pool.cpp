@@ -1,6 +1,7 @@
 #include "resolver/detail/solver_pool.h"
 
 #include <algorithm>
+#include <array>
 
 #include <fmt/format.h>
 
@@ -212,10 +213,30 @@ void SolverPool::include(const std::vector<std::string>& names) {
 }
 
 std::string_view dependency_name(std::string_view spec) {
-    if (auto colons = spec.find("::"); colons != std::string_view::npos) {
-        spec.remove_prefix(colons + 2);  // channel::name
+    // One pass: this runs for every dependency of every record a request reaches.
+    static constexpr auto k_stop = [] {
+        std::array<bool, 256> t{};
+        for (unsigned char c : std::string_view(" =<>!~[(,|:")) {
+            t[c] = true;
+        }
+        return t;
+    }();
+    size_t start = 0;
+    for (size_t i = 0; i < spec.size(); ++i) {
+        unsigned char c = static_cast<unsigned char>(spec[i]);
+        if (!k_stop[c]) {
+            continue;
+        }
+        if (c == ':' && start == 0) {
+            if (i + 1 < spec.size() && spec[i + 1] == ':') {
+                start = i + 2;  // channel::name
+                ++i;
+            }
+            continue;  // a channel URL's `https:`
+        }
+        return spec.substr(start, i - start);
     }
-    return spec.substr(0, std::min(spec.size(), spec.find_first_of(" =<>!~[(,|")));
+    return spec.substr(start);
 }
 
 std::vector<int> SolverPool::compute_ranks(const std::set<std::string>& active,

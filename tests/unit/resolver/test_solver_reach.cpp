@@ -45,6 +45,8 @@ TEST_CASE("reach: dependency names", "[solver]") {
     CHECK(dependency_name("numpy>=1.20") == "numpy");
     CHECK(dependency_name("python_abi 3.10.* *_cp310") == "python_abi");
     CHECK(dependency_name("conda-forge::numpy 1.26") == "numpy");
+    CHECK(dependency_name("https://conda.anaconda.org/conda-forge::numpy >=1") == "numpy");
+    CHECK(dependency_name("conda-forge/linux-64::numpy") == "numpy");
     CHECK(dependency_name("numpy[version='>=1']") == "numpy");
     CHECK(dependency_name("libblas=*=*mkl") == "libblas");
     CHECK(dependency_name("py* >=1") == "py*");
