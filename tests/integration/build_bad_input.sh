@@ -21,7 +21,7 @@ cp "$S/conda-lock.yml" "$S/good-lock.yml"
 store_is_valid() {
   "$ENVPACK" images >"$S/images" || fail "images after: $1"
   if grep -q test/env "$S/images"; then fail "a failed build was tagged: $1"; fi
-  if find "$ENVPACK_HOME/store" -name '.tmp-*' | grep -q .; then fail "temp files left in the store: $1"; fi
+  if [ -n "$(find "$ENVPACK_HOME/store" -name '.tmp-*' -print -quit)" ]; then fail "temp files left in the store: $1"; fi
   if command -v skopeo >/dev/null; then skopeo inspect "oci:$ENVPACK_HOME/store:test/base:1" >/dev/null || fail "skopeo: $1"; fi
 }
 

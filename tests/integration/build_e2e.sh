@@ -61,8 +61,8 @@ env = dict(e.split("=", 1) for e in d["Env"])
 assert env["CONDA_PREFIX"] == "/opt/env" and env["PATH"].startswith("/opt/env/bin:"), env
 assert env["GREETING"] == "bonjour", env
 PY
-skopeo inspect --raw "oci:$ENVPACK_HOME/store:test/env:1" | grep -q '"org.opencontainers.image.base.name":"test/base:1"' \
-  || fail "no base.name annotation"
+raw=$(skopeo inspect --raw "oci:$ENVPACK_HOME/store:test/env:1")
+grep -q '"org.opencontainers.image.base.name":"test/base:1"' <<<"$raw" || fail "no base.name annotation"
 umoci unpack --image "$ENVPACK_HOME/store:test/env:1" "$S/bundle" >/dev/null
 R=$S/bundle/rootfs/opt/env
 [ "$(readlink "$R/bin/hi")" = hello ] || fail "symlink bin/hi"

@@ -61,7 +61,8 @@ layers test/inc:small >"$S/lsmall"
 
 # zstd layers, read back by umoci when present.
 "$ENVPACK" build -f "$S/env.yml" --base test/base:1 -t test/inc:zstd --compression zstd >/dev/null
-"$ENVPACK" inspect test/inc:zstd --json | grep -q 'tar+zstd' || fail "zstd media type"
+out=$("$ENVPACK" inspect test/inc:zstd --json)
+grep -q 'tar+zstd' <<<"$out" || fail "zstd media type"
 
 # Same package from .conda and .tar.bz2: the same layer.
 spec 2.0 | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); s[1]["formats"]=["tar.bz2"]; print(json.dumps(s))' >"$S/spec2.json"

@@ -29,7 +29,8 @@ export ENVPACK_HOME=$S/home2
 digest=$(/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["pushed"]["digest"]==d["digest"], d; print(d["digest"])' "$S/build.json")
 remote=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$REG_main/test/env:1")
 [ "$remote" = "$digest" ] || fail "registry has $remote, built $digest"
-skopeo inspect --tls-verify=false "docker://$REG_main/test/env:1" | grep -q 'org.envpack.build-key' || fail "labels"
+labels=$(skopeo inspect --tls-verify=false "docker://$REG_main/test/env:1")
+grep -q 'org.envpack.build-key' <<<"$labels" || fail "labels"
 key=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["build_key"])' "$S/build.json")
 cache_digest=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$REG_main/test/env:envpack-${key:0:32}")
 [ "$cache_digest" = "$digest" ] || fail "cache tag envpack-${key:0:32} missing or different"

@@ -8,7 +8,7 @@ commands=$(awk '/^commands:/{on=1; next} on && /^  [a-z]/{print $1} on && /^$/{e
 dups=$(printf '%s\n' $commands | sort | uniq -d)
 [ -z "$dups" ] || fail "listed more than once: $dups"
 for c in import images inspect rm gc export snapshot lock index build push pull login; do
-  printf '%s\n' $commands | grep -qx "$c" || fail "--help does not list $c"
+  grep -qx "$c" <<<"$(printf '%s\n' $commands)" || fail "--help does not list $c"
   "$ENVPACK" "$c" --help > "$SCRATCH/c.help" || fail "$c --help exited non-zero"
   grep -q "^usage: envpack $c" "$SCRATCH/c.help" || fail "$c --help prints no usage line"
 done

@@ -93,8 +93,8 @@ for tag in oci v2s2; do
     stored=$("$ENVPACK" inspect "$R/from/skopeo:$tag" --json | jget '["digest"]')
     [ "$stored" = "$want" ] || fail "stored $tag digest $stored != $want"
 done
-"$ENVPACK" pull "$R/from/skopeo:v2s2" --json | grep -q 'application/vnd.docker.distribution.manifest.v2+json' \
-    || fail "docker v2 media type lost"
+out=$("$ENVPACK" pull "$R/from/skopeo:v2s2" --json)
+grep -q 'application/vnd.docker.distribution.manifest.v2+json' <<<"$out" || fail "docker v2 media type lost"
 # skopeo reads the store back and finds the same image (skopeo's oci: transport lists only OCI
 # media types, so the Docker v2 one is checked by digest above)
 [ "$(skopeo inspect --format '{{.Digest}}' oci:"$ENVPACK_HOME/store:$R/from/skopeo:oci")" = \
@@ -103,7 +103,8 @@ done
 
 echo "== pull by digest"
 want=$(skopeo_digest "$R/from/skopeo:oci")
-"$ENVPACK" pull "$R/from/skopeo@$want" --json | grep -q "$want" || fail "pull by digest"
+out=$("$ENVPACK" pull "$R/from/skopeo@$want" --json)
+grep -q "$want" <<<"$out" || fail "pull by digest"
 
 echo "== cross-repository mount"
 out=$("$ENVPACK" push "$R/from/skopeo:oci" "$R/other/place:1" --json)
@@ -118,9 +119,11 @@ amd=$(skopeo inspect --tls-verify=false --override-arch amd64 --format '{{.Diges
 "$ENVPACK" pull "$R/multi/arch:1" --json > "$S/pull.json"
 got=$(jget '["digest"]' < "$S/pull.json")
 jget '["index_digest"]' < "$S/pull.json" >/dev/null || fail "no index digest reported"
-"$ENVPACK" inspect "$R/multi/arch:1" | grep -q 'linux/amd64' || fail "default platform is not amd64"
+out=$("$ENVPACK" inspect "$R/multi/arch:1")
+grep -q 'linux/amd64' <<<"$out" || fail "default platform is not amd64"
 "$ENVPACK" pull "$R/multi/arch:1" --platform linux/arm64 --json >/dev/null
-"$ENVPACK" inspect "$R/multi/arch:1" | grep -q 'linux/arm64' || fail "--platform linux/arm64 not honoured"
+out=$("$ENVPACK" inspect "$R/multi/arch:1")
+grep -q 'linux/arm64' <<<"$out" || fail "--platform linux/arm64 not honoured"
 set +e
 err=$("$ENVPACK" pull "$R/multi/arch:1" --platform linux/s390x 2>&1); rc=$?
 set -e

@@ -6,7 +6,8 @@ need skopeo
 mkdir -p "$SCRATCH/src/bin"; echo hi > "$SCRATCH/src/bin/x"
 digest=$("$ENVPACK" import "$SCRATCH/src" -t exp/img:2 | awk '{print $2}')
 "$ENVPACK" export exp/img:2 -o "$SCRATCH/oci.tar" --format oci >/dev/null
-skopeo inspect "oci-archive:$SCRATCH/oci.tar:exp/img:2" | grep -q "\"Digest\": \"$digest\"" || fail "oci archive digest"
+out=$(skopeo inspect "oci-archive:$SCRATCH/oci.tar:exp/img:2")
+grep -q "\"Digest\": \"$digest\"" <<<"$out" || fail "oci archive digest"
 "$ENVPACK" export exp/img:2 -o "$SCRATCH/docker.tar" --format docker >/dev/null
 /usr/bin/python3 - "$SCRATCH/docker.tar" "$ENVPACK_HOME/store" "$digest" <<'PY'
 import hashlib, json, sys, tarfile
