@@ -162,8 +162,10 @@ int cmd_lock(Context& ctx, const std::vector<std::string>& argv) {
             request.virtuals.apply_override(o);
         }
         auto t1 = std::chrono::steady_clock::now();
-        auto result = solve(request);
-        ctx.log.infof("{}: solved in {:.3f} s", platform, seconds_since(t1));
+        Solver solver(request.channels, request.virtuals, request.options);
+        auto result = solver.solve(request.specs);
+        ctx.log.infof("{}: solved in {:.3f} s ({} of {} records reached by the request)", platform,
+                      seconds_since(t1), solver.reached_count(), solver.record_count());
         if (!result) {
             throw Error(fmt::format("lock `{}` for {}: {}", spec.file.string(), platform,
                                     result.error().explanation),

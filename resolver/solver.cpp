@@ -29,6 +29,10 @@ size_t Solver::record_count() const {
     return m_impl->pool.size();
 }
 
+size_t Solver::reached_count() const {
+    return m_impl->pool.reached_count();
+}
+
 namespace {
 
 // Dependencies before dependents; ties broken by name so the order is stable.

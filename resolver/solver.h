@@ -60,8 +60,10 @@ struct Unsatisfiable {
     std::string explanation;                     // several lines, for people
 };
 
-// A pool built once over channels and virtual packages, able to solve many requests. The
-// channels must outlive the Solver (records are referenced, not copied).
+// An index built once over channels and virtual packages, able to solve many requests. Each
+// solve gives libsolv only the records of the names its specs reach through dependencies
+// (conda's reduced index); the pool keeps them for later requests. The channels must outlive
+// the Solver (records are referenced, not copied).
 class Solver {
   public:
     Solver(std::span<const ChannelRecords> channels, const VirtualPackages& virtuals,
@@ -72,8 +74,10 @@ class Solver {
 
     std::expected<Solution, Unsatisfiable> solve(const std::vector<MatchSpec>& specs);
 
-    // Number of records in the pool (virtual packages included), for benchmarks and logs.
+    // Number of records indexed (virtual packages included), for benchmarks and logs.
     size_t record_count() const;
+    // Number of those the requests so far reached (libsolv's solvables), for logs.
+    size_t reached_count() const;
 
   private:
     struct Impl;

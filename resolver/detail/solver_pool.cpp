@@ -212,6 +212,11 @@ void SolverPool::include(const std::vector<std::string>& names) {
     index_solvables();
 }
 
+size_t SolverPool::reached_count() const {
+    return static_cast<size_t>(std::count_if(m_entries.begin(), m_entries.end(),
+                                             [](const Entry& e) { return e.solvable != 0; }));
+}
+
 std::string_view dependency_name(std::string_view spec) {
     // One pass: this runs for every dependency of every record a request reaches.
     static constexpr auto k_stop = [] {

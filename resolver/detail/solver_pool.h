@@ -63,6 +63,7 @@ class SolverPool {
     std::string channel_list() const;
     std::string channel_name(int index) const;
     size_t size() const { return m_entries.size(); }
+    size_t reached_count() const;
 
     // Human texts used in explanations.
     std::string describe(int entry) const;  // "numpy 1.7.1 py27_0 (conda-test-index)"
