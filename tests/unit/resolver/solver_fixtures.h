@@ -56,6 +56,14 @@ inline std::vector<std::string> dists(const Solution& solution) {
     return out;
 }
 
+// A hand-made channel: `records` tagged with the channel's name.
+inline ChannelRecords channel(std::string name, std::vector<PackageRecord> records) {
+    for (auto& r : records) {
+        r.channel = name;
+    }
+    return ChannelRecords{std::move(name), std::move(records)};
+}
+
 inline PackageRecord record(std::string name, std::string version,
                             std::vector<std::string> depends = {},
                             std::vector<std::string> constrains = {}, std::string build = "0",

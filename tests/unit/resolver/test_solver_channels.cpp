@@ -7,19 +7,13 @@
 #include "solver_fixtures.h"
 
 using namespace envpack;
+using envpack::test::channel;
 using envpack::test::dists;
 using envpack::test::record;
 using envpack::test::shared_channel;
 using envpack::test::specs;
 
 namespace {
-
-ChannelRecords channel(std::string name, std::vector<PackageRecord> records) {
-    for (auto& r : records) {
-        r.channel = name;
-    }
-    return ChannelRecords{std::move(name), std::move(records)};
-}
 
 std::string version_of(const Solution& s, const std::string& name) {
     for (const auto& r : s.records) {

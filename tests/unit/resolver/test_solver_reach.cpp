@@ -18,11 +18,7 @@ using envpack::test::specs;
 namespace {
 
 std::vector<ChannelRecords> one_channel(std::vector<PackageRecord> records) {
-    for (auto& r : records) {
-        r.channel = "local";
-        r.fn = r.name + "-" + r.version + "-" + r.build + ".conda";
-    }
-    return {ChannelRecords{"local", std::move(records)}};
+    return {envpack::test::channel("local", std::move(records))};
 }
 
 std::vector<std::string> solve_fresh(const std::vector<ChannelRecords>& channels,
