@@ -89,6 +89,9 @@ void print_usage(std::FILE* out) {
     }
     std::fprintf(out,
                  "\nENVPACK_HOME (default ~/.cache/envpack) holds the store and caches.\n"
+                 "ENVPACK_THREADS caps worker threads; ENVPACK_TUNE_HEAP=0 turns off the heap "
+                 "tuning\n(lock and build re-execute once for a huge-page malloc heap), =1 uses it "
+                 "everywhere.\n"
                  "exit codes: 0 ok, 1 failure, 2 bad input or usage, 3 unsatisfiable\n");
 }
 
