@@ -1,6 +1,7 @@
-// The libsolv pool behind Solver: records loaded as solvables with a per-name preference rank as
-// their EVR, conda matching through namespace dependencies, and the bookkeeping that explains
-// problems. Private to the resolver.
+// The libsolv pool behind Solver: every record indexed by name with its preference rank; the
+// records of the names a request reaches (include()) loaded as solvables with that rank as their
+// EVR; conda matching through namespace dependencies; and the bookkeeping that explains problems.
+// Private to the resolver.
 #pragma once
 
 #include <optional>
