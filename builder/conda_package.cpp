@@ -81,20 +81,7 @@ namespace {
 class FdSink : public Sink {
   public:
     FdSink(int fd, std::string name) : m_fd(fd), m_name(std::move(name)) {}
-    void write(const void* data, size_t size) override {
-        const char* p = static_cast<const char*>(data);
-        while (size > 0) {
-            ssize_t n = ::write(m_fd, p, size);
-            if (n < 0) {
-                if (errno == EINTR) {
-                    continue;
-                }
-                throw_errno("write", m_name, errno);
-            }
-            p += n;
-            size -= static_cast<size_t>(n);
-        }
-    }
+    void write(const void* data, size_t size) override { write_all(m_fd, data, size, m_name); }
     using Sink::write;
 
   private:

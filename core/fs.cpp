@@ -75,21 +75,25 @@ AtomicFile::~AtomicFile() {
     }
 }
 
-void AtomicFile::write(const void* data, size_t size) {
+void write_all(int fd, const void* data, size_t size, std::string_view name) {
     const char* p = static_cast<const char*>(data);
     while (size > 0) {
-        ssize_t n = ::write(m_fd, p, size);
+        ssize_t n = ::write(fd, p, size);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
             }
-            throw_errno("write", m_temp.string(), errno,
+            throw_errno("write", name, errno,
                         errno == ENOSPC ? "free some disk space and try again" : "");
         }
         p += n;
         size -= static_cast<size_t>(n);
-        m_written += static_cast<std::uint64_t>(n);
     }
+}
+
+void AtomicFile::write(const void* data, size_t size) {
+    write_all(m_fd, data, size, m_temp.string());
+    m_written += size;
 }
 
 void AtomicFile::commit() {

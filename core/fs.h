@@ -19,6 +19,10 @@ class Sink {
 // Reads a whole file. Throws Error naming the path.
 std::string read_file(const std::filesystem::path& path);
 
+// Writes all of `data` to `fd`, retrying short writes and EINTR. Throws Error naming `name` (with a
+// hint when the disk is full).
+void write_all(int fd, const void* data, size_t size, std::string_view name);
+
 enum class Durability { fsync, none };
 
 // A file written under a temporary name in the target's directory and renamed into place by
