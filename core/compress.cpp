@@ -239,31 +239,19 @@ std::string unzstd_memory(std::string_view data) {
         return out;
     }
     ZSTD_inBuffer in{data.data(), data.size(), 0};
-    std::size_t last = 1;
-    while (in.pos < in.size) {
+    std::size_t pending = 1;  // nonzero while the current frame is incomplete
+    // One loop for the input and for what the decoder still holds once it is consumed; another
+    // frame may follow a finished one.
+    while (in.pos < in.size || pending != 0) {
         std::size_t old = out.size();
         out.resize(old + ZSTD_DStreamOutSize());
         ZSTD_outBuffer o{out.data() + old, out.size() - old, 0};
-        last = ZSTD_decompressStream(ctx.get(), &o, &in);
+        pending = ZSTD_decompressStream(ctx.get(), &o, &in);
         out.resize(old + o.pos);
-        if (ZSTD_isError(last)) {
-            throw Error(fmt::format("zstd: {}", ZSTD_getErrorName(last)));
+        if (ZSTD_isError(pending)) {
+            throw Error(fmt::format("zstd: {}", ZSTD_getErrorName(pending)));
         }
-        if (last == 0 && in.pos < in.size) {
-            continue;  // another frame follows
-        }
-    }
-    // Flush what the decoder still holds.
-    while (last != 0) {
-        std::size_t old = out.size();
-        out.resize(old + ZSTD_DStreamOutSize());
-        ZSTD_outBuffer o{out.data() + old, out.size() - old, 0};
-        last = ZSTD_decompressStream(ctx.get(), &o, &in);
-        out.resize(old + o.pos);
-        if (ZSTD_isError(last)) {
-            throw Error(fmt::format("zstd: {}", ZSTD_getErrorName(last)));
-        }
-        if (o.pos == 0 && last != 0) {
+        if (in.pos == in.size && o.pos == 0 && pending != 0) {
             throw Error("zstd: truncated frame");
         }
     }
