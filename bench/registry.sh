@@ -8,9 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ENVPACK=${ENVPACK:-$ROOT/build/cli/envpack}
 source "$ROOT/tests/fixtures/registry_lib.bash"
 registry_require_tools docker-registry skopeo curl
-REGISTRY_SCRATCH=$(mktemp -d "${BENCH_TMP:-/tmp}/envpack-bench-registry.XXXXXX")
-trap registry_cleanup EXIT
-S=$REGISTRY_SCRATCH
+registry_scratch "${BENCH_TMP:-/tmp}"
 LAYERS=${BENCH_LAYERS:-24}
 BYTES=${BENCH_LAYER_BYTES:-21000000}
 ROUNDS=${BENCH_ROUNDS:-2}
@@ -21,8 +19,6 @@ secs() { "$PY" -c "import sys;print(round(float(sys.argv[2]) - float(sys.argv[1]
 echo "making a $LAYERS-layer image of $((LAYERS * BYTES / 1000000)) MB ..."
 "$PY" "$FIXTURES/make_layout.py" --layout "$S/src" --tag src --layers "$LAYERS" --bytes "$BYTES" \
     --compression "${BENCH_COMPRESSION:-gzip}" >/dev/null  # gzip: skopeo pushes it as is (it would gzip plain layers)
-export ENVPACK_HOME=$S/home
-mkdir -p "$ENVPACK_HOME"
 skopeo copy -q oci:"$S/src":src oci:"$ENVPACK_HOME/store":bench/img:1
 du -sh "$S/src" | sed 's/^/image: /'
 declare -A total

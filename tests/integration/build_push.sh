@@ -5,10 +5,7 @@ set -euo pipefail
 : "${ENVPACK:?}"
 source "$ENVPACK_SOURCE_DIR/tests/fixtures/registry_lib.bash"
 registry_require_tools docker-registry skopeo curl zstd
-REGISTRY_SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/envpack-push.XXXXXX")
-trap registry_cleanup EXIT
-S=$REGISTRY_SCRATCH
-fail() { echo "FAIL: $*" >&2; exit 1; }
+registry_scratch
 start_registry main
 export ENVPACK_HOME=$S/home1
 cat >"$S/spec.json" <<'JSON'

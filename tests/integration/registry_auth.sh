@@ -7,16 +7,11 @@
 set -euo pipefail
 source "$ENVPACK_SOURCE_DIR/tests/fixtures/registry_lib.bash"
 registry_require_tools docker-registry skopeo curl htpasswd openssl
-REGISTRY_SCRATCH=$(mktemp -d)
-trap registry_cleanup EXIT
+registry_scratch
 fail() { echo "FAIL: $*" >&2; cat "${TOKEN_LOG:-/dev/null}" >&2; exit 1; }
-S=$REGISTRY_SCRATCH
-export ENVPACK_HOME=$S/home
-mkdir -p "$ENVPACK_HOME"
 unset REGISTRY_AUTH_FILE DOCKER_CONFIG
 export HOME=$S/fakehome   # never read the real ~/.docker/config.json
 mkdir -p "$HOME"
-jget() { "$PY" -c "import json,sys;print(json.load(sys.stdin)$1)"; }
 PASSWORD='pw-S3cret!x9'
 B64=$(printf 'alice:%s' "$PASSWORD" | base64 -w0)
 # Everything envpack prints goes through this check.

@@ -6,14 +6,9 @@
 set -euo pipefail
 source "$ENVPACK_SOURCE_DIR/tests/fixtures/registry_lib.bash"
 registry_require_tools docker-registry skopeo curl
-REGISTRY_SCRATCH=$(mktemp -d)
-trap registry_cleanup EXIT
-S=$REGISTRY_SCRATCH
-export ENVPACK_HOME=$S/home
-mkdir -p "$ENVPACK_HOME"
+registry_scratch
 export HOME=$S/fakehome
 unset REGISTRY_AUTH_FILE DOCKER_CONFIG
-fail() { echo "FAIL: $*" >&2; exit 1; }
 expect() {  # expect CODE PATTERN ARGS...: envpack ARGS must exit CODE with PATTERN on stderr
     local code=$1 pattern=$2; shift 2
     set +e

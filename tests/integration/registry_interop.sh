@@ -6,13 +6,7 @@
 set -euo pipefail
 source "$ENVPACK_SOURCE_DIR/tests/fixtures/registry_lib.bash"
 registry_require_tools docker-registry skopeo curl
-REGISTRY_SCRATCH=$(mktemp -d)
-trap registry_cleanup EXIT
-S=$REGISTRY_SCRATCH
-export ENVPACK_HOME=$S/home
-mkdir -p "$ENVPACK_HOME"
-fail() { echo "FAIL: $*" >&2; exit 1; }
-jget() { "$PY" -c "import json,sys;print(json.load(sys.stdin)$1)"; }
+registry_scratch
 
 start_registry main
 R=$REG_main

@@ -5,13 +5,8 @@
 set -euo pipefail
 source "$ENVPACK_SOURCE_DIR/tests/fixtures/registry_lib.bash"
 registry_require_tools docker-registry skopeo curl openssl
-REGISTRY_SCRATCH=$(mktemp -d)
-trap registry_cleanup EXIT
-S=$REGISTRY_SCRATCH
-export ENVPACK_HOME=$S/home
-mkdir -p "$ENVPACK_HOME" "$S/certs"
-fail() { echo "FAIL: $*" >&2; exit 1; }
-jget() { "$PY" -c "import json,sys;print(json.load(sys.stdin)$1)"; }
+registry_scratch
+mkdir -p "$S/certs"
 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$S/certs/key.pem" -out "$S/certs/ca.crt" -days 2 \
     -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" >/dev/null 2>&1
