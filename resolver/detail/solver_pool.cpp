@@ -78,7 +78,6 @@ SolverPool::SolverPool(std::span<const ChannelRecords> channels, const VirtualPa
             e.allowed = m_options.channel_priority == ChannelPriority::disabled || e.channel == top;
         }
     }
-    m_rank = compute_ranks({}, {}, nullptr);
     m_add_pip = m_options.add_pip_as_python_dependency == PipAsPythonDependency::yes && has_pip;
 
     // Solvables: the target's virtual packages now; channel records when a request reaches
@@ -90,6 +89,13 @@ SolverPool::SolverPool(std::span<const ChannelRecords> channels, const VirtualPa
     Repo* vrepo = repo_create(pool, "@virtual");
     add_solvables(vrepo, virtual_entries);
     repo_internalize(vrepo);
+    // Ranks (the EVRs) are made as names enter the pool.
+    std::set<std::string> virtual_names;
+    for (const auto& rec : m_virtual_records) {
+        virtual_names.insert(rec.name);
+        m_by_name.find(rec.name)->second.included = true;
+    }
+    rank_names(virtual_names);
     pool_setnamespacecallback(pool, &SolverPool::namespace_callback, this);
     index_solvables();
 }
@@ -108,7 +114,7 @@ void SolverPool::add_solvables(Repo* repo, const std::vector<int>& entries) {
         Solvable* s = pool_id2solvable(pool, p);
         e.solvable = p;
         s->name = pool_str2id(pool, rec.name.c_str(), 1);
-        s->evr = rank_id(m_rank[static_cast<size_t>(entries[k])]);
+        s->evr = rank_id(0);  // rank_names() sets the rank
         s->arch = ARCH_ALL;
         // A plain `name` provide is enough for libsolv's one-per-name rule; a `name = rank`
         // reldep per record would also crowd libsolv's reldep hash (name + 7 * evr collides
@@ -209,6 +215,7 @@ void SolverPool::include(const std::vector<std::string>& names) {
             repo_internalize(repo);
         }
     }
+    rank_names(std::set<std::string>(added.begin(), added.end()));
     index_solvables();
 }
 
@@ -244,10 +251,7 @@ std::string_view dependency_name(std::string_view spec) {
     return spec.substr(start);
 }
 
-std::vector<int> SolverPool::compute_ranks(const std::set<std::string>& active,
-                                           const std::set<std::string>& requested,
-                                           const std::set<std::string>* only) const {
-    std::vector<int> rank(m_entries.size(), 0);
+void SolverPool::rank_names(const std::set<std::string>& names) {
     struct Key {
         int penalty;  // track_features, and legacy features not asked for: fewer is better
         int bonus;    // legacy features that were asked for: more is better (conda's "featured")
@@ -257,23 +261,13 @@ std::vector<int> SolverPool::compute_ranks(const std::set<std::string>& active,
         std::int64_t build_number;
         std::int64_t timestamp;
     };
-    std::vector<Key> keys(m_entries.size());
-    auto fill_key = [&](size_t i) {
-        const Entry& e = m_entries[i];
-        int bonus = 0;
-        for (const auto& f : e.record->features) {
-            bonus += active.contains(f) ? 1 : 0;
-        }
-        keys[i] = {
-            e.feature_count - bonus, bonus, e.parsed, e.version, e.channel, e.record->build_number,
-            e.record->timestamp};
-    };
+    std::vector<Key> keys;  // of one name's entries, by position in its list
     // Ascending preference: the last of each name is the one conda would pick first.
-    auto less_requested = [&](int ia, int ib) {
+    auto less_requested = [&](size_t ia, size_t ib) {
         // conda maximises the version (and channel) of requested names before minimising
         // features, then their build numbers.
-        const Key& a = keys[static_cast<size_t>(ia)];
-        const Key& b = keys[static_cast<size_t>(ib)];
+        const Key& a = keys[ia];
+        const Key& b = keys[ib];
         if (a.parsed != b.parsed) {
             return !a.parsed;
         }
@@ -294,9 +288,9 @@ std::vector<int> SolverPool::compute_ranks(const std::set<std::string>& active,
         }
         return a.timestamp < b.timestamp;
     };
-    auto less = [&](int ia, int ib) {
-        const Key& a = keys[static_cast<size_t>(ia)];
-        const Key& b = keys[static_cast<size_t>(ib)];
+    auto less = [&](size_t ia, size_t ib) {
+        const Key& a = keys[ia];
+        const Key& b = keys[ib];
         if (a.penalty != b.penalty) {
             return a.penalty > b.penalty;
         }
@@ -317,32 +311,40 @@ std::vector<int> SolverPool::compute_ranks(const std::set<std::string>& active,
         }
         return a.timestamp < b.timestamp;
     };
-    auto rank_name = [&](const std::string& name, const std::vector<int>& list) {
-        for (int i : list) {
-            fill_key(static_cast<size_t>(i));
+    Pool* pool = m_pool.get();
+    std::vector<size_t> order;
+    for (const auto& name : names) {
+        auto it = m_by_name.find(name);
+        if (it == m_by_name.end()) {
+            continue;
         }
-        std::vector<int> order = list;
-        if (requested.contains(name)) {
+        const std::vector<int>& list = it->second.entries;
+        keys.clear();
+        for (int i : list) {
+            const Entry& e = m_entries[static_cast<size_t>(i)];
+            int bonus = 0;
+            for (const auto& f : e.record->features) {
+                bonus += m_active_features.contains(f) ? 1 : 0;
+            }
+            keys.push_back({e.feature_count - bonus, bonus, e.parsed, e.version, e.channel,
+                            e.record->build_number, e.record->timestamp});
+        }
+        order.resize(list.size());
+        for (size_t k = 0; k < order.size(); ++k) {
+            order[k] = k;
+        }
+        if (m_requested.contains(name)) {
             std::stable_sort(order.begin(), order.end(), less_requested);
         } else {
             std::stable_sort(order.begin(), order.end(), less);
         }
         for (size_t r = 0; r < order.size(); ++r) {
-            rank[static_cast<size_t>(order[r])] = static_cast<int>(r);
-        }
-    };
-    if (only == nullptr) {
-        for (const auto& [name, group] : m_by_name) {
-            rank_name(name, group.entries);
-        }
-    } else {
-        for (const auto& name : *only) {
-            if (auto it = m_by_name.find(name); it != m_by_name.end()) {
-                rank_name(name, it->second.entries);
+            Id p = m_entries[static_cast<size_t>(list[order[r]])].solvable;
+            if (p != 0) {
+                pool_id2solvable(pool, p)->evr = rank_id(static_cast<int>(r));
             }
         }
     }
-    return rank;
 }
 
 void SolverPool::rerank(const std::set<std::string>& active,
@@ -350,33 +352,21 @@ void SolverPool::rerank(const std::set<std::string>& active,
     if (active == m_active_features && requested == m_requested) {
         return;
     }
-    Pool* pool = m_pool.get();
-    auto set_evr = [&](size_t i, int rank) {
-        m_rank[i] = rank;
-        if (m_entries[i].solvable != 0) {
-            pool_id2solvable(pool, m_entries[i].solvable)->evr = rank_id(rank);
-        }
-    };
+    std::set<std::string> changed;
     if (active == m_active_features) {
         // Only names that enter or leave the requested set change rank.
-        std::set<std::string> changed = requested;
+        changed = requested;
         changed.insert(m_requested.begin(), m_requested.end());
-        std::vector<int> rank = compute_ranks(active, requested, &changed);
-        for (const auto& name : changed) {
-            if (auto it = m_by_name.find(name); it != m_by_name.end()) {
-                for (int i : it->second.entries) {
-                    set_evr(static_cast<size_t>(i), rank[static_cast<size_t>(i)]);
-                }
-            }
-        }
     } else {
-        std::vector<int> rank = compute_ranks(active, requested, nullptr);
-        for (size_t i = 0; i < m_entries.size(); ++i) {
-            set_evr(i, rank[i]);
+        for (const auto& [name, group] : m_by_name) {
+            if (group.included) {
+                changed.insert(name);
+            }
         }
     }
     m_active_features = active;
     m_requested = requested;
+    rank_names(changed);  // names not in the pool yet are ranked when include() reaches them
 }
 
 Id SolverPool::namespace_dep(Id ns, std::vector<Id>& cache, std::string_view spec) {

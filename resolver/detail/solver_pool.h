@@ -77,14 +77,13 @@ class SolverPool {
     void add_solvables(Repo* repo, const std::vector<int>& entries);
     void index_solvables();
     bool needs_pip(const PackageRecord& rec) const;
-    // Ranks of every name, or only of the names in `only` (other entries are left 0).
     // The entries of a name without copying (glob names are collected into `scratch`).
     const std::vector<int>& named(const std::string& name, std::vector<int>& scratch) const;
     Id rank_id(int rank);
     const Version* intern_version(const std::string& text, bool& parsed);
-    std::vector<int> compute_ranks(const std::set<std::string>& active,
-                                   const std::set<std::string>& requested,
-                                   const std::set<std::string>* only) const;
+    // Sets the preference rank (the EVR of its solvable) of every record of `names` in the pool,
+    // from the current active features and requested names.
+    void rank_names(const std::set<std::string>& names);
 
     std::span<const ChannelRecords> m_channels;
     SolverOptions m_options;
@@ -92,7 +91,6 @@ class SolverPool {
     Id m_ns_require = 0;
     Id m_ns_constrain = 0;
     std::vector<Entry> m_entries;
-    std::vector<int> m_rank;  // current preference rank of every entry (its solvable's EVR)
     bool m_add_pip = false;
     std::vector<int> m_entry_of_solvable;  // indexed by solvable Id
     // Lookups by string_view without building a std::string.
