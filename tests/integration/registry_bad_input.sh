@@ -57,18 +57,14 @@ fi
 echo "== a web server that answers HTML"
 mkdir -p "$S/www/v2"
 echo '<!DOCTYPE html><html><body>It works!</body></html>' >"$S/www/v2/index.html"
-wport=$(free_port)
-(cd "$S/www" && exec "$PY" -m http.server --bind 127.0.0.1 "$wport" >/dev/null 2>&1) &
-REGISTRY_PIDS+=($!)
-wait_for_url "http://127.0.0.1:$wport/"
+start_static_server www "$S/www"
+wport=$STATIC_PORT_www
 expect 1 "HTML page, not the OCI distribution API" pull "127.0.0.1:$wport/x/y:1"
 
 echo "== a server that is not a registry (404 at /v2/)"
 mkdir -p "$S/empty"
-eport=$(free_port)
-(cd "$S/empty" && exec "$PY" -m http.server --bind 127.0.0.1 "$eport" >/dev/null 2>&1) &
-REGISTRY_PIDS+=($!)
-wait_for_url "http://127.0.0.1:$eport/"
+start_static_server empty "$S/empty"
+eport=$STATIC_PORT_empty
 expect 1 "answered HTTP 404.*not an OCI distribution registry" pull "127.0.0.1:$eport/x/y:1"
 
 echo "== a registry whose manifests come back as HTML"
