@@ -18,6 +18,11 @@ enum class ExitCode : int {
     failure = 1,        // I/O, network, runtime failures
     bad_input = 2,      // usage errors and malformed input (with file:line:column where it applies)
     unsatisfiable = 3,  // the environment cannot be solved
+    // `envpack run` (as `docker run` and `timeout`): otherwise it exits with the job's code.
+    run_timeout = 124,         // limits.timeout ended the job
+    run_failed = 125,          // envpack's own failure before the job started
+    command_not_runnable = 126,  // the command exists in the image but cannot be executed
+    command_not_found = 127,     // the command is not in the image
 };
 
 class Error : public std::runtime_error {
