@@ -605,8 +605,9 @@ std::string quote(std::string_view s) {
         }
         return out + "\"";
     }
-    bool plain = !s.empty() && (std::isalpha(static_cast<unsigned char>(s.front())) ||
-                                s.front() == '_' || s.front() == '/' || s.front() == '$');
+    bool plain =
+        !s.empty() && (std::isalpha(static_cast<unsigned char>(s.front())) || s.front() == '_' ||
+                       s.front() == '/' || s.front() == '$' || s.front() == '.');
     for (char c : s) {
         bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '/' ||
                   c == '+' || c == '-' || c == '=' || c == '<' || c == '>' || c == '~' || c == '$';
@@ -616,8 +617,9 @@ std::string quote(std::string_view s) {
         }
     }
     if (plain) {
-        static constexpr std::array<std::string_view, 11> k_words = {
-            "true", "false", "yes", "no", "on", "off", "y", "n", "null", "nan", "inf"};
+        static constexpr std::array<std::string_view, 13> k_words = {
+            "true", "false", "yes", "no",  "on",   "off", "y",
+            "n",    "null",  "nan", "inf", ".nan", ".inf"};
         std::string l = lower(s);
         for (auto w : k_words) {
             if (l == w) {

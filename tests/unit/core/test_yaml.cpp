@@ -198,6 +198,8 @@ TEST_CASE("yaml: emit reads back as the same tree", "[yaml]") {
 TEST_CASE("yaml: quote", "[yaml]") {
     CHECK(yaml::quote("numpy") == "numpy");
     CHECK(yaml::quote("$schema") == "$schema");
+    CHECK(yaml::quote("./src") == "./src");
+    CHECK(yaml::quote(".inf") == "'.inf'");
     CHECK(yaml::quote("1.5") == "'1.5'");
     CHECK(yaml::quote("yes") == "'yes'");
     CHECK(yaml::quote("") == "''");
