@@ -1,5 +1,6 @@
-// Child processes: spawn with arguments (no shell), optional stdin data, captured output,
-// a timeout after which the whole process group gets SIGTERM then SIGKILL, and clean reaping.
+// One-shot child processes: spawn with arguments (no shell), optional stdin data, captured
+// output, a timeout after which the whole process group gets SIGTERM then SIGKILL, and clean
+// reaping. A thin use of Child (child.h), which streams, waits on many, and stops trees.
 #pragma once
 
 #include <chrono>
@@ -33,7 +34,10 @@ struct ProcessResult {
     int status_code() const { return signal != 0 ? 128 + signal : exit_code; }
 };
 
-// Runs argv[0] (searched in PATH) to completion. Throws Error if it cannot be started.
+// Runs argv[0] (searched in PATH) to completion, in its own process group. Returns once it has
+// exited, with all it wrote before exiting. On timeout: SIGTERM to its group, `kill_grace`, then
+// SIGKILL to it and its descendants, and SIGKILL to what is left of its group. Throws Error if it
+// cannot be started.
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});
 
 // Whether an executable is found in PATH.
