@@ -1,0 +1,158 @@
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "core/error.h"
+#include "golden.h"
+#include "launcher/plan.h"
+
+using namespace envpack;
+using envpack::test::check_golden;
+using envpack::test::launcher_test_dir;
+
+namespace {
+
+JobSpec job(const std::string& name, const std::vector<std::string>& sets = {}) {
+    auto path = launcher_test_dir() / "jobs" / (name + ".yml");
+    yaml::Document doc = yaml::Document::parse(test::read_text(path), "jobs/" + name + ".yml");
+    for (const auto& s : sets) {
+        doc.apply_override(s);
+    }
+    JobSpec spec = JobSpec::parse(doc);
+    spec.base_dir = "/home/user/project";  // as the CLI makes it: absolute
+    return spec;
+}
+
+PlanContext context() {
+    PlanContext c;
+    c.run_id = "r1";
+    c.image = "demo/env:1";
+    c.image_digest = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    c.image_config.env = {"PATH=/opt/conda/bin:/usr/bin:/bin", "CONDA_PREFIX=/opt/conda"};
+    c.image_config.working_dir = "/opt";
+    c.snapshot_digest = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+    c.run_dir = "/var/envpack/runs/r1";
+    c.code_dir = "/var/envpack/runs/r1/code";
+    c.pause_path = "/usr/lib/envpack/envpack-pause";
+    c.agent_path = "/usr/lib/envpack/envpack-agent";
+    return c;
+}
+
+const PlanProcess& find(const RunPlan& plan, const std::string& label) {
+    for (const auto& p : plan.processes) {
+        if (p.label == label) {
+            return p;
+        }
+    }
+    FAIL("no process " << label);
+    throw;
+}
+
+std::string env_of(const PlanProcess& p, const std::string& key) {
+    for (const auto& [k, v] : p.env) {
+        if (k == key) {
+            return v;
+        }
+    }
+    return "<unset>";
+}
+
+}  // namespace
+
+TEST_CASE("plan: golden files for single, mpi 2x2, tensorflow 2w+1ps, pytorch 2x2", "[plan]") {
+    for (const char* name : {"single", "mpi_2x2", "tensorflow_2w1ps", "pytorch_2x2"}) {
+        INFO(name);
+        RunPlan plan = make_plan(job(name), context());
+        check_golden(std::string("plan_") + name + ".txt", format_plan(plan));
+    }
+    check_golden("plan_mpi_2x2.json",
+                 plan_to_json(make_plan(job("mpi_2x2"), context())).dump(2) + "\n");
+}
+
+TEST_CASE("plan: a single process is the container's own process", "[plan]") {
+    RunPlan plan = make_plan(job("single"), context());
+    REQUIRE(plan.containers.size() == 1);
+    REQUIRE(plan.processes.size() == 1);
+    CHECK(plan.processes[0].launch == Launch::init);
+    CHECK(plan.containers[0].init_is_job);
+    CHECK(plan.processes[0].argv ==
+          std::vector<std::string>{"/bin/sh", "-c",
+                                   "python train.py --data /mnt/inputs/digits --epochs 2 --model "
+                                   "/mnt/outputs/model"});
+    // Image Env, then the job's variables (PATH replaced in place), then envpack's.
+    CHECK(env_of(plan.processes[0], "PATH") == "/job/bin");
+    CHECK(plan.processes[0].env.front().first == "PATH");
+    CHECK(env_of(plan.processes[0], "AZURE_ML_INPUT_url") == "https://example.org/mnist/");
+    CHECK(env_of(plan.processes[0], "AZURE_ML_INPUT_csv") == "/mnt/inputs/csv/iris.csv");
+    CHECK(plan.containers[0].shm_bytes == 1ull << 30);
+    CHECK(plan.containers[0].cwd == "/workspace");
+}
+
+TEST_CASE("plan: mpi wiring", "[plan]") {
+    RunPlan plan = make_plan(job("mpi_2x2"), context());
+    CHECK(plan.hostfile == "node0 slots=2\nnode1 slots=2\n");
+    const PlanProcess& mpirun = find(plan, "mpirun");
+    CHECK(mpirun.node == 0);
+    CHECK(mpirun.launch == Launch::exec);
+    const PlanProcess& r3 = find(plan, "rank 3");
+    CHECK(r3.node == 1);
+    CHECK(r3.launch == Launch::by_mpirun);
+    CHECK(env_of(r3, "NODE_RANK") == "1");
+    CHECK(env_of(r3, "LOCAL_RANK") == "1");
+    CHECK(env_of(r3, "AZ_BATCH_MASTER_NODE") == "10.88.0.2:6105");
+    CHECK(plan.nodes[1].netns == "/run/netns/envpack-r1-1");
+    CHECK(plan.containers[1].init_args == std::vector<std::string>{"/.envpack/bin/envpack-pause"});
+}
+
+TEST_CASE("plan: tensorflow tasks, ports and TF_CONFIG", "[plan]") {
+    RunPlan plan = make_plan(job("tensorflow_2w1ps"), context());
+    REQUIRE(plan.processes.size() == 3);
+    const PlanProcess& ps = find(plan, "ps 0");
+    CHECK(ps.node == 0);
+    CHECK(!ps.must_succeed);
+    CHECK(env_of(ps, "TF_CONFIG") ==
+          R"({"cluster":{"worker":["10.77.0.11:2222","10.77.0.12:2222"],"ps":["10.77.0.11:2223"]},)"
+          R"("task":{"type":"ps","index":0},"environment":"cloud"})");
+    CHECK(find(plan, "worker 1").node == 1);
+    // One task: no TF_CONFIG.
+    RunPlan one = make_plan(job("tensorflow_2w1ps", {"distribution.worker_count=1",
+                                                     "distribution.parameter_server_count=0",
+                                                     "resources.instance_count=1"}),
+                            context());
+    REQUIRE(one.processes.size() == 1);
+    CHECK(env_of(one.processes[0], "TF_CONFIG") == "<unset>");
+}
+
+TEST_CASE("plan: pytorch ranks and GPUs", "[plan]") {
+    PlanContext c = context();
+    c.gpus_per_node = 2;
+    RunPlan plan = make_plan(job("pytorch_2x2"), c);
+    const PlanProcess& r2 = find(plan, "rank 2");
+    CHECK(env_of(r2, "RANK") == "2");
+    CHECK(env_of(r2, "WORLD_SIZE") == "4");
+    CHECK(env_of(r2, "NODE_RANK") == "1");
+    CHECK(env_of(r2, "LOCAL_RANK") == "0");
+    CHECK(env_of(r2, "MASTER_ADDR") == "10.88.0.2");
+    CHECK(env_of(r2, "MASTER_PORT") == "6105");
+    CHECK(env_of(r2, "CUDA_VISIBLE_DEVICES") == "0");
+    // More processes than GPUs is an error located at `distribution`, unless shared.
+    c.gpus_per_node = 1;
+    try {
+        (void)make_plan(job("pytorch_2x2"), c);
+        FAIL("expected an error");
+    } catch (const Error& e) {
+        CHECK_THAT(e.what(), Catch::Contains("jobs/pytorch_2x2.yml:4:15: 2 processes per node but "
+                                             "the nodes have 1 GPUs"));
+    }
+    RunPlan shared = make_plan(job("pytorch_2x2", {"envpack.gpu_sharing=true"}), c);
+    CHECK(env_of(find(shared, "rank 1"), "CUDA_VISIBLE_DEVICES") == "0");
+}
+
+TEST_CASE("plan: --set resources.instance_count and distribution.type reshape the plan", "[plan]") {
+    RunPlan plan = make_plan(job("mpi_2x2", {"resources.instance_count=4"}), context());
+    CHECK(plan.nodes.size() == 4);
+    CHECK(plan.hostfile.find("node3 slots=2") != std::string::npos);
+    RunPlan pt = make_plan(job("mpi_2x2", {"distribution.type=pytorch"}), context());
+    CHECK(pt.processes.size() == 4);
+    CHECK(pt.processes[0].launch == Launch::exec);
+}
