@@ -249,12 +249,14 @@ Child Child::spawn(const std::vector<std::string>& argv, ChildOptions options) {
         throw Error("start a process: empty argument list");
     }
     const std::string& program = argv[0];
-    auto path = find_in_path(program);
-    if (!path) {
-        throw Error(fmt::format("start `{}`: No such file or directory", program),
-                    program.find('/') == std::string::npos
-                        ? fmt::format("install {} or put it on PATH", program)
-                        : "");
+    // A name is searched in our PATH; a path is used as is (relative to the child's cwd).
+    std::optional<std::string> path = program;
+    if (program.find('/') == std::string::npos) {
+        path = find_in_path(program);
+        if (!path) {
+            throw Error(fmt::format("start `{}`: not found in PATH", program),
+                        fmt::format("install {} or put it on PATH", program));
+        }
     }
     if (options.cwd) {
         std::error_code ec;
@@ -335,8 +337,7 @@ Child Child::spawn(const std::vector<std::string>& argv, ChildOptions options) {
         int rc = ::posix_spawn(&pid, path->c_str(), plan.actions(), plan.attr(), argp.data(),
                                envp.data());
         if (rc != 0) {
-            throw Error(fmt::format("start `{}`: {}", program, std::strerror(rc)),
-                        rc == ENOENT ? fmt::format("install {} or put it on PATH", program) : "");
+            throw Error(fmt::format("start `{}`: {}", program, std::strerror(rc)), "");
         }
         state->pid = pid;
         int pidfd = pidfd_open_pid(pid);

@@ -141,7 +141,8 @@ struct ChildState;
 
 class Child {
   public:
-    // Starts argv[0] (searched in PATH unless it contains '/') with `argv`. Throws Error naming
+    // Starts argv[0] with `argv`: a name is searched in this process's PATH, a path containing
+    // '/' is used as is (relative to the child's cwd). Throws Error naming
     // the program when it cannot be started (not found, not executable, a bad cwd, a file output
     // that cannot be opened). The child gets default dispositions for every signal and an empty
     // signal mask, and no fds but 0-2 and `extra_fds`.
