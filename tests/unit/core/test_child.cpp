@@ -187,3 +187,32 @@ TEST_CASE("A dropped Child handle leaves no process behind") {
     }
     CHECK_FALSE(test::proc_state(pid).has_value());  // killed and reaped by the destructor
 }
+
+TEST_CASE("Child groupings: own group, own session, or ours; stdin from a borrowed fd") {
+    auto grouped = Child::spawn({"sleep", "30"});
+    CHECK(::getpgid(grouped.pid()) == grouped.pid());
+    CHECK(::getsid(grouped.pid()) == ::getsid(0));
+
+    ChildOptions session;
+    session.grouping = Grouping::new_session;
+    auto leader = Child::spawn({"sleep", "30"}, std::move(session));
+    CHECK(::getsid(leader.pid()) == leader.pid());
+
+    ChildOptions ours;
+    ours.grouping = Grouping::same_group;
+    int p[2];
+    REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+    ours.in = ChildInput::fd(p[0]);
+    std::string got;
+    ours.out = ChildOutput::chunks([&](std::string_view b) { got.append(b); });
+    auto same = Child::spawn({"cat"}, std::move(ours));
+    CHECK(same.process_group() == ::getpgrp());
+    ::close(p[0]);
+    CHECK(::write(p[1], "piped\n", 6) == 6);
+    ::close(p[1]);
+    CHECK(same.wait().ok());
+    CHECK(got == "piped\n");
+
+    CHECK(grouped.terminate(std::chrono::seconds(5)) == ExitStatus::killed(SIGTERM));
+    CHECK(leader.terminate(std::chrono::seconds(5)) == ExitStatus::killed(SIGTERM));
+}
