@@ -16,11 +16,11 @@
 #include <mutex>
 #include <random>
 #include <regex>
-#include <thread>
 
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/strings.h"
 
 namespace envpack {
 
@@ -38,24 +38,6 @@ void ensure_curl_global() {
     static CurlGlobal global;
 }
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) {
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    return out;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
 // RAII owner of a CURLU handle.
 struct CurlUrl {
     CURLU* h = curl_url();
@@ -70,10 +52,6 @@ struct CurlUrl {
         return s;
     }
 };
-
-bool is_retryable_status(long status) {
-    return status == 408 || status == 429 || (status >= 500 && status != 501 && status != 505);
-}
 
 bool is_retryable_curl(CURLcode code) {
     switch (code) {
@@ -124,7 +102,7 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
     }
     auto colon = line.find(':');
     if (colon != std::string_view::npos) {
-        t->response->headers.emplace(lower(trim(line.substr(0, colon))),
+        t->response->headers.emplace(to_lower(trim(line.substr(0, colon))),
                                      std::string(trim(line.substr(colon + 1))));
     }
     return line.size();
@@ -147,7 +125,7 @@ void check_status(Transfer* t) {
         std::uint64_t start = 0;
         if (!range || std::sscanf(range->c_str(), "bytes %" SCNu64 "-", &start) != 1 ||
             start != t->resume_from) {
-            throw Error(
+            throw protocol_error(
                 fmt::format("resume download of {}: the server answered with range `{}`, "
                             "expected bytes {}-",
                             redact(t->request->url), range.value_or(""), t->resume_from));
@@ -165,7 +143,7 @@ size_t on_write(char* data, size_t size, size_t count, void* user) {
         if (!t->to_sink) {
             if (t->request->response_sink == nullptr &&
                 t->response->body.size() + n > k_memory_body_cap) {
-                throw Error(fmt::format(
+                throw protocol_error(fmt::format(
                     "{} {}: the answer is larger than {} MiB; refusing to hold "
                     "it in memory",
                     t->request->method, redact(t->request->url), k_memory_body_cap >> 20));
@@ -294,7 +272,7 @@ struct HttpClient::Impl {
         }
         CURL* h = curl_easy_init();
         if (h == nullptr) {
-            throw Error("http: curl_easy_init failed");
+            throw internal_error("http: curl_easy_init failed");
         }
         return h;
     }
@@ -450,6 +428,7 @@ std::string hint_for(CURLcode code) {
 
 HttpResponse HttpClient::send(const HttpRequest& request) {
     const int retries = request.retries.value_or(m_options.retries);
+    Clock& clock = m_options.clock != nullptr ? *m_options.clock : Clock::real();
     std::string method = request.method;
     std::string url = request.url;
     auto headers = request.headers;
@@ -476,20 +455,22 @@ HttpResponse HttpClient::send(const HttpRequest& request) {
         std::chrono::milliseconds wait = jittered(m_options.backoff, attempt);
         if (a.code != CURLE_OK) {
             if (!is_retryable_curl(a.code) || attempt >= retries) {
-                throw Error(fmt::format("{} {}: {}", method, redact(url), a.curl_error),
+                // Kind transient when another try could have helped (it was not allowed one).
+                throw Error(is_retryable_curl(a.code) ? ErrorKind::transient : ErrorKind::network,
+                            fmt::format("{} {}: {}", method, redact(url), a.curl_error),
                             hint_for(a.code));
             }
             what = a.curl_error;
         } else if (request.follow_redirects && is_redirect(a.response.status) &&
                    a.response.header("location")) {
             if (++redirects > k_max_redirects) {
-                throw Error(fmt::format("{} {}: more than {} redirects", method, redact(url),
-                                        k_max_redirects));
+                throw protocol_error(fmt::format("{} {}: more than {} redirects", method,
+                                                 redact(url), k_max_redirects));
             }
             std::string next = resolve_url(url, *a.response.header("location"));
             if (url_origin(next) != url_origin(url)) {
                 std::erase_if(headers,
-                              [](const auto& kv) { return lower(kv.first) == "authorization"; });
+                              [](const auto& kv) { return to_lower(kv.first) == "authorization"; });
             }
             if (a.response.status == 303 && method != "HEAD") {
                 method = "GET";
@@ -497,7 +478,7 @@ HttpResponse HttpClient::send(const HttpRequest& request) {
             }
             url = std::move(next);
             continue;
-        } else if (is_retryable_status(a.response.status) && attempt < retries) {
+        } else if (is_transient_http_status(a.response.status) && attempt < retries) {
             what = fmt::format("HTTP {}", a.response.status);
             if (a.retry_after.count() > 0) {
                 wait =
@@ -505,6 +486,7 @@ HttpResponse HttpClient::send(const HttpRequest& request) {
             }
         } else {
             a.response.effective_url = url;
+            a.response.attempts = attempt + 1;
             if (a.response.status == 206 && delivered > a.delivered &&
                 request.response_sink != nullptr) {
                 a.response.status = 200;  // our own resume: the sink got the whole body
@@ -517,7 +499,7 @@ HttpResponse HttpClient::send(const HttpRequest& request) {
                                            redact(url), what, wait.count() / 1000.0, attempt,
                                            retries));
         }
-        std::this_thread::sleep_for(wait);
+        clock.sleep_for(wait);
     }
 }
 
@@ -542,8 +524,8 @@ std::string url_origin(std::string_view url) {
     if (curl_url_set(u.h, CURLUPART_URL, s.c_str(), 0) != CURLUE_OK) {
         return {};
     }
-    return lower(fmt::format("{}://{}:{}", u.get(CURLUPART_SCHEME), u.get(CURLUPART_HOST),
-                             u.get(CURLUPART_PORT, CURLU_DEFAULT_PORT)));
+    return to_lower(fmt::format("{}://{}:{}", u.get(CURLUPART_SCHEME), u.get(CURLUPART_HOST),
+                                u.get(CURLUPART_PORT, CURLU_DEFAULT_PORT)));
 }
 
 std::string url_host(std::string_view url) {

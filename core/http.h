@@ -1,9 +1,19 @@
 // HTTP over libcurl, for channels (repodata, packages) and registries.
 //
 // An `HttpClient` owns a curl share handle (DNS and TLS session reuse) and a pool of easy handles
-// (kept-alive connections); `send` is thread-safe and each request is independent. Retries with
-// backoff happen on connection errors, 408, 429 (honouring Retry-After) and 5xx, up to
-// `HttpOptions::retries`. Credentials passed in headers are never logged: `redact()` is applied to
+// (kept-alive connections); `send` is thread-safe and each request is independent.
+//
+// This class is the one owner of retries for single requests: a connection error (refused, reset,
+// timed out, dropped mid-body), 408, 429 and 5xx (but 501/505) are sent again after a back-off,
+// up to `retries` extra times, so one request costs at most 1 + retries attempts (5 with the
+// defaults) and sleeps backoff × 1, 2, 4, … (+ up to 25 % jitter), or the server's Retry-After
+// (capped at `max_retry_after`). The back-off uses `HttpOptions::clock` (tests pass a fake).
+// Callers must not wrap `send` in a retry loop of their own for those failures; a caller that
+// restarts a multi-request exchange as a whole (an upload session) sends its requests with
+// `retries = 0`. Errors thrown carry a kind (core/error.h): transient when a retryable failure
+// outlasted the retries, network for failures not worth retrying (DNS, TLS), protocol when the
+// server broke the protocol (a resume answered at the wrong offset, too many redirects, a body
+// too large to hold). Credentials passed in headers are never logged: `redact()` is applied to
 // anything printed.
 //
 // Streamed downloads (`response_sink`) survive a dropped connection: the retry asks for the rest
@@ -24,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/fs.h"
 
 namespace envpack {
@@ -39,6 +50,7 @@ struct HttpOptions {
     std::chrono::seconds max_retry_after{60};  // cap on a server's Retry-After
     // Called (already redacted) before each retry: "GET URL: 503, retrying in 1.0 s (2/4)".
     std::function<void(const std::string&)> on_retry;
+    Clock* clock = nullptr;  // paces the back-off; nullptr: Clock::real()
 };
 
 struct HttpRequest {
@@ -60,6 +72,7 @@ struct HttpResponse {
     std::multimap<std::string, std::string> headers;  // lower-cased names
     std::string body;                                 // unless streamed to a sink
     std::string effective_url;
+    int attempts = 1;  // requests sent for this answer (1 + retries used), redirects not counted
     std::optional<std::string> header(const std::string& lower_name) const;
 };
 

@@ -7,20 +7,13 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/strings.h"
 
 namespace envpack {
 
 using nlohmann::json;
 
 namespace {
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) {
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    return out;
-}
 
 std::string url_escape(std::string_view s) {
     std::string out;
@@ -59,7 +52,7 @@ std::vector<AuthChallenge> parse_www_authenticate(std::string_view v) {
             break;
         }
         AuthChallenge ch;
-        ch.scheme = lower(read_token());
+        ch.scheme = to_lower(read_token());
         if (ch.scheme.empty()) {
             ++i;  // a stray '=': skip it
             continue;
@@ -93,7 +86,7 @@ std::vector<AuthChallenge> parse_www_authenticate(std::string_view v) {
                 }
                 value = std::string(v.substr(vstart, i - vstart));
             }
-            ch.params[lower(name)] = value;
+            ch.params[to_lower(name)] = value;
         }
         out.push_back(std::move(ch));
     }
@@ -111,10 +104,14 @@ RegistryAuth::RegistryAuth(HttpClient& http, std::string host, std::optional<Cre
       m_credential(std::move(credential)),
       m_lookup(std::move(credential_lookup)) {}
 
+Clock& RegistryAuth::clock() const {
+    return m_http.options().clock != nullptr ? *m_http.options().clock : Clock::real();
+}
+
 std::optional<std::string> RegistryAuth::authorization(const std::string& scopes) {
     std::lock_guard lock(m_mutex);
     if (auto it = m_tokens.find(scopes); it != m_tokens.end()) {
-        if (std::chrono::steady_clock::now() < it->second.expires) {
+        if (clock().now() < it->second.expires) {
             return "Bearer " + it->second.value;
         }
         m_tokens.erase(it);
@@ -134,7 +131,7 @@ bool RegistryAuth::handle_unauthorized(const HttpResponse& response, const std::
     auto challenges = parse_www_authenticate(*header);
     std::lock_guard lock(m_mutex);
     if (auto it = m_tokens.find(scopes); it != m_tokens.end() &&
-                                         std::chrono::steady_clock::now() < it->second.expires &&
+                                         clock().now() < it->second.expires &&
                                          (!sent || *sent != "Bearer " + it->second.value)) {
         return true;  // a token fetched meanwhile by another request: try that one
     }
@@ -221,9 +218,11 @@ std::string RegistryAuth::fetch_token(const AuthChallenge& ch, const std::string
         throw rejected(r.status, fmt::format("token request to {}", redact(realm)));
     }
     if (r.status != 200) {
-        throw Error(fmt::format("token request to {} for {} failed with HTTP {}", redact(realm),
+        throw Error(is_transient_http_status(r.status) ? ErrorKind::transient : ErrorKind::protocol,
+                    fmt::format("token request to {} for {} failed with HTTP {}", redact(realm),
                                 m_host, r.status),
-                    "the registry's token service is failing; try again later");
+                    "the registry's token service is failing; try again later")
+            .with_http_status(r.status);
     }
     json j = json::parse(r.body, nullptr, false);
     std::string token;
@@ -235,16 +234,16 @@ std::string RegistryAuth::fetch_token(const AuthChallenge& ch, const std::string
         }
     }
     if (token.empty()) {
-        throw Error(fmt::format("token request to {} for {}: the answer holds no token",
-                                redact(realm), m_host));
+        throw protocol_error(fmt::format("token request to {} for {}: the answer holds no token",
+                                         redact(realm), m_host));
     }
     int expires_in = 60;  // the spec's default
     if (j.contains("expires_in") && j["expires_in"].is_number_integer()) {
         expires_in = std::max(j["expires_in"].get<int>(), 0);
     }
     auto lifetime = std::chrono::seconds(expires_in);
-    auto expires = std::chrono::steady_clock::now() +
-                   (lifetime > 2 * k_token_margin ? lifetime - k_token_margin : lifetime / 2);
+    auto expires =
+        clock().now() + (lifetime > 2 * k_token_margin ? lifetime - k_token_margin : lifetime / 2);
     m_tokens[scopes] = Token{token, expires};
     return token;
 }
@@ -253,17 +252,21 @@ Error RegistryAuth::rejected(long status, std::string_view operation) const {
     std::string source = m_credential ? m_credential->source : std::string();
     std::string what = status == 403 ? "denied access" : "refused the credentials";
     if (!m_credential) {
-        return Error(
-            fmt::format("{}: registry {} requires authentication (HTTP {}) and no credentials "
-                        "were found (looked in {})",
-                        operation, m_host, status, m_lookup),
-            fmt::format("log in with `envpack login {} -u USER --password-stdin`", m_host));
+        return auth_error(
+                   fmt::format(
+                       "{}: registry {} requires authentication (HTTP {}) and no credentials "
+                       "were found (looked in {})",
+                       operation, m_host, status, m_lookup),
+                   fmt::format("log in with `envpack login {} -u USER --password-stdin`", m_host))
+            .with_http_status(status);
     }
-    return Error(fmt::format("{}: registry {} {} (HTTP {}) from {}", operation, m_host, what,
-                             status, source),
-                 fmt::format("check the user name and password, then `envpack login {} -u USER "
-                             "--password-stdin`",
-                             m_host));
+    return auth_error(
+               fmt::format("{}: registry {} {} (HTTP {}) from {}", operation, m_host, what, status,
+                           source),
+               fmt::format("check the user name and password, then `envpack login {} -u USER "
+                           "--password-stdin`",
+                           m_host))
+        .with_http_status(status);
 }
 
 }  // namespace envpack

@@ -5,6 +5,7 @@
 // (a cached, unexpired token for that scope, or Basic), and `handle_unauthorized` reacts to a 401:
 // it parses the challenge, fetches a token from the realm (with the credential as Basic auth, or
 // an identity token as an OAuth2 refresh token) and caches it until `expires_in` (minus a margin).
+// Token lifetimes are measured on the HttpClient's clock (`HttpOptions::clock`).
 // Secrets never appear in the messages of the Errors it throws: they name the registry and where
 // the credential came from.
 #pragma once
@@ -51,7 +52,8 @@ class RegistryAuth {
     bool handle_unauthorized(const HttpResponse& response, const std::string& scopes,
                              const std::optional<std::string>& sent = std::nullopt);
 
-    // An Error for a 401/403 that persists after authenticating (names registry and source).
+    // An Error of kind auth for a 401/403 that persists after authenticating (names registry and
+    // source, carries the status).
     Error rejected(long status, std::string_view operation) const;
 
     const std::optional<Credential>& credential() const { return m_credential; }
@@ -59,9 +61,10 @@ class RegistryAuth {
   private:
     struct Token {
         std::string value;
-        std::chrono::steady_clock::time_point expires;
+        Clock::time_point expires;
     };
     std::string fetch_token(const AuthChallenge& challenge, const std::string& scopes);
+    Clock& clock() const;  // the HttpClient's (token expiry follows the same clock as back-off)
 
     HttpClient& m_http;
     std::string m_host;

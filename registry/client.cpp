@@ -8,7 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/strings.h"
 #include "registry/detail/client_impl.h"
+#include "registry/detail/transfer.h"
 
 namespace envpack {
 
@@ -26,10 +28,7 @@ bool is_html(const HttpResponse& response) {
     if (type.find("text/html") != std::string::npos) {
         return true;
     }
-    std::string_view body = response.body;
-    while (!body.empty() && std::isspace(static_cast<unsigned char>(body.front()))) {
-        body.remove_prefix(1);
-    }
+    std::string_view body = trim_left(response.body);
     return body.starts_with("<!DOCTYPE") || body.starts_with("<!doctype") ||
            body.starts_with("<html");
 }
@@ -133,6 +132,7 @@ RegistryClient::Impl::Impl(RegistryOptions o, Log& l)
           h.low_speed_timeout = options.low_speed_timeout;
           h.ca_file = options.ca_cert;
           h.on_retry = [&l](const std::string& message) { l.warn(message); };
+          h.clock = options.clock;
           return h;
       }()) {}
 
@@ -169,22 +169,21 @@ detail::Endpoint& RegistryClient::Impl::endpoint(const std::string& host) {
                 tls_error = e;
                 continue;
             }
-            if (tls_error &&
-                std::string_view(tls_error->what()).find("Connection refused") ==
-                    std::string_view::npos &&
-                std::string_view(tls_error->what()).find("connect to") == std::string_view::npos) {
-                throw Error(fmt::format("registry {}: {}", host, tls_error->what()),
-                            tls_error->hint());
+            // When https got an answer that was not TLS we could trust (kind network: handshake,
+            // certificate), that is the story; when nothing listened (kind transient), the
+            // plain-http failure is.
+            if (tls_error && tls_error->kind() == ErrorKind::network) {
+                throw tls_error->with_context(fmt::format("registry {}", host));
             }
-            throw Error(fmt::format("registry {}: {}", host, e.what()), e.hint());
+            throw e.with_context(fmt::format("registry {}", host));
         }
         if (scheme == "http" && r.status == 400 && tls_error) {
             // A TLS server answering our plain request: the https failure is the real story.
-            throw Error(fmt::format("registry {}: {}", host, tls_error->what()), tls_error->hint());
+            throw tls_error->with_context(fmt::format("registry {}", host));
         }
         if (r.status == 200 || r.status == 401) {
             if (detail::is_html(r)) {
-                throw Error(
+                throw protocol_error(
                     fmt::format("registry {}: {} answered with an HTML page, not the OCI "
                                 "distribution API",
                                 host, probe.url),
@@ -194,10 +193,14 @@ detail::Endpoint& RegistryClient::Impl::endpoint(const std::string& host) {
             break;
         }
         std::string detail = detail::describe_error_body(r);
-        throw Error(fmt::format("registry {}: GET {} answered HTTP {}{}{}: not an OCI distribution "
-                                "registry",
-                                host, probe.url, r.status, detail.empty() ? "" : ", ", detail),
-                    "check the host and port of the reference");
+        bool transient = is_transient_http_status(r.status);
+        throw Error(transient ? ErrorKind::transient : ErrorKind::protocol,
+                    fmt::format("registry {}: GET {} answered HTTP {}{}{}{}", host, probe.url,
+                                r.status, detail.empty() ? "" : ", ", detail,
+                                transient ? "" : ": not an OCI distribution registry"),
+                    transient ? "the registry is failing; try again later"
+                              : "check the host and port of the reference")
+            .with_http_status(r.status);
     }
     CredentialOptions co;
     co.auth_file = options.auth_file;
@@ -258,8 +261,7 @@ std::optional<Descriptor> RegistryClient::resolve(const ImageRef& ref) {
             return std::nullopt;
         }
         if (r.status != 200) {
-            throw Error(fmt::format("{}: {} {} answered HTTP {} {}", operation, method, req.url,
-                                    r.status, detail::describe_error_body(r)));
+            throw detail::status_error(operation, req, r);
         }
         auto digest_header = r.header("docker-content-digest");
         if (method == "HEAD" && !digest_header) {
@@ -269,8 +271,8 @@ std::optional<Descriptor> RegistryClient::resolve(const ImageRef& ref) {
         d.media_type = r.header("content-type").value_or("");
         if (method == "GET") {
             if (detail::is_html(r)) {
-                throw Error(fmt::format("{}: {} answered with an HTML page instead of a manifest",
-                                        operation, req.url));
+                throw protocol_error(fmt::format(
+                    "{}: {} answered with an HTML page instead of a manifest", operation, req.url));
             }
             d.digest = Digest::of(r.body);
             d.size = static_cast<std::int64_t>(r.body.size());
@@ -293,8 +295,7 @@ void RegistryClient::check_credential(const std::string& host, const Credential&
     req.url = ep.base + "/v2/";
     HttpResponse r = m_impl->send(probe, req, "", fmt::format("log in to {}", host));
     if (r.status != 200) {
-        throw Error(fmt::format("log in to {}: GET {} answered HTTP {} {}", host, req.url, r.status,
-                                detail::describe_error_body(r)));
+        throw detail::status_error(fmt::format("log in to {}", host), req, r);
     }
 }
 
@@ -312,9 +313,14 @@ std::vector<std::string> RegistryClient::list_tags(const ImageRef& repository) {
             return tags;
         }
         json j = json::parse(r.body, nullptr, false);
-        if (r.status != 200 || !j.is_object()) {
-            throw Error(fmt::format("list tags of {}: GET {} answered HTTP {} {}", repo, url,
-                                    r.status, detail::describe_error_body(r)));
+        if (r.status != 200) {
+            throw detail::status_error(fmt::format("list tags of {}", repo), req, r);
+        }
+        if (!j.is_object()) {
+            throw protocol_error(
+                fmt::format("list tags of {}: GET {} answered something that is "
+                            "not a JSON object: {}",
+                            repo, url, detail::describe_error_body(r)));
         }
         if (j.contains("tags") && j["tags"].is_array()) {
             for (const auto& t : j["tags"]) {

@@ -6,14 +6,22 @@
 // image's base-name annotation, store names on that registry, `blob_location_cache`), else
 // uploaded: POST then one PUT for blobs up to `chunk_size`,
 // PATCH chunks with Content-Range then PUT for larger ones. Blobs go `parallel` at a time. A blob
-// whose upload fails is started over (up to `retries` times). The manifest is PUT (exact bytes,
-// its own media type) only after every blob is confirmed, so a failed push never leaves a manifest
-// whose blobs are missing.
+// whose upload session fails (transient or wrong bytes) is started over as a whole (up to
+// `retries` times). The manifest is PUT (exact bytes, its own media type) only after every blob is
+// confirmed, so a failed push never leaves a manifest whose blobs are missing.
 //
 // Pull: the manifest is fetched with every OCI and Docker v2 media type accepted; an index or
 // manifest list is resolved to `platform` (default linux/amd64). Every manifest and blob is checked
 // against its digest while it streams to a temp file in the store; a wrong blob is fetched again
 // (up to `retries`), never stored. The manifest is stored and tagged only when every blob is in.
+//
+// Retries (one owner per failure, see registry/detail/transfer.h): a transient answer (connection
+// error, 408, 429, 5xx) to one request is retried by HttpClient, so a 503 on a blob GET, HEAD or
+// manifest PUT costs 1 + `retries` requests (5 by default) and then fails with kind transient; an
+// upload session is restarted whole instead, 1 + `retries` sessions at most; bytes that arrive
+// wrong are fetched again, 1 + `retries` fetches at most. A 401 costs one token fetch (or one
+// Basic retry) per challenge, two at most, then fails with kind auth. Errors carry their kind
+// (core/error.h): auth, transient, protocol, not_found, network.
 //
 // Scheme: https, with the system CAs and `ca_cert`. Plain http only for localhost, 127.0.0.0/8,
 // ::1 and the hosts in `insecure_hosts` (https is tried first, as docker does).
@@ -30,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/digest.h"
 #include "core/log.h"
 #include "registry/credentials.h"
@@ -53,6 +62,7 @@ struct RegistryOptions {
     // Where blobs were seen on each registry (a mount hint); empty: none. The CLI uses
     // $ENVPACK_HOME/registry-blobs.json.
     std::filesystem::path blob_location_cache;
+    Clock* clock = nullptr;  // paces back-off and token expiry; nullptr: Clock::real()
 };
 
 struct PushResult {

@@ -16,12 +16,10 @@
 namespace envpack {
 
 using detail::is_index;
-using detail::RetryableError;
+using detail::RestartOn;
 using detail::run_parallel;
 using detail::status_error;
-using detail::transient_status;
-using detail::with_query;
-using detail::with_retries;
+using detail::with_restarts;
 using nlohmann::json;
 
 namespace {
@@ -38,94 +36,83 @@ FetchedManifest fetch_manifest(RegistryClient::Impl& impl, detail::Endpoint& ep,
                                const std::string& reference, const std::optional<Digest>& expected,
                                std::string_view ref_text) {
     std::string operation = fmt::format("pull manifest {}", ref_text);
-    return with_retries(impl.options, impl.log, operation, [&]() -> FetchedManifest {
-        HttpRequest get;
-        get.url = fmt::format("{}/v2/{}/manifests/{}", ep.base, repo, reference);
-        get.headers.emplace_back("Accept", detail::k_manifest_accept);
-        HttpResponse r = impl.send(ep, get, scopes, operation);
-        if (r.status == 404) {
-            throw Error(fmt::format("{}: not found in registry {} ({})", operation, ep.host,
-                                    detail::describe_error_body(r)),
-                        "check the repository name and tag (`envpack pull HOST/NAME:TAG`)");
-        }
-        if (r.status != 200) {
-            if (transient_status(r.status)) {
-                throw RetryableError(status_error(operation, get, r));
+    // A manifest whose bytes are wrong is fetched again; HttpClient retries transient answers.
+    return with_restarts(
+        impl.options, impl.log, operation, RestartOn::wrong_bytes, [&]() -> FetchedManifest {
+            HttpRequest get;
+            get.url = fmt::format("{}/v2/{}/manifests/{}", ep.base, repo, reference);
+            get.headers.emplace_back("Accept", detail::k_manifest_accept);
+            HttpResponse r = impl.send(ep, get, scopes, operation);
+            if (r.status == 404) {
+                throw not_found_error(
+                    fmt::format("{}: not found in registry {} ({})", operation, ep.host,
+                                detail::describe_error_body(r)),
+                    "check the repository name and tag (`envpack pull HOST/NAME:TAG`)")
+                    .with_http_status(404);
             }
-            throw Error(status_error(operation, get, r));
-        }
-        if (detail::is_html(r)) {
-            throw Error(fmt::format("{}: {} answered with an HTML page instead of a manifest",
-                                    operation, get.url),
-                        "check the host and port: this looks like a web server or a login portal");
-        }
-        FetchedManifest m;
-        m.bytes = std::move(r.body);
-        m.doc = json::parse(m.bytes, nullptr, false);
-        if (!m.doc.is_object()) {
-            throw Error(
-                fmt::format("{}: the registry answered with something that is not JSON ({})",
-                            operation, r.header("content-type").value_or("no content type")));
-        }
-        m.digest = Digest::of(m.bytes);
-        if (expected && *expected != m.digest) {
-            throw RetryableError(fmt::format("{}: the manifest's bytes hash to {}, not {}",
-                                             operation, m.digest.to_string(),
-                                             expected->to_string()));
-        }
-        if (auto h = r.header("docker-content-digest");
-            h && !expected && *h != m.digest.to_string()) {
-            throw RetryableError(
-                fmt::format("{}: the manifest's bytes hash to {}, the registry says {}", operation,
-                            m.digest.to_string(), *h));
-        }
-        m.media_type = m.doc.value("mediaType", std::string());
-        if (m.media_type.empty()) {
-            std::string ct = r.header("content-type").value_or("");
-            m.media_type = ct.substr(0, ct.find(';'));
-        }
-        if (m.media_type.empty() || m.media_type == "application/json") {
-            m.media_type =
-                is_index("", m.doc) ? media_type::k_oci_index : media_type::k_oci_manifest;
-        }
-        return m;
-    });
+            if (r.status != 200) {
+                throw status_error(operation, get, r);
+            }
+            if (detail::is_html(r)) {
+                // Not wrong bytes of a manifest but no registry at all: fetching again cannot help.
+                throw Error(
+                    fmt::format("{}: {} answered with an HTML page instead of a manifest",
+                                operation, get.url),
+                    "check the host and port: this looks like a web server or a login portal");
+            }
+            FetchedManifest m;
+            m.bytes = std::move(r.body);
+            m.doc = json::parse(m.bytes, nullptr, false);
+            if (!m.doc.is_object()) {
+                throw Error(
+                    fmt::format("{}: the registry answered with something that is not JSON ({})",
+                                operation, r.header("content-type").value_or("no content type")));
+            }
+            m.digest = Digest::of(m.bytes);
+            if (expected && *expected != m.digest) {
+                throw protocol_error(fmt::format("{}: the manifest's bytes hash to {}, not {}",
+                                                 operation, m.digest.to_string(),
+                                                 expected->to_string()));
+            }
+            if (auto h = r.header("docker-content-digest");
+                h && !expected && *h != m.digest.to_string()) {
+                throw protocol_error(
+                    fmt::format("{}: the manifest's bytes hash to {}, the registry says {}",
+                                operation, m.digest.to_string(), *h));
+            }
+            m.media_type = m.doc.value("mediaType", std::string());
+            if (m.media_type.empty()) {
+                std::string ct = r.header("content-type").value_or("");
+                m.media_type = ct.substr(0, ct.find(';'));
+            }
+            if (m.media_type.empty() || m.media_type == "application/json") {
+                m.media_type =
+                    is_index("", m.doc) ? media_type::k_oci_index : media_type::k_oci_manifest;
+            }
+            return m;
+        });
 }
 
 void pull_blob(RegistryClient::Impl& impl, detail::Endpoint& ep, Store& store,
                const std::string& repo, const std::string& scopes, const Descriptor& blob,
                std::atomic<std::uint64_t>& bytes) {
     std::string operation = fmt::format("pull blob {} from {}", blob.digest.to_string(), repo);
-    with_retries(impl.options, impl.log, operation, [&] {
+    // Wrong bytes (size, digest, a resume at the wrong offset: kind protocol) are fetched again;
+    // a dropped body is resumed and a 5xx retried by HttpClient, never here.
+    with_restarts(impl.options, impl.log, operation, RestartOn::wrong_bytes, [&] {
         BlobWriter writer = store.begin_blob();
         HttpRequest get;
         get.url = fmt::format("{}/v2/{}/blobs/{}", ep.base, repo, blob.digest.to_string());
         get.response_sink = &writer;
-        HttpResponse r;
-        try {
-            r = impl.send(ep, get, scopes, operation);
-        } catch (const Error& e) {
-            std::string_view msg = e.what();
-            if (msg.find("resume download") != std::string_view::npos) {
-                throw RetryableError(e.what(), e.hint());
-            }
-            throw;
-        }
+        HttpResponse r = impl.send(ep, get, scopes, operation);
         if (r.status != 200) {
-            if (transient_status(r.status)) {
-                throw RetryableError(status_error(operation, get, r));
-            }
-            throw Error(status_error(operation, get, r));
+            throw status_error(operation, get, r);
         }
         if (writer.size() != static_cast<std::uint64_t>(blob.size)) {
-            throw RetryableError(fmt::format("{}: got {} bytes, the manifest says {}", operation,
+            throw protocol_error(fmt::format("{}: got {} bytes, the manifest says {}", operation,
                                              writer.size(), blob.size));
         }
-        try {
-            writer.commit(blob.digest);
-        } catch (const Error& e) {
-            throw RetryableError(e.what(), e.hint());
-        }
+        writer.commit(blob.digest);  // a digest mismatch throws kind protocol: fetched again
         bytes += writer.size();
     });
 }

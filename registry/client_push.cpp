@@ -17,12 +17,12 @@ namespace envpack {
 
 using detail::BlobOutcome;
 using detail::is_index;
-using detail::RetryableError;
+using detail::RestartOn;
 using detail::run_parallel;
+using detail::session_status_error;
 using detail::status_error;
-using detail::transient_status;
 using detail::with_query;
-using detail::with_retries;
+using detail::with_restarts;
 using nlohmann::json;
 
 namespace {
@@ -42,28 +42,18 @@ struct PushContext {
     std::atomic<bool> mount_disabled{false};
 };
 
+// A request of an upload session: never retried alone (the session is restarted as a whole by
+// with_restarts when this throws kind transient or protocol).
 HttpResponse session_send(PushContext& c, HttpRequest req, std::string_view operation) {
-    req.retries = 0;  // an upload session is restarted as a whole instead
-    try {
-        return c.impl.send(c.ep, std::move(req), c.scopes, operation);
-    } catch (const RetryableError&) {
-        throw;
-    } catch (const Error& e) {
-        std::string_view msg = e.what();
-        if (msg.find("refused the credentials") != std::string_view::npos ||
-            msg.find("requires authentication") != std::string_view::npos ||
-            msg.find("denied access") != std::string_view::npos) {
-            throw;
-        }
-        throw RetryableError(e.what(), e.hint());
-    }
+    req.retries = 0;
+    return c.impl.send(c.ep, std::move(req), c.scopes, operation);
 }
 
 std::string upload_location(PushContext& c, const HttpRequest& req, const HttpResponse& r,
                             std::string_view operation) {
     auto loc = r.header("location");
     if (!loc || loc->empty()) {
-        throw RetryableError(fmt::format("{}: {} {} answered HTTP {} without a Location header",
+        throw protocol_error(fmt::format("{}: {} {} answered HTTP {} without a Location header",
                                          operation, req.method, req.url, r.status));
     }
     return resolve_url(req.url, *loc);
@@ -89,112 +79,106 @@ BlobOutcome push_blob(PushContext& c, const Descriptor& blob) {
                     "the image is incomplete locally; pull or rebuild it");
     }
     std::uint64_t size = std::filesystem::file_size(file);
-    return with_retries(c.impl.options, c.impl.log, operation, [&]() -> BlobOutcome {
-        std::string location;
-        std::vector<std::string> sources;
-        if (auto it = c.known_location.find(blob.digest); it != c.known_location.end()) {
-            sources.push_back(it->second);
-        }
-        for (const auto& m : c.mount_from) {
-            if (std::find(sources.begin(), sources.end(), m) == sources.end() &&
-                sources.size() < 3) {
-                sources.push_back(m);
+    return with_restarts(
+        c.impl.options, c.impl.log, operation, RestartOn::session_failure, [&]() -> BlobOutcome {
+            std::string location;
+            std::vector<std::string> sources;
+            if (auto it = c.known_location.find(blob.digest); it != c.known_location.end()) {
+                sources.push_back(it->second);
             }
-        }
-        if (c.mount_disabled) {
-            sources.clear();
-        }
-        for (const auto& from : sources) {
-            HttpRequest mount;
-            mount.method = "POST";
-            mount.url = fmt::format("{}/v2/{}/blobs/uploads/?mount={}&from={}", c.ep.base, c.repo,
-                                    blob.digest.to_string(), from);
-            HttpResponse r;
-            try {
-                r = session_send(c, mount, operation);
-            } catch (const RetryableError&) {
-                throw;
-            } catch (const Error& e) {
-                // Not allowed to read the source repository: upload instead, and stop trying.
-                c.impl.log.info(
-                    fmt::format("{}: no mount from {} ({})", operation, from, e.what()));
-                c.mount_disabled = true;
-                break;
-            }
-            if (r.status == 201) {
-                return BlobOutcome::mounted;
-            }
-            if (r.status == 202) {
-                location = upload_location(c, mount, r, operation);  // fall back to uploading
-                break;
-            }
-            if (transient_status(r.status)) {
-                throw RetryableError(status_error(operation, mount, r));
-            }
-        }
-        if (location.empty()) {
-            HttpRequest start;
-            start.method = "POST";
-            start.url = fmt::format("{}/v2/{}/blobs/uploads/", c.ep.base, c.repo);
-            HttpResponse r = session_send(c, start, operation);
-            if (r.status != 202) {
-                if (transient_status(r.status)) {
-                    throw RetryableError(status_error(operation, start, r));
+            for (const auto& m : c.mount_from) {
+                if (std::find(sources.begin(), sources.end(), m) == sources.end() &&
+                    sources.size() < 3) {
+                    sources.push_back(m);
                 }
-                throw Error(status_error(operation, start, r));
             }
-            location = upload_location(c, start, r, operation);
-        }
-        std::uint64_t sent = 0;
-        if (size > c.impl.options.chunk_size) {
-            std::uint64_t chunk = std::max<std::uint64_t>(c.impl.options.chunk_size, 1);
-            for (std::uint64_t offset = 0; offset < size; offset += chunk) {
-                std::uint64_t length = std::min(chunk, size - offset);
-                HttpRequest patch;
-                patch.method = "PATCH";
-                patch.url = location;
-                patch.body_file = file;
-                patch.body_offset = offset;
-                patch.body_length = length;
-                patch.headers.emplace_back("Content-Type", "application/octet-stream");
-                patch.headers.emplace_back("Content-Range",
-                                           fmt::format("{}-{}", offset, offset + length - 1));
-                HttpResponse r = session_send(c, patch, operation);
-                if (r.status != 202 && r.status != 204) {
-                    if (transient_status(r.status) || r.status == 416) {
-                        throw RetryableError(status_error(operation, patch, r));
+            if (c.mount_disabled) {
+                sources.clear();
+            }
+            for (const auto& from : sources) {
+                HttpRequest mount;
+                mount.method = "POST";
+                mount.url = fmt::format("{}/v2/{}/blobs/uploads/?mount={}&from={}", c.ep.base,
+                                        c.repo, blob.digest.to_string(), from);
+                HttpResponse r;
+                try {
+                    r = session_send(c, mount, operation);
+                } catch (const Error& e) {
+                    if (detail::restartable(e.kind(), RestartOn::session_failure)) {
+                        throw;
                     }
-                    throw Error(status_error(operation, patch, r));
+                    // Not allowed to read the source repository: upload instead, and stop trying.
+                    c.impl.log.info(
+                        fmt::format("{}: no mount from {} ({})", operation, from, e.what()));
+                    c.mount_disabled = true;
+                    break;
                 }
-                location = upload_location(c, patch, r, operation);
-                sent += length;
+                if (r.status == 201) {
+                    return BlobOutcome::mounted;
+                }
+                if (r.status == 202) {
+                    location = upload_location(c, mount, r, operation);  // fall back to uploading
+                    break;
+                }
+                if (is_transient_http_status(r.status)) {
+                    throw session_status_error(operation, mount, r);
+                }
             }
-        }
-        HttpRequest put;
-        put.method = "PUT";
-        put.url = with_query(location, "digest=" + blob.digest.to_string());
-        put.headers.emplace_back("Content-Type", "application/octet-stream");
-        if (sent == 0) {
-            put.body_file = file;
-            put.body_length = size;
-            if (size == 0) {
-                put.body = std::string();
-                put.body_file.clear();
+            if (location.empty()) {
+                HttpRequest start;
+                start.method = "POST";
+                start.url = fmt::format("{}/v2/{}/blobs/uploads/", c.ep.base, c.repo);
+                HttpResponse r = session_send(c, start, operation);
+                if (r.status != 202) {
+                    throw session_status_error(operation, start, r);
+                }
+                location = upload_location(c, start, r, operation);
             }
-        }
-        HttpResponse r = session_send(c, put, operation);
-        if (r.status != 201 && r.status != 204) {
-            if (transient_status(r.status)) {
-                throw RetryableError(status_error(operation, put, r));
+            std::uint64_t sent = 0;
+            if (size > c.impl.options.chunk_size) {
+                std::uint64_t chunk = std::max<std::uint64_t>(c.impl.options.chunk_size, 1);
+                for (std::uint64_t offset = 0; offset < size; offset += chunk) {
+                    std::uint64_t length = std::min(chunk, size - offset);
+                    HttpRequest patch;
+                    patch.method = "PATCH";
+                    patch.url = location;
+                    patch.body_file = file;
+                    patch.body_offset = offset;
+                    patch.body_length = length;
+                    patch.headers.emplace_back("Content-Type", "application/octet-stream");
+                    patch.headers.emplace_back("Content-Range",
+                                               fmt::format("{}-{}", offset, offset + length - 1));
+                    HttpResponse r = session_send(c, patch, operation);
+                    if (r.status != 202 && r.status != 204) {
+                        throw session_status_error(operation, patch, r);
+                    }
+                    location = upload_location(c, patch, r, operation);
+                    sent += length;
+                }
             }
-            throw Error(status_error(operation, put, r));
-        }
-        if (auto d = r.header("docker-content-digest"); d && *d != blob.digest.to_string()) {
-            throw RetryableError(fmt::format("{}: the registry stored {} instead", operation, *d));
-        }
-        c.bytes += size;
-        return BlobOutcome::uploaded;
-    });
+            HttpRequest put;
+            put.method = "PUT";
+            put.url = with_query(location, "digest=" + blob.digest.to_string());
+            put.headers.emplace_back("Content-Type", "application/octet-stream");
+            if (sent == 0) {
+                put.body_file = file;
+                put.body_length = size;
+                if (size == 0) {
+                    put.body = std::string();
+                    put.body_file.clear();
+                }
+            }
+            HttpResponse r = session_send(c, put, operation);
+            if (r.status != 201 && r.status != 204) {
+                throw session_status_error(operation, put, r);
+            }
+            if (auto d = r.header("docker-content-digest"); d && *d != blob.digest.to_string()) {
+                throw protocol_error(
+                    fmt::format("{}: the registry stored {} instead", operation, *d));
+            }
+            c.bytes += size;
+            return BlobOutcome::uploaded;
+        });
 }
 
 void put_manifest(PushContext& c, const std::string& bytes, const std::string& media_type,
@@ -212,28 +196,24 @@ void put_manifest(PushContext& c, const std::string& bytes, const std::string& m
             return;
         }
     }
-    with_retries(c.impl.options, c.impl.log, operation, [&] {
-        HttpRequest put;
-        put.method = "PUT";
-        put.url = fmt::format("{}/v2/{}/manifests/{}", c.ep.base, c.repo, reference);
-        put.body = bytes;
-        put.headers.emplace_back("Content-Type", media_type);
-        HttpResponse r = c.impl.send(c.ep, put, c.scopes, operation);
-        if (r.status != 201 && r.status != 200 && r.status != 202) {
-            if (transient_status(r.status) && r.status != 400) {
-                throw RetryableError(status_error(operation, put, r));
-            }
-            throw Error(status_error(operation, put, r),
-                        r.status == 400
-                            ? "the registry rejected the manifest (a blob it names may be "
-                              "missing, or the media type is not supported)"
-                            : std::string());
-        }
-        if (auto d = r.header("docker-content-digest"); d && *d != expected.to_string()) {
-            throw Error(fmt::format("{}: the registry recorded digest {} for manifest {}",
-                                    operation, *d, expected.to_string()));
-        }
-    });
+    // One request: HttpClient retries a transient answer (the PUT is idempotent); no restarts.
+    HttpRequest put;
+    put.method = "PUT";
+    put.url = fmt::format("{}/v2/{}/manifests/{}", c.ep.base, c.repo, reference);
+    put.body = bytes;
+    put.headers.emplace_back("Content-Type", media_type);
+    HttpResponse r = c.impl.send(c.ep, put, c.scopes, operation);
+    if (r.status != 201 && r.status != 200 && r.status != 202) {
+        throw status_error(operation, put, r,
+                           r.status == 400
+                               ? "the registry rejected the manifest (a blob it names may be "
+                                 "missing, or the media type is not supported)"
+                               : std::string());
+    }
+    if (auto d = r.header("docker-content-digest"); d && *d != expected.to_string()) {
+        throw protocol_error(fmt::format("{}: the registry recorded digest {} for manifest {}",
+                                         operation, *d, expected.to_string()));
+    }
 }
 
 std::string manifest_media_type(const Descriptor& d, const json& j) {

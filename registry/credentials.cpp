@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/process.h"
+#include "core/strings.h"
 
 namespace envpack {
 
@@ -28,11 +29,7 @@ std::string normalize_key(std::string_view key) {
     if (auto slash = key.find('/'); slash != std::string_view::npos) {
         key = key.substr(0, slash);
     }
-    std::string out(key);
-    for (char& c : out) {
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    return out;
+    return to_lower(key);
 }
 
 bool host_matches(std::string_view key, std::string_view host) {

@@ -35,9 +35,10 @@ void BlobWriter::write(const void* data, size_t size) {
 Digest BlobWriter::commit(const std::optional<Digest>& expected) {
     Digest d = m_sha.finish();
     if (expected && *expected != d) {
-        throw Error(fmt::format("blob digest mismatch: expected {}, got {} ({} bytes)",
-                                expected->to_string(), d.to_string(), m_size),
-                    "the source sent different bytes than it announced; nothing was stored");
+        throw protocol_error(
+            fmt::format("blob digest mismatch: expected {}, got {} ({} bytes)",
+                        expected->to_string(), d.to_string(), m_size),
+            "the source sent different bytes than it announced; nothing was stored");
     }
     fs::path final_path = m_blobs_dir / d.hex();
     if (::access(final_path.c_str(), F_OK) == 0) {

@@ -30,7 +30,8 @@
 namespace envpack {
 
 // Streams one blob into the store: write(), then commit() verifies (if an expected digest is given)
-// and renames into place. Destroyed without commit, nothing is left behind.
+// and renames into place (a digest mismatch throws kind protocol: the source sent other bytes).
+// Destroyed without commit, nothing is left behind.
 class BlobWriter : public Sink {
   public:
     BlobWriter(std::filesystem::path blobs_dir);

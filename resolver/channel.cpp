@@ -363,11 +363,15 @@ Repodata RepodataFetcher::fetch_remote(const Channel& channel, std::string_view 
             m_log.warn(fmt::format("{}; using the cached repodata", last_failure));
             return read_cached(json_path, base, origin);
         }
-        throw Error(last_failure + " (after retries)",
-                    "the channel server failed; try again later or use --offline with a cache");
+        throw Error(error_kind_for_http_status(response.status),
+                    fmt::format("{} (after {} attempts)", last_failure, response.attempts),
+                    "the channel server failed; try again later or use --offline with a cache")
+            .with_http_status(response.status);
     }
-    throw Error(last_failure, fmt::format("check that channel `{}` exists and has a `{}` subdir",
-                                          channel.name(), subdir));
+    throw not_found_error(
+        last_failure,
+        fmt::format("check that channel `{}` exists and has a `{}` subdir", channel.name(), subdir))
+        .with_http_status(404);
 }
 
 }  // namespace envpack

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/strings.h"
 
 namespace envpack {
 
@@ -19,16 +20,6 @@ constexpr std::array<std::string_view, 17> k_known_subdirs = {
     "linux-s390x",  "linux-riscv64", "osx-64",        "osx-arm64",
     "win-64",       "win-32",        "win-arm64",     "emscripten-wasm32",
     "wasi-wasm32"};
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
 
 Error spec_error(std::string_view spec, std::string_view why) {
     return bad_input(fmt::format("invalid match spec `{}`: {}", spec, why),

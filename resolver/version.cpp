@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/strings.h"
 
 namespace envpack {
 namespace {
@@ -131,20 +132,12 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 // Fills `out`; returns an error text, empty on success.
 std::string parse_into(std::string_view text, Version& out, std::string& norm, std::uint64_t& epoch,
                        std::vector<Segment>& version, std::vector<Segment>& local) {
-    std::string_view trimmed = text;
-    while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.front()))) {
-        trimmed.remove_prefix(1);
-    }
-    while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back()))) {
-        trimmed.remove_suffix(1);
-    }
+    std::string_view trimmed = trim(text);
     while (!trimmed.empty() && trimmed.back() == '*') {
         trimmed.remove_suffix(1);
     }
-    norm.clear();
-    for (char c : trimmed) {
-        norm.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    }
+    norm.assign(trimmed);
+    lower_in_place(norm);
     if (norm.empty()) {
         return "empty version string";
     }

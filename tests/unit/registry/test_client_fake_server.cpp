@@ -1,115 +1,28 @@
-// The client against a small in-process HTTP server on 127.0.0.1: tags pagination (Link headers,
-// relative and absolute), cross-origin redirects without Authorization, Retry-After, and the
-// remote_has_tag / resolve calls the builder uses for the build cache.
+// The client against a small in-process HTTP server on 127.0.0.1 (tests/lib/fake_http_server.h):
+// tags pagination (Link headers, relative and absolute), cross-origin redirects without
+// Authorization, and the remote_has_tag / resolve calls the builder uses for the build cache.
+// Retry counts and back-off: test_client_retries.cpp and tests/unit/core/test_http_retries.cpp.
 #include <catch2/catch.hpp>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <functional>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "core/http.h"
+#include "fake_http_server.h"
 #include "registry/client.h"
 
 using namespace envpack;
+using Request = envpack::test::FakeRequest;
+using FakeServer = envpack::test::FakeHttpServer;
 
 namespace {
 
-struct Request {
-    std::string method, target, headers;
-};
-
-// One connection per request (Connection: close); `handler` returns the whole response text.
-class FakeServer {
-  public:
-    explicit FakeServer(std::function<std::string(const Request&, int port)> handler)
-        : m_handler(std::move(handler)) {
-        m_fd = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(m_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-        socklen_t len = sizeof addr;
-        ::getsockname(m_fd, reinterpret_cast<sockaddr*>(&addr), &len);
-        m_port = ntohs(addr.sin_port);
-        ::listen(m_fd, 16);
-        m_thread = std::thread([this] { loop(); });
-    }
-    ~FakeServer() {
-        m_stop = true;
-        ::shutdown(m_fd, SHUT_RDWR);
-        ::close(m_fd);
-        m_thread.join();
-    }
-    int port() const { return m_port; }
-    std::vector<Request> requests() {
-        std::lock_guard lock(m_mutex);
-        return m_requests;
-    }
-
-  private:
-    void loop() {
-        while (!m_stop) {
-            int c = ::accept(m_fd, nullptr, nullptr);
-            if (c < 0) {
-                return;
-            }
-            std::string data;
-            char buf[4096];
-            while (data.find("\r\n\r\n") == std::string::npos) {
-                ssize_t n = ::read(c, buf, sizeof buf);
-                if (n <= 0) {
-                    break;
-                }
-                data.append(buf, static_cast<size_t>(n));
-                if (data[0] == '\x16') {
-                    break;  // a TLS ClientHello (the https probe): hang up like a plain server
-                }
-            }
-            if (!data.empty() && data[0] == '\x16') {
-                ::close(c);
-                continue;
-            }
-            Request r;
-            auto sp1 = data.find(' ');
-            auto sp2 = data.find(' ', sp1 + 1);
-            r.method = data.substr(0, sp1);
-            r.target = data.substr(sp1 + 1, sp2 - sp1 - 1);
-            r.headers = data.substr(0, data.find("\r\n\r\n"));
-            {
-                std::lock_guard lock(m_mutex);
-                m_requests.push_back(r);
-            }
-            std::string out = m_handler(r, m_port);
-            (void)!::write(c, out.data(), out.size());
-            ::close(c);
-        }
-    }
-    std::function<std::string(const Request&, int)> m_handler;
-    int m_fd = -1;
-    int m_port = 0;
-    std::atomic<bool> m_stop{false};
-    std::thread m_thread;
-    std::mutex m_mutex;
-    std::vector<Request> m_requests;
-};
-
 std::string respond(int status, const std::string& body, const std::string& extra = "") {
-    return fmt::format(
-        "HTTP/1.1 {} X\r\nContent-Type: application/json\r\n"
-        "Docker-Distribution-API-Version: registry/2.0\r\n{}Content-Length: {}\r\n"
-        "Connection: close\r\n\r\n{}",
-        status, extra, body.size(), body);
+    return envpack::test::http_answer(status, body, extra);
 }
 
 }  // namespace
@@ -178,41 +91,6 @@ TEST_CASE("redirects keep Authorization on the same origin and drop it across or
     auto treqs = target.requests();
     REQUIRE(treqs.size() == 1);
     CHECK(treqs[0].headers.find("Authorization") == std::string::npos);
-}
-
-TEST_CASE("retries honour Retry-After and give up after `retries`") {
-    std::atomic<int> calls{0};
-    FakeServer server([&](const Request&, int) {
-        if (++calls <= 2) {
-            return std::string(
-                "HTTP/1.1 429 X\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: "
-                "close\r\n\r\n");
-        }
-        return respond(200, "ok");
-    });
-    HttpOptions o;
-    o.backoff = std::chrono::milliseconds(1);
-    std::vector<std::string> messages;
-    o.on_retry = [&](const std::string& m) { messages.push_back(m); };
-    HttpClient http(o);
-    HttpRequest req;
-    req.url = fmt::format("http://127.0.0.1:{}/x", server.port());
-    auto start = std::chrono::steady_clock::now();
-    HttpResponse r = http.send(req);
-    auto elapsed = std::chrono::steady_clock::now() - start;
-    CHECK(r.status == 200);
-    CHECK(calls == 3);
-    CHECK(elapsed >= std::chrono::milliseconds(1900));
-    REQUIRE(messages.size() == 2);
-    CHECK(messages[0].find("HTTP 429, retrying in 1.0 s (1/4)") != std::string::npos);
-
-    calls = -100;  // always 429 now
-    req.retries = 1;
-    HttpOptions quick;
-    quick.backoff = std::chrono::milliseconds(1);
-    quick.max_retry_after = std::chrono::seconds(0);
-    HttpClient http2(quick);
-    CHECK(http2.send(req).status == 429);
 }
 
 TEST_CASE("remote_has_tag and resolve: HEAD with a digest - GET when the HEAD has none - 404") {
