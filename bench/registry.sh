@@ -6,9 +6,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ENVPACK=${ENVPACK:-$ROOT/build/cli/envpack}
-source "$ROOT/tests/fixtures/registry_lib.bash"
-registry_require_tools docker-registry skopeo curl
-registry_scratch "${BENCH_TMP:-/tmp}"
+SCRATCH_PARENT="${BENCH_TMP:-/tmp}"
+source "$ROOT/tests/integration/lib.sh"
+need docker-registry skopeo curl
 LAYERS=${BENCH_LAYERS:-24}
 BYTES=${BENCH_LAYER_BYTES:-21000000}
 ROUNDS=${BENCH_ROUNDS:-2}

@@ -62,7 +62,7 @@ grep -q 'exceed 100 layers' "$S/err" || { cat "$S/err"; fail "max layers message
 
 # 5. Disk full while writing a layer: ENVPACK_HOME on a 10 MiB tmpfs, a 4 MiB incompressible
 #    package (4 MiB cached file + 4 MiB extracted fit; the 4 MiB layer does not).
-if [ "$(id -u)" != 0 ]; then echo "SKIP part 5: mounting a tmpfs needs root"; exit 0; fi
+if [ "$(id -u)" != 0 ]; then skip_part "part 5: mounting a tmpfs needs root"; exit 0; fi
 cat >"$S/spec2.json" <<'JSON'
 [{"name": "big", "version": "1.0", "build": "0", "random_bytes": {"lib/big.bin": 4194304}}]
 JSON
@@ -71,7 +71,7 @@ JSON
 printf 'name: big\nchannels: [./channel2]\ndependencies: [big]\n' >"$S/big.yml"
 "$ENVPACK" lock -f "$S/big.yml" -o "$S/big-lock.yml" >/dev/null
 mkdir -p "$S/small"
-mount -t tmpfs -o size=10m tmpfs "$S/small" 2>/dev/null || { echo "SKIP part 5: cannot mount a tmpfs here"; exit 0; }
+mount -t tmpfs -o size=10m tmpfs "$S/small" 2>/dev/null || { skip_part "part 5: cannot mount a tmpfs here"; exit 0; }
 cleanup "umount '$S/small'"
 export ENVPACK_HOME=$S/small/home
 "$ENVPACK" import "$S/rootfs" -t test/base:1 >/dev/null

@@ -3,9 +3,8 @@
 # --push to Debian's docker-registry on a free port of 127.0.0.1; skopeo reads the pushed image.
 set -euo pipefail
 : "${ENVPACK:?}"
-source "$ENVPACK_SOURCE_DIR/tests/fixtures/registry_lib.bash"
-registry_require_tools docker-registry skopeo curl zstd
-registry_scratch
+source "$(dirname "$0")/lib.sh"
+need docker-registry skopeo curl zstd
 start_registry main
 export ENVPACK_HOME=$S/home1
 cat >"$S/spec.json" <<'JSON'

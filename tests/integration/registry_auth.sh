@@ -5,9 +5,8 @@
 # credentials fail with a message naming the registry and the credential source, and no secret
 # ever appears on stdout, stderr or in --json output.
 set -euo pipefail
-source "$ENVPACK_SOURCE_DIR/tests/fixtures/registry_lib.bash"
-registry_require_tools docker-registry skopeo curl htpasswd openssl
-registry_scratch
+source "$(dirname "$0")/lib.sh"
+need docker-registry skopeo curl htpasswd openssl
 fail() { echo "FAIL: $*" >&2; cat "${TOKEN_LOG:-/dev/null}" >&2; exit 1; }
 unset REGISTRY_AUTH_FILE DOCKER_CONFIG
 export HOME=$S/fakehome   # never read the real ~/.docker/config.json

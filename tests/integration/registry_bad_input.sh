@@ -4,9 +4,8 @@
 # a missing tag, a registry whose manifest endpoint answers HTML. Each fails with a message that
 # names the operand.
 set -euo pipefail
-source "$ENVPACK_SOURCE_DIR/tests/fixtures/registry_lib.bash"
-registry_require_tools docker-registry skopeo curl
-registry_scratch
+source "$(dirname "$0")/lib.sh"
+need docker-registry skopeo curl
 export HOME=$S/fakehome
 unset REGISTRY_AUTH_FILE DOCKER_CONFIG
 expect() {  # expect CODE PATTERN ARGS...: envpack ARGS must exit CODE with PATTERN on stderr
@@ -37,7 +36,7 @@ R=$REG_main
 expect 2 "demo/missing:1" push demo/missing:1 "$R/x/y:1"
 
 echo "== nothing listening"
-port=$(free_port)
+port=$(unused_port)
 expect 1 "registry 127.0.0.1:$port: .*(connect|Connection refused)" pull "127.0.0.1:$port/x/y:1" --retries 1
 
 echo "== unknown host (in an empty network namespace: no packet leaves the machine)"
@@ -51,7 +50,7 @@ if unshare -n true 2>/dev/null; then
     grep -q "check the host name" "$S/err" || fail "unknown host hint: $(cat "$S/err")"
     echo "   ok: $(head -1 "$S/err")"
 else
-    echo "   (skipped: unshare -n is not permitted here)"
+    skip_part "unknown host: unshare -n is not permitted here"
 fi
 
 echo "== a web server that answers HTML"

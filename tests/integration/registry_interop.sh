@@ -4,9 +4,8 @@
 # -> pull with envpack, same digests; chunked uploads; re-push is HEADs only; cross-repository
 # mount; an index resolved to linux/amd64 (and --platform); relative Location headers via a proxy.
 set -euo pipefail
-source "$ENVPACK_SOURCE_DIR/tests/fixtures/registry_lib.bash"
-registry_require_tools docker-registry skopeo curl
-registry_scratch
+source "$(dirname "$0")/lib.sh"
+need docker-registry skopeo curl
 
 start_registry main
 R=$REG_main

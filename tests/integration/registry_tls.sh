@@ -3,29 +3,16 @@
 # envpack refuses (and says how to fix it), with --ca-cert it pushes and pulls over https (system
 # CAs kept), and --insecure-registry HOST skips verification for that host only.
 set -euo pipefail
-source "$ENVPACK_SOURCE_DIR/tests/fixtures/registry_lib.bash"
-registry_require_tools docker-registry skopeo curl openssl
-registry_scratch
+source "$(dirname "$0")/lib.sh"
+need docker-registry skopeo curl openssl
 mkdir -p "$S/certs"
 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$S/certs/key.pem" -out "$S/certs/ca.crt" -days 2 \
     -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" >/dev/null 2>&1
-port=$(free_port)
-mkdir -p "$S/tls/data"
-cat >"$S/tls/config.yml" <<YAML
-version: 0.1
-log: {level: warn, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $S/tls/data}}
-http:
-  addr: 127.0.0.1:$port
-  tls:
+start_registry tls "  tls:
     certificate: $S/certs/ca.crt
-    key: $S/certs/key.pem
-YAML
-docker-registry serve "$S/tls/config.yml" >"$S/tls/log" 2>&1 &
-REGISTRY_PIDS+=($!)
-for i in $(seq 1 50); do curl -sk -o /dev/null "https://127.0.0.1:$port/v2/" && break; sleep 0.1; done
-R=127.0.0.1:$port
+    key: $S/certs/key.pem"
+R=$REG_tls
 
 "$PY" "$FIXTURES/make_layout.py" --layout "$S/src" --tag src --layers 2 --bytes 50000 >/dev/null
 skopeo copy -q oci:"$S/src":src oci:"$ENVPACK_HOME/store":demo/tls:1

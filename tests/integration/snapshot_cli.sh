@@ -1,18 +1,10 @@
 #!/bin/bash
 # Black-box tests of `envpack snapshot`: outputs, digest stability, deterministic tar layers,
 # symlinks, special files, non-UTF-8 names, limits, and the bad inputs of issue 3.
-set -euo pipefail
-scratch=$(mktemp -d)
-writer_pid=""
-cleanup() {
-    if [ -n "$writer_pid" ]; then kill "$writer_pid" 2>/dev/null || true; fi
-    chmod -R u+rwx "$scratch" 2>/dev/null || true
-    rm -rf "$scratch"
-}
-trap cleanup EXIT
-chmod 755 "$scratch"
+source "$(dirname "$0")/lib.sh"
+scratch=$SCRATCH
+cleanup "chmod -R u+rwx '$scratch' 2>/dev/null"
 cd "$scratch"
-fail() { echo "FAIL: $*" >&2; exit 1; }
 # expect_exit CODE CMD...: runs CMD, stdout to out.txt, stderr to err.txt, checks the exit code.
 expect_exit() {
     local want=$1; shift
@@ -184,32 +176,38 @@ with open(sys.argv[1], "ab", buffering=0) as f:
         time.sleep(0.0005)
 ' t8/growing.log &
 writer_pid=$!
+track_pid "$writer_pid"
 sleep 0.2
 expect_exit 1 "$ENVPACK" snapshot t8 -o torn.tar
 grep -q "growing.log. changed while it was being read" err.txt || fail "torn file: $(cat err.txt)"
 [ ! -e torn.tar ] || fail "a torn layer was left behind"
-kill "$writer_pid"; wait "$writer_pid" 2>/dev/null || true; writer_pid=""
+stop_pid "$writer_pid"
 
 echo "== unreadable directories and files"
-mkdir -p t9/secret t9/ok t9/skipped
-touch t9/secret/key t9/ok/a t9/skipped/b t9/locked.txt
-echo 'skipped/' > t9/.gitignore
-chmod 000 t9/secret t9/skipped
-as_user=()
+# As root the permission checks need an unprivileged user; that user must reach both the binary
+# and the tree, so both live in nobody_setup's world-readable directory (see lib.sh).
+t9=$scratch/t9
+run_as=("$ENVPACK")
 if [ "$(id -u)" = 0 ]; then
-    if command -v setpriv >/dev/null; then
-        as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+    if nobody_setup; then
+        t9=$NOBODY_DIR/t9
+        run_as=(as_nobody "$NOBODY_ENVPACK")
     else
-        echo "skipping the permission checks: running as root without setpriv"
+        run_as=()
+        skip_part "permission checks: $NOBODY_WHY"
     fi
 fi
-if [ "$(id -u)" != 0 ] || [ ${#as_user[@]} -gt 0 ]; then
-    expect_exit 1 "${as_user[@]}" "$ENVPACK" snapshot t9 --list
+if [ ${#run_as[@]} -gt 0 ]; then
+    mkdir -p "$t9/secret" "$t9/ok" "$t9/skipped"
+    touch "$t9/secret/key" "$t9/ok/a" "$t9/skipped/b" "$t9/locked.txt"
+    echo 'skipped/' > "$t9/.gitignore"
+    chmod 000 "$t9/secret" "$t9/skipped"
+    expect_exit 1 "${run_as[@]}" snapshot "$t9" --list
     grep -q "t9/secret" err.txt && grep -q "Permission denied" err.txt || fail "unreadable dir: $(cat err.txt)"
-    echo 'secret/' >> t9/.gitignore
-    expect_exit 0 "${as_user[@]}" "$ENVPACK" snapshot t9 --list    # excluded: never opened
-    chmod 000 t9/locked.txt
-    expect_exit 1 "${as_user[@]}" "$ENVPACK" snapshot t9
+    echo 'secret/' >> "$t9/.gitignore"
+    expect_exit 0 "${run_as[@]}" snapshot "$t9" --list    # excluded: never opened
+    chmod 000 "$t9/locked.txt"
+    expect_exit 1 "${run_as[@]}" snapshot "$t9"
     grep -q "t9/locked.txt" err.txt || fail "unreadable file: $(cat err.txt)"
 fi
 echo "ok"
