@@ -73,6 +73,13 @@ constexpr Command k_commands[] = {
      "usage: envpack pull REF [--platform OS/ARCH] [--insecure-registry HOST]... [--ca-cert FILE]\n"
      "                    [--parallel N] [--retries N] [--authfile FILE] [--json]\n"
      "An index or manifest list is resolved to --platform (default linux/amd64).\n"},
+    {"run", cmd_run, "launch a job file (Azure ML command-job keys); --dry-run prints the plan",
+     "usage: envpack run JOB.yaml [--set KEY=VALUE]... --dry-run [--json]\n"
+     "  --set K=V   override a field of the job file (K a dotted path: resources.instance_count;\n"
+     "              V read as YAML: 4, pytorch, [a, b], {type: mpi, process_count_per_instance: 2})\n"
+     "  --dry-run   print the plan (nodes, containers, processes and their environments)\n"
+     "  --json      the plan as JSON\n"
+     "exit codes: the job's; 125 when envpack fails before the job starts (bad job file, ...)\n"},
     {"login", cmd_login, "check and save registry credentials (docker config.json)",
      "usage: envpack login REGISTRY -u USER --password-stdin [--authfile FILE] [--no-check]\n"
      "                    [--insecure-registry HOST]... [--ca-cert FILE]\n"},
