@@ -1,6 +1,7 @@
 // Choosing a project's files for one requirement, as pip's finder and resolver do.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -95,4 +96,24 @@ TEST_CASE("pip_candidates: requires-python and yanked files") {
     CHECK(chosen(files, "===1.5") == std::vector<std::string>{"demo_pkg-1.5-py3-none-any.whl"});
     CHECK(chosen(files, ">=1.5,<1.6").empty());
     CHECK(chosen(files, "==1.5.*").empty());
+}
+
+TEST_CASE("pip_candidates: the real wheels Debian ships (python-pip-whl)") {
+    const std::filesystem::path dir = "/usr/share/python-wheels";
+    if (!std::filesystem::is_directory(dir)) {
+        WARN("no " << dir << " here (Debian's python-pip-whl); nothing to check");
+        return;
+    }
+    std::vector<IndexFile> files;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        files.push_back(file(entry.path().filename().string()));
+    }
+    Query q{"pip", {}, pep440::PreReleases::by_specifier, pep440::Version::parse("3.11.4")};
+    auto sel = pip_candidates::select(files, q, image());
+    REQUIRE(sel.candidates.size() == 1);
+    CHECK(sel.candidates[0].wheel.normalized_name() == "pip");
+    CHECK(sel.candidates[0].tag_rank == image().rank(wheel::Tag::parse("py3-none-any")));
+    for (const auto& r : sel.rejected) {
+        CHECK(r.reason.find("a wheel of `") == 0);  // only the other projects' wheels
+    }
 }
