@@ -1,186 +1,114 @@
 #include "resolver/env_file.h"
 
-#include <set>
-
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/hasher.h"
+#include "core/yaml.h"
 #include "resolver/detail/spec_check.h"
-#include "resolver/detail/yaml_text.h"
 
 namespace envpack {
 namespace {
 
-std::string_view line_of(std::string_view text, int line) {
-    return detail::text_line(text, line);
-}
-
-SourcePos pos_of(const YAML::Node& node) {
-    const YAML::Mark m = node.Mark();
-    if (m.is_null()) {
-        return {};
-    }
-    return {m.line + 1, m.column + 1};
-}
+constexpr std::string_view k_hint =
+    "see CEP 24: keys are name, channels, dependencies (with one `pip:` list), variables, prefix";
 
 class Parser {
   public:
-    Parser(std::string_view text, const std::filesystem::path& file) : m_text(text), m_file(file) {}
-
-    [[noreturn]] void fail(SourcePos pos, std::string_view message,
-                           std::string hint =
-                               "see CEP 24: keys are name, channels, dependencies "
-                               "(with one `pip:` list), variables, prefix") const {
-        throw bad_input(format_parse_error(m_file.string(), pos.line, pos.column, message,
-                                           line_of(m_text, pos.line)),
-                        std::move(hint));
-    }
-
-    std::string scalar(const YAML::Node& node, std::string_view what) const {
-        if (!node.IsScalar()) {
-            fail(pos_of(node), fmt::format("{} must be a string", what));
-        }
-        return node.Scalar();
-    }
-
-    std::vector<std::pair<std::string, SourcePos>> string_list(const YAML::Node& node,
-                                                               std::string_view what) const {
-        std::vector<std::pair<std::string, SourcePos>> out;
-        if (node.IsNull()) {
-            return out;
-        }
-        if (!node.IsSequence()) {
-            fail(pos_of(node), fmt::format("`{}` must be a list", what));
-        }
-        for (const auto& item : node) {
-            std::string value = scalar(item, fmt::format("an entry of `{}`", what));
-            if (value.empty()) {
-                fail(pos_of(item), fmt::format("empty entry in `{}`", what));
-            }
-            out.emplace_back(std::move(value), pos_of(item));
-        }
-        return out;
-    }
+    explicit Parser(const yaml::Document& doc) : m_doc(doc) {}
 
     EnvSpec run() {
-        YAML::Node root;
-        try {
-            root = YAML::Load(std::string(m_text));
-        } catch (const YAML::ParserException& e) {
-            SourcePos pos{e.mark.line + 1, e.mark.column + 1};
-            if (e.mark.is_null()) {
-                pos = {};
-            }
-            fail(pos, fmt::format("malformed YAML: {}", e.msg));
-        }
+        yaml::Value root(m_doc, m_doc.root(), "", std::string(k_hint));
         EnvSpec spec;
-        spec.file = m_file;
-        spec.source_text = std::string(m_text);
-        if (root.IsNull()) {
-            fail({1, 1}, "the environment file is empty");
+        spec.file = m_doc.file();
+        spec.source_text = m_doc.text();
+        if (root.is_null()) {
+            root.fail("the environment file is empty");
         }
-        if (!root.IsMap()) {
-            fail(pos_of(root),
-                 "an environment file must be a mapping (name, channels, dependencies)");
+        if (!root.is_map()) {
+            root.fail("an environment file must be a mapping (name, channels, dependencies)");
         }
-        std::set<std::string> seen;
-        for (const auto& kv : root) {
-            std::string key = scalar(kv.first, "a key");
-            if (!seen.insert(key).second) {
-                fail(pos_of(kv.first), fmt::format("duplicate key `{}`", key));
-            }
-            const YAML::Node& value = kv.second;
+        root.expect_keys({"name", "channels", "dependencies", "variables", "prefix"},
+                         "environment file");
+        for (const auto& value : root.entries()) {
+            const std::string& key = value.key();
             if (key == "name") {
-                spec.name = value.IsNull() ? std::string() : scalar(value, "`name`");
+                spec.name = value.is_null() ? std::string() : value.str();
             } else if (key == "channels") {
-                for (auto& [c, p] : string_list(value, "channels")) {
-                    spec.channels.push_back(std::move(c));
-                    spec.channel_pos.push_back(p);
+                for (const auto& c : string_list(value)) {
+                    spec.channels.push_back(c.str());
+                    spec.channel_pos.push_back(c.mark().pos);
                 }
             } else if (key == "dependencies") {
                 read_dependencies(value, spec);
             } else if (key == "variables") {
-                read_variables(value, spec);
+                for (const auto& v : value.entries()) {
+                    spec.variables.emplace_back(v.key(), v.is_null() ? std::string() : v.str());
+                }
             } else if (key == "prefix") {
                 spec.notes.push_back(fmt::format(
                     "{}:{}: `prefix` is ignored: envpack installs the environment into an image",
-                    m_file.string(), pos_of(kv.first).line));
-            } else {
-                fail(pos_of(kv.first), fmt::format("unknown key `{}` in environment file", key));
+                    m_doc.file(), value.key_mark().pos.line));
             }
         }
         return spec;
     }
 
   private:
-    void read_dependencies(const YAML::Node& value, EnvSpec& spec) {
-        if (value.IsNull()) {
-            return;
+    // A list of non-empty strings (null reads as empty).
+    static std::vector<yaml::Value> string_list(const yaml::Value& list) {
+        std::vector<yaml::Value> out = list.items();
+        for (const auto& item : out) {
+            if (item.str().empty()) {
+                item.fail(fmt::format("empty entry in `{}`", list.path()));
+            }
         }
-        if (!value.IsSequence()) {
-            fail(pos_of(value), "`dependencies` must be a list");
-        }
+        return out;
+    }
+
+    static void read_dependencies(const yaml::Value& value, EnvSpec& spec) {
         bool have_pip = false;
-        for (const auto& item : value) {
-            if (item.IsMap()) {
-                if (item.size() != 1 || !item.begin()->first.IsScalar() ||
-                    item.begin()->first.Scalar() != "pip") {
-                    fail(pos_of(item), "a mapping in `dependencies` must be `pip: [...]`");
+        for (const auto& item : value.items()) {
+            if (item.is_map()) {
+                auto entries = item.entries();
+                if (entries.size() != 1 || entries.front().key() != "pip") {
+                    item.fail("a mapping in `dependencies` must be `pip: [...]`");
                 }
                 if (have_pip) {
-                    fail(pos_of(item), "only one `pip:` list is allowed in `dependencies`");
+                    item.fail("only one `pip:` list is allowed in `dependencies`");
                 }
                 have_pip = true;
-                for (auto& [p, pos] : string_list(item.begin()->second, "pip")) {
-                    spec.pip.push_back(std::move(p));
+                for (const auto& p : string_list(entries.front())) {
+                    spec.pip.push_back(p.str());
                 }
                 continue;
             }
-            if (!item.IsScalar()) {
-                fail(pos_of(item), "a dependency must be a match spec string or `pip: [...]`");
+            if (!item.is_scalar()) {
+                item.fail("a dependency must be a match spec string or `pip: [...]`");
             }
-            std::string dep = item.Scalar();
-            SourcePos pos = pos_of(item);
+            std::string dep = item.str();
             if (auto problem = detail::check_match_spec(dep)) {
-                fail(pos, *problem,
-                     "write a conda match spec: `name`, `name=1.2`, `name >=1.2,<2`, "
-                     "`name=1.2=build`, `channel::name[version='>=1']`");
+                item.fail(*problem,
+                          "write a conda match spec: `name`, `name=1.2`, `name >=1.2,<2`, "
+                          "`name=1.2=build`, `channel::name[version='>=1']`");
             }
             spec.dependencies.push_back(std::move(dep));
-            spec.dependency_pos.push_back(pos);
+            spec.dependency_pos.push_back(item.mark().pos);
         }
     }
 
-    void read_variables(const YAML::Node& value, EnvSpec& spec) {
-        if (value.IsNull()) {
-            return;
-        }
-        if (!value.IsMap()) {
-            fail(pos_of(value), "`variables` must be a mapping of NAME: value");
-        }
-        for (const auto& kv : value) {
-            std::string key = scalar(kv.first, "a variable name");
-            std::string v =
-                kv.second.IsNull() ? std::string() : scalar(kv.second, "a variable value");
-            spec.variables.emplace_back(std::move(key), std::move(v));
-        }
-    }
-
-    std::string_view m_text;
-    std::filesystem::path m_file;
+    const yaml::Document& m_doc;
 };
 
 std::string yaml_scalar(const std::string& s) {
-    return detail::yaml_quote(s);
+    return yaml::quote(s);
 }
 
 }  // namespace
 
 EnvSpec EnvSpec::parse(std::string_view text, const std::filesystem::path& file_name) {
-    return Parser(text, file_name).run();
+    return Parser(yaml::Document::parse(text, file_name.string())).run();
 }
 
 EnvSpec EnvSpec::load(const std::filesystem::path& path) {
@@ -233,7 +161,7 @@ std::filesystem::path EnvSpec::base_dir() const {
 
 std::string EnvSpec::located_message(SourcePos pos, std::string_view message) const {
     return format_parse_error(file.string(), pos.line, pos.column, message,
-                              line_of(source_text, pos.line));
+                              yaml::text_line(source_text, pos.line));
 }
 
 std::string env_content_hash(const EnvSpec& spec, std::string_view platform) {

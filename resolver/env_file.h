@@ -14,14 +14,9 @@
 #include <utility>
 #include <vector>
 
-namespace envpack {
+#include "core/yaml.h"  // SourcePos
 
-// Where an entry was written, for errors reported after parsing (1-based; 0 = unknown).
-struct SourcePos {
-    int line = 0;
-    int column = 0;
-    auto operator<=>(const SourcePos&) const = default;
-};
+namespace envpack {
 
 struct EnvSpec {
     std::string name;                                            // may be empty

@@ -7,12 +7,14 @@
 
 #include "core/error.h"
 #include "core/fs.h"
-#include "resolver/detail/yaml_text.h"
+#include "core/yaml.h"
 
 namespace envpack {
 namespace {
 
-using detail::yaml_quote;
+std::string yaml_quote(std::string_view s) {
+    return yaml::quote(s);
+}
 
 class LockReader {
   public:
@@ -23,7 +25,7 @@ class LockReader {
         int line = mark.is_null() ? 0 : mark.line + 1;
         int column = mark.is_null() ? 0 : mark.column + 1;
         throw bad_input(format_parse_error(m_file.string(), line, column, message,
-                                           detail::text_line(m_text, line)),
+                                           yaml::text_line(m_text, line)),
                         "regenerate the lock with `envpack lock`");
     }
 
