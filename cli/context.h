@@ -44,6 +44,7 @@ int cmd_build(Context&, const std::vector<std::string>&);
 int cmd_push(Context&, const std::vector<std::string>&);
 int cmd_pull(Context&, const std::vector<std::string>&);
 int cmd_login(Context&, const std::vector<std::string>&);
+int cmd_base(Context&, const std::vector<std::string>&);
 int cmd_run(Context&, const std::vector<std::string>&);
 
 // Registry options shared by push, pull and login (defined in cmd_push.cpp): --insecure-registry,

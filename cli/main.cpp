@@ -80,6 +80,12 @@ constexpr Command k_commands[] = {
      "  --dry-run   print the plan (nodes, containers, processes and their environments)\n"
      "  --json      the plan as JSON\n"
      "exit codes: the job's; 125 when envpack fails before the job starts (bad job file, ...)\n"},
+    {"base", cmd_base, "build a base image from a recipe (Debian packages + CUDA components)",
+     "usage: envpack base build RECIPE.yaml [-t NAME[:TAG]] [--lock FILE] [--update] [--push REF]\n"
+     "                          [--compression gzip|zstd] [--json]\n"
+     "  --lock FILE  the base lock (default: RECIPE.lock beside the recipe)\n"
+     "  --update     resolve the Debian packages again even when the lock is fresh\n"
+     "  --push REF   push the image to a registry after the build\n"},
     {"login", cmd_login, "check and save registry credentials (docker config.json)",
      "usage: envpack login REGISTRY -u USER --password-stdin [--authfile FILE] [--no-check]\n"
      "                    [--insecure-registry HOST]... [--ca-cert FILE]\n"},
