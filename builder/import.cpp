@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <ctime>
+#include <map>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -27,7 +28,7 @@ namespace {
 
 // Reads a tar into layer entries; file contents go to numbered files in `scratch`.
 std::vector<LayerEntry> entries_from_tar(const fs::path& tar_path, const fs::path& scratch,
-                                         Log& log) {
+                                         Owners owners, Log& log) {
     ArchiveReader reader(tar_path);
     std::vector<LayerEntry> entries;
     size_t counter = 0;
@@ -46,6 +47,16 @@ std::vector<LayerEntry> entries_from_tar(const fs::path& tar_path, const fs::pat
         le.path = *rel;
         le.mode = e->mode & 07777;
         le.mtime = e->mtime;
+        if (owners == Owners::keep) {
+            le.uid = e->uid;
+            le.gid = e->gid;
+            for (auto& [k, v] : e->xattrs) {
+                if ((k.starts_with("user.") || k.starts_with("security.")) &&
+                    k != "security.selinux") {
+                    le.xattrs.insert_or_assign(k, v);
+                }
+            }
+        }
         switch (e->type) {
             case ArchiveEntry::Type::directory:
                 le.type = EntryType::directory;
@@ -80,6 +91,28 @@ std::vector<LayerEntry> entries_from_tar(const fs::path& tar_path, const fs::pat
         }
         entries.push_back(std::move(le));
     }
+    if (owners == Owners::keep) {
+        // Names as a directory import gives them: from the tree's own etc/passwd and etc/group,
+        // never the names the tar recorded (those of the machine that made it), so the same tree
+        // gives the same layer either way.
+        std::map<std::uint32_t, std::string> users;
+        std::map<std::uint32_t, std::string> groups;
+        for (const auto& le : entries) {
+            if (le.type == EntryType::file && le.path == "etc/passwd") {
+                users = parse_id_names(read_file(le.source));
+            } else if (le.type == EntryType::file && le.path == "etc/group") {
+                groups = parse_id_names(read_file(le.source));
+            }
+        }
+        for (auto& le : entries) {
+            if (auto it = users.find(le.uid); it != users.end()) {
+                le.uname = it->second;
+            }
+            if (auto it = groups.find(le.gid); it != groups.end()) {
+                le.gname = it->second;
+            }
+        }
+    }
     return entries;
 }
 
@@ -96,12 +129,14 @@ ImportResult import_rootfs(Store& store, const fs::path& source, const std::stri
     std::optional<TempDir> scratch;
     std::vector<LayerEntry> entries;
     if (S_ISDIR(st.st_mode)) {
-        entries = scan_tree(source, log);
+        ScanOptions so;
+        so.owners = options.owners;
+        entries = scan_tree(source, log, so);
     } else if (S_ISREG(st.st_mode)) {
         fs::path tmp_parent = store.root().parent_path() / "tmp";
         make_dirs(tmp_parent);
         scratch.emplace("import-", tmp_parent);
-        entries = entries_from_tar(source, scratch->path(), log);
+        entries = entries_from_tar(source, scratch->path(), options.owners, log);
     } else {
         throw bad_input(
             fmt::format("import `{}`: neither a directory nor a file", source.string()));
@@ -111,6 +146,7 @@ ImportResult import_rootfs(Store& store, const fs::path& source, const std::stri
     lo.compression = options.compression;
     lo.threads = options.threads;
     lo.source_date_epoch = options.source_date_epoch;
+    lo.owners = options.owners;
     std::uint64_t total = 0;
     for (const auto& e : entries) {
         total += e.type == EntryType::file ? e.size : 0;

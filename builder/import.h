@@ -1,10 +1,13 @@
 // `envpack import`: a one-layer image from a root filesystem (a directory or a tar file, in any
 // compression libarchive reads), written to the local store and tagged.
 //
-// The result depends only on the tree's paths, types, modes, link targets and contents (and mtimes
-// when SOURCE_DATE_EPOCH is set): owners become 0:0, sockets/fifos/device nodes are skipped with a
-// warning, and the config's `created` is the epoch (or SOURCE_DATE_EPOCH), so importing the same
-// tree anywhere gives the same manifest digest.
+// The result depends only on the tree's paths, types, modes (setuid/setgid/sticky included), link
+// targets, contents, owners and xattrs (and mtimes when SOURCE_DATE_EPOCH is set): a root
+// filesystem keeps its numeric owners, with user/group names from its own etc/passwd and
+// etc/group (for a tar too: the names it records are ignored), and its `user.*` and `security.*`
+// xattrs (PAX SCHILY.xattr records) — see `Owners` in layer.h. Sockets/fifos/device nodes are
+// skipped with a warning, and the config's `created` is the epoch (or SOURCE_DATE_EPOCH), so
+// importing the same tree anywhere gives the same manifest digest.
 #pragma once
 
 #include <filesystem>
@@ -23,6 +26,7 @@ struct ImportOptions {
     unsigned threads = 0;                           // 0: default
     Platform platform;                              // linux/amd64
     std::optional<std::int64_t> source_date_epoch;  // from the environment by the CLI
+    Owners owners = Owners::keep;                   // root: 0:0, no names, no xattrs
 };
 
 struct ImportResult {

@@ -3,10 +3,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -200,6 +202,15 @@ LayerResult write_layer(std::vector<LayerEntry> entries, const LayerOptions& opt
         tar::TarHeader h;
         h.mode = e.mode & 07777;
         h.mtime = options.source_date_epoch ? std::min(e.mtime, *options.source_date_epoch) : 0;
+        if (options.owners == Owners::keep) {
+            h.uid = e.uid;
+            h.gid = e.gid;
+            h.uname = e.uname;
+            h.gname = e.gname;
+            if (e.type != EntryType::hardlink) {
+                h.xattrs.assign(e.xattrs.begin(), e.xattrs.end());
+            }
+        }
         switch (e.type) {
             case EntryType::directory:
                 h.name = p + "/";
@@ -242,13 +253,153 @@ LayerResult write_layer(std::vector<LayerEntry> entries, const LayerOptions& opt
     return result;
 }
 
+std::map<std::uint32_t, std::string> parse_id_names(std::string_view text) {
+    std::map<std::uint32_t, std::string> names;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t end = text.find('\n', pos);
+        std::string_view line =
+            text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+        pos = end == std::string_view::npos ? text.size() : end + 1;
+        // name:password:id:...
+        size_t c1 = line.find(':');
+        size_t c2 = c1 == std::string_view::npos ? c1 : line.find(':', c1 + 1);
+        if (c2 == std::string_view::npos || c1 == 0 || line.front() == '#') {
+            continue;
+        }
+        size_t c3 = line.find(':', c2 + 1);
+        std::string_view id = line.substr(c2 + 1, c3 == std::string_view::npos ? c3 : c3 - c2 - 1);
+        std::uint32_t n = 0;
+        auto [ptr, ec] = std::from_chars(id.data(), id.data() + id.size(), n);
+        if (ec != std::errc() || ptr != id.data() + id.size() || id.empty()) {
+            continue;
+        }
+        names.try_emplace(n, line.substr(0, c1));
+    }
+    return names;
+}
+
 namespace {
+
+bool kept_xattr(std::string_view name) {
+    return (name.starts_with("user.") || name.starts_with("security.")) &&
+           name != "security.selinux";
+}
+
+bool no_xattr_support(int err) {
+    return err == ENOTSUP || err == ENOSYS;
+}
+
+}  // namespace
+
+Xattrs read_xattrs(const fs::path& path) {
+    Xattrs out;
+    std::string names;
+    for (;;) {
+        ssize_t n = ::llistxattr(path.c_str(), nullptr, 0);
+        if (n < 0) {
+            if (no_xattr_support(errno)) {
+                return out;
+            }
+            throw_errno("list xattrs of", path.string(), errno);
+        }
+        if (n == 0) {
+            return out;
+        }
+        names.assign(static_cast<size_t>(n), '\0');
+        n = ::llistxattr(path.c_str(), names.data(), names.size());
+        if (n >= 0) {
+            names.resize(static_cast<size_t>(n));
+            break;
+        }
+        if (errno != ERANGE) {
+            throw_errno("list xattrs of", path.string(), errno);
+        }
+    }
+    for (size_t i = 0; i < names.size();) {
+        std::string name(names.c_str() + i);
+        i += name.size() + 1;
+        if (!kept_xattr(name)) {
+            continue;
+        }
+        std::string value;
+        for (;;) {
+            ssize_t n = ::lgetxattr(path.c_str(), name.c_str(), nullptr, 0);
+            if (n < 0) {
+                if (errno == ENODATA) {
+                    break;  // removed meanwhile
+                }
+                throw_errno(fmt::format("read xattr {} of", name), path.string(), errno);
+            }
+            value.assign(static_cast<size_t>(n), '\0');
+            n = ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
+            if (n >= 0) {
+                value.resize(static_cast<size_t>(n));
+                out.emplace(name, std::move(value));
+                break;
+            }
+            if (errno != ERANGE) {
+                throw_errno(fmt::format("read xattr {} of", name), path.string(), errno);
+            }
+        }
+    }
+    return out;
+}
+
+namespace {
+
+// The tree's own etc/passwd or etc/group, read without following symlinks out of the tree;
+// empty when missing.
+std::string read_tree_etc_file(const fs::path& root, const char* name) {
+    int etc = ::open((root / "etc").c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (etc < 0) {
+        return {};
+    }
+    int fd = ::openat(etc, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    ::close(etc);
+    if (fd < 0) {
+        return {};
+    }
+    std::string text;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        text.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    return text;
+}
 
 struct Scanner {
     Log& log;
     const ScanOptions& options;
     std::vector<LayerEntry> entries;
     std::map<std::pair<dev_t, ino_t>, std::string> inodes;
+    std::map<std::uint32_t, std::string> users;
+    std::map<std::uint32_t, std::string> groups;
+
+    void set_owners(LayerEntry& e, const struct stat& st, const fs::path& full) {
+        if (options.owners != Owners::keep) {
+            return;
+        }
+        e.uid = st.st_uid;
+        e.gid = st.st_gid;
+        if (auto it = users.find(st.st_uid); it != users.end()) {
+            e.uname = it->second;
+        }
+        if (auto it = groups.find(st.st_gid); it != groups.end()) {
+            e.gname = it->second;
+        }
+        if (e.type != EntryType::hardlink) {
+            e.xattrs = read_xattrs(full);
+        }
+    }
 
     void scan_dir(const fs::path& dir, const std::string& rel) {
         DIR* d = ::opendir(dir.c_str());
@@ -278,6 +429,7 @@ struct Scanner {
             e.mtime = st.st_mtim.tv_sec;
             if (S_ISDIR(st.st_mode)) {
                 e.type = EntryType::directory;
+                set_owners(e, st, full);
                 entries.push_back(e);
                 scan_dir(full, r);
             } else if (S_ISREG(st.st_mode)) {
@@ -297,6 +449,7 @@ struct Scanner {
                         e.size = 0;
                     }
                 }
+                set_owners(e, st, full);
                 entries.push_back(e);
             } else if (S_ISLNK(st.st_mode)) {
                 std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
@@ -308,6 +461,7 @@ struct Scanner {
                 e.type = EntryType::symlink;
                 e.mode = 0777;
                 e.link_target = target;
+                set_owners(e, st, full);
                 entries.push_back(e);
             } else {
                 const char* kind = S_ISSOCK(st.st_mode)   ? "socket"
@@ -331,7 +485,11 @@ std::vector<LayerEntry> scan_tree(const fs::path& root, Log& log, const ScanOpti
     if (!S_ISDIR(st.st_mode)) {
         throw bad_input(fmt::format("`{}` is not a directory", root.string()));
     }
-    Scanner s{log, options, {}, {}};
+    Scanner s{log, options, {}, {}, {}, {}};
+    if (options.owners == Owners::keep) {
+        s.users = parse_id_names(read_tree_etc_file(root, "passwd"));
+        s.groups = parse_id_names(read_tree_etc_file(root, "group"));
+    }
     s.scan_dir(root, "");
     return std::move(s.entries);
 }

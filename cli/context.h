@@ -35,6 +35,7 @@ int cmd_images(Context&, const std::vector<std::string>&);
 int cmd_inspect(Context&, const std::vector<std::string>&);
 int cmd_rm(Context&, const std::vector<std::string>&);
 int cmd_gc(Context&, const std::vector<std::string>&);
+int cmd_unpack(Context&, const std::vector<std::string>&);
 int cmd_export(Context&, const std::vector<std::string>&);
 int cmd_snapshot(Context&, const std::vector<std::string>&);
 int cmd_lock(Context&, const std::vector<std::string>&);

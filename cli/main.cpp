@@ -26,8 +26,12 @@ constexpr Command k_commands[] = {
     {"inspect", cmd_inspect, "show an image's manifest, config, layers and labels",
      "usage: envpack inspect REF [--json]\n"},
     {"rm", cmd_rm, "remove an image reference from the local store", "usage: envpack rm REF...\n"},
-    {"gc", cmd_gc, "delete blobs no image in the local store refers to",
+    {"gc", cmd_gc, "delete blobs and unpacked trees no image in the local store refers to",
      "usage: envpack gc [--json]\n"},
+    {"unpack", cmd_unpack, "unpack an image's root filesystem (cached, as `envpack run` uses it)",
+     "usage: envpack unpack REF [-o DIR] [--json]\n"
+     "  prints $ENVPACK_HOME/unpacked/<manifest hex>/rootfs, unpacked once per image and shared\n"
+     "  -o DIR   unpack into DIR (new or empty) instead of the cache\n"},
     {"export", cmd_export, "write an image as an OCI or docker-load tar",
      "usage: envpack export REF -o FILE.tar [--format oci|docker]\n"},
     {"snapshot", cmd_snapshot, "snapshot a source directory (honours .amlignore / .gitignore)",

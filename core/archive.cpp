@@ -69,6 +69,17 @@ std::optional<ArchiveEntry> ArchiveReader::next() {
     out.mode = archive_entry_perm(e);
     out.size = static_cast<std::uint64_t>(archive_entry_size(e));
     out.mtime = archive_entry_mtime(e);
+    out.uid = static_cast<std::uint32_t>(archive_entry_uid(e));
+    out.gid = static_cast<std::uint32_t>(archive_entry_gid(e));
+    out.uname = archive_entry_uname(e) != nullptr ? archive_entry_uname(e) : "";
+    out.gname = archive_entry_gname(e) != nullptr ? archive_entry_gname(e) : "";
+    archive_entry_xattr_reset(e);
+    const char* xname = nullptr;
+    const void* xvalue = nullptr;
+    size_t xsize = 0;
+    while (archive_entry_xattr_next(e, &xname, &xvalue, &xsize) == ARCHIVE_OK) {
+        out.xattrs.emplace_back(xname, std::string(static_cast<const char*>(xvalue), xsize));
+    }
     if (const char* h = archive_entry_hardlink(e); h != nullptr) {
         out.type = ArchiveEntry::Type::hardlink;
         out.link_target = h;

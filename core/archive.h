@@ -8,6 +8,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/fs.h"
 
@@ -21,6 +23,11 @@ struct ArchiveEntry {
     std::uint64_t size = 0;
     std::int64_t mtime = 0;
     std::string link_target;  // symlink target or hard-link target path
+    std::uint32_t uid = 0;
+    std::uint32_t gid = 0;
+    std::string uname;  // empty when the archive names none
+    std::string gname;
+    std::vector<std::pair<std::string, std::string>> xattrs;  // name, raw value (tar: PAX records)
 };
 
 class ArchiveReader {

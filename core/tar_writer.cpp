@@ -10,6 +10,8 @@ namespace {
 
 constexpr size_t k_block = 512;
 constexpr std::uint64_t k_max_octal_size = 077777777777ULL;  // 11 octal digits
+constexpr std::uint32_t k_max_octal_id = 07777777;           // 7 octal digits
+constexpr size_t k_name_field = 32;                          // uname/gname, with the NUL
 
 void put_octal(char* field, size_t width, std::uint64_t value) {
     // width includes the trailing NUL.
@@ -52,14 +54,20 @@ void write_block(Sink& out, const TarHeader& h, std::string_view name, std::stri
     std::memset(b, 0, sizeof b);
     std::memcpy(b, name.data(), std::min<size_t>(name.size(), 100));
     put_octal(b + 100, 8, h.mode & 07777);
-    put_octal(b + 108, 8, 0);
-    put_octal(b + 116, 8, 0);
+    put_octal(b + 108, 8, h.uid > k_max_octal_id ? 0 : h.uid);
+    put_octal(b + 116, 8, h.gid > k_max_octal_id ? 0 : h.gid);
     put_octal(b + 124, 12, size);
     put_octal(b + 136, 12, static_cast<std::uint64_t>(std::max<std::int64_t>(0, h.mtime)));
     b[156] = h.typeflag;
     std::memcpy(b + 157, linkname.data(), std::min<size_t>(linkname.size(), 100));
     std::memcpy(b + 257, "ustar", 6);
     std::memcpy(b + 263, "00", 2);
+    if (h.uname.size() < k_name_field) {
+        std::memcpy(b + 265, h.uname.data(), h.uname.size());
+    }
+    if (h.gname.size() < k_name_field) {
+        std::memcpy(b + 297, h.gname.data(), h.gname.size());
+    }
     put_octal(b + 329, 8, 0);
     put_octal(b + 337, 8, 0);
     std::memset(b + 148, ' ', 8);
@@ -89,6 +97,23 @@ void write_tar_header(Sink& out, const TarHeader& h) {
     }
     if (h.size > k_max_octal_size) {
         pax += pax_record("size", std::to_string(h.size));
+    }
+    if (h.uid > k_max_octal_id) {
+        pax += pax_record("uid", std::to_string(h.uid));
+    }
+    if (h.gid > k_max_octal_id) {
+        pax += pax_record("gid", std::to_string(h.gid));
+    }
+    if (h.uname.size() >= k_name_field) {
+        pax += pax_record("uname", h.uname);
+        binary = binary || !valid_utf8(h.uname);
+    }
+    if (h.gname.size() >= k_name_field) {
+        pax += pax_record("gname", h.gname);
+        binary = binary || !valid_utf8(h.gname);
+    }
+    for (const auto& [name, value] : h.xattrs) {
+        pax += pax_record("SCHILY.xattr." + name, value);
     }
     if (!pax.empty()) {
         if (binary) {

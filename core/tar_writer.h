@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/fs.h"
 
@@ -17,6 +19,15 @@ struct TarHeader {
     std::uint64_t size = 0;
     std::int64_t mtime = 0;
     std::string linkname;
+    // Owners: numeric ids (PAX `uid`/`gid` records past 7 octal digits) and names (empty: none;
+    // PAX `uname`/`gname` past 32 bytes).
+    std::uint32_t uid = 0;
+    std::uint32_t gid = 0;
+    std::string uname;
+    std::string gname;
+    // Extended attributes, written in this order as PAX `SCHILY.xattr.NAME` records (as GNU tar
+    // and umoci write them); values are raw bytes.
+    std::vector<std::pair<std::string, std::string>> xattrs;
 };
 
 // Emits the header block(s) for `h` to `out` (PAX 'x' record first when needed).
