@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/process.h"
+#include "launcher/oci_config.h"
 
 extern char** environ;
 

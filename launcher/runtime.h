@@ -65,7 +65,8 @@ struct ExecProcess {
     unsigned gid = 0;
 };
 
-// The OCI `process` object for `exec --process` (the same shape config.json's `process` has).
+// The OCI `process` object for `exec --process` (the same shape config.json's `process` has),
+// with the capabilities the node container's own process gets (oci_config.h).
 std::string render_exec_process(const ExecProcess& process);
 
 // Command lines for one runtime. Container IDs are the caller's (per run, so runs don't collide).

@@ -1,0 +1,305 @@
+#include "launcher/local_backend.h"
+
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+
+#include <memory>
+#include <optional>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/process.h"
+#include "core/process_runner.h"
+#include "core/process_tree.h"
+#include "core/signals.h"
+#include "core/supervisor.h"
+#include "launcher/command_check.h"
+#include "launcher/oci_config.h"
+
+namespace envpack {
+
+namespace fs = std::filesystem;
+
+std::string log_name(std::string_view label) {
+    std::string out;
+    for (char c : label) {
+        out += (c == ' ' || c == '/') ? '-' : c;
+    }
+    return out.empty() ? "main" : out;
+}
+
+namespace {
+
+std::string env_value(const EnvList& env, std::string_view key) {
+    std::string value;
+    for (const auto& [k, v] : env) {
+        if (k == key) {
+            value = v;  // later entries win
+        }
+    }
+    return value;
+}
+
+// A container path that a bind mount covers: its contents come from the host, not the image.
+bool under_mount(const PlanContainer& c, std::string_view path) {
+    for (const auto& m : c.mounts) {
+        const auto& d = m.destination;
+        if (path == d || (path.starts_with(d) && path.size() > d.size() && path[d.size()] == '/')) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// Makes the host side of the mounts: output and log directories, copies of `download` inputs.
+void prepare_mounts(const PlanContainer& c) {
+    for (const auto& m : c.mounts) {
+        if (m.make_source) {
+            make_dirs(m.source);
+        }
+        if (!m.copy_from.empty()) {
+            make_dirs(fs::path(m.source).parent_path());
+            auto r = run_process({"cp", "-a", "--reflink=auto", "-T", m.copy_from, m.source});
+            if (!r.ok()) {
+                throw Error(
+                    fmt::format("copy the input {} to {}: {}", m.copy_from, m.source, r.err), "",
+                    ExitCode::run_failed);
+            }
+        }
+        if (m.type == "bind" && !fs::exists(m.source)) {
+            throw Error(
+                fmt::format("the mount source {} (for {}) does not exist", m.source, m.destination),
+                "check the job's inputs", ExitCode::run_failed);
+        }
+    }
+}
+
+// The image's User when numeric; a name would need the image's /etc/passwd: root instead.
+OciUser user_of(const PlanContainer& c) {
+    return parse_numeric_user(c.user).value_or(OciUser{});
+}
+
+// RLIMIT_NOFILE cannot exceed what this process may raise it to.
+OciOptions oci_options() {
+    OciOptions o;
+    struct rlimit rl {};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY) {
+        o.nofile = std::min<std::uint64_t>(o.nofile, rl.rlim_max);
+    }
+    return o;
+}
+
+}  // namespace
+
+void check_plan_commands(const RunPlan& plan, const fs::path& rootfs) {
+    for (const auto& p : plan.processes) {
+        if (p.launch == Launch::by_mpirun) {
+            continue;
+        }
+        const auto& c = plan.containers.at(static_cast<size_t>(p.node));
+        for (const auto& program : programs_of(p.argv)) {
+            std::string cwd = p.cwd.empty() ? "/" : p.cwd;
+            std::string as_path = program.starts_with('/') ? program : cwd + "/" + program;
+            if (program.find('/') != std::string::npos && under_mount(c, as_path)) {
+                continue;  // the job's own files (code, inputs): checked by the kernel
+            }
+            std::string path_var = env_value(p.env, "PATH");
+            auto verdict = check_command(rootfs, program, path_var, cwd);
+            if (verdict == CommandCheck::not_found) {
+                throw Error(fmt::format("{}: `{}` is not in the image {} (PATH={})", p.label,
+                                        program, plan.image, path_var),
+                            "install it in the image, or fix the job's command",
+                            ExitCode::command_not_found);
+            }
+            if (verdict == CommandCheck::not_executable) {
+                throw Error(fmt::format("{}: `{}` is in the image {} but is not executable",
+                                        p.label, program, plan.image),
+                            "", ExitCode::command_not_runnable);
+            }
+        }
+    }
+}
+
+namespace {
+
+// Everything a run made on the host, undone in reverse order however the run ends.
+class LocalRun {
+  public:
+    LocalRun(const RunPlan& plan, const RunRecord& record, const LocalRunOptions& options)
+        : m_plan(plan), m_record(record), m_options(options), m_driver(options.runtime) {}
+
+    ~LocalRun() {
+        try {
+            teardown();
+        } catch (...) {
+        }
+    }
+
+    LocalRunOutcome run() {
+        prepare();
+        LocalRunOutcome outcome = execute();
+        teardown();
+        return outcome;
+    }
+
+  private:
+    void prepare() {
+        write_file_atomic(m_record.dir() / "hosts",
+                          m_plan.etc_hosts.empty() ? "127.0.0.1 localhost\n" : m_plan.etc_hosts,
+                          Durability::none);
+        if (!m_plan.hostfile.empty()) {
+            write_file_atomic(m_record.dir() / "hostfile", m_plan.hostfile, Durability::none);
+        }
+        for (const auto& c : m_plan.containers) {
+            make_dirs(c.bundle);
+            m_rootfs.push_back(std::make_unique<RunRootfs>(
+                m_options.image_rootfs, c.rootfs.parent_path(), m_options.rootfs_mode));
+            if (m_rootfs.back()->path() != c.rootfs) {
+                throw Error(fmt::format("rootfs at {}, the plan says {}",
+                                        m_rootfs.back()->path().string(), c.rootfs.string()));
+            }
+            prepare_mounts(c);
+            write_file_atomic(c.bundle / "config.json",
+                              render_oci_config(c, user_of(c), oci_options()), Durability::none);
+        }
+        check_plan_commands(m_plan, m_plan.containers.front().rootfs);
+    }
+
+    ProcessSpec spec_for(const PlanProcess& p, std::vector<std::string> argv) {
+        ProcessSpec spec;
+        spec.label = p.label;
+        spec.argv = std::move(argv);
+        std::string label = m_plan.processes.size() > 1 ? p.label : "";
+        spec.options.out = ChildOutput::lines(m_logs->sink(label, log_name(p.label)));
+        spec.options.err = ChildOutput::merge();
+        spec.lifetime = p.must_succeed ? Lifetime::task : Lifetime::service;
+        return spec;
+    }
+
+    LocalRunOutcome execute() {
+        m_logs = std::make_unique<ProcessLogs>(m_record.logs_dir(), m_options.echo);
+        ChildRunner runner(m_options.signals);
+        SupervisorOptions so;
+        so.grace = m_options.grace;
+        if (m_plan.timeout_seconds) {
+            so.timeout = std::chrono::seconds(*m_plan.timeout_seconds);
+        }
+        so.on_stop = [this](JobEnd) {
+            for (const auto& c : m_plan.containers) {
+                m_driver.kill(c.id, SIGKILL);
+            }
+        };
+        Supervisor supervisor(runner, so);
+        const RuntimeCommands& rc = m_driver.commands();
+        for (const auto& c : m_plan.containers) {
+            if (c.init_is_job) {
+                continue;
+            }
+            m_started.push_back(c.id);
+            m_driver.create_and_start(c.id, c.bundle);
+        }
+        size_t n = 0;
+        for (const auto& p : m_plan.processes) {
+            const auto& c = m_plan.containers.at(static_cast<size_t>(p.node));
+            if (p.launch == Launch::init) {
+                m_started.push_back(c.id);
+                supervisor.start(spec_for(p, rc.run(c.id, c.bundle)));
+            } else if (p.launch == Launch::exec) {
+                ExecProcess e;
+                e.args = p.argv;
+                for (const auto& [k, v] : p.env) {
+                    e.env[k] = v;
+                }
+                e.cwd = p.cwd.empty() ? "/" : p.cwd;
+                e.uid = user_of(c).uid;
+                e.gid = user_of(c).gid;
+                fs::path json = c.bundle / fmt::format("process-{}.json", n++);
+                write_file_atomic(json, render_exec_process(e), Durability::none);
+                supervisor.start(spec_for(p, rc.exec(c.id, json)));
+            }
+        }
+        if (m_options.on_running) {
+            m_options.on_running();
+        }
+        JobResult result = supervisor.run();
+        LocalRunOutcome outcome;
+        outcome.exit_code = result.exit_code;
+        outcome.message = result.summary();
+        outcome.rootfs = m_rootfs.empty() ? "" : to_string(m_rootfs.front()->mode());
+        switch (result.end) {
+            case JobEnd::succeeded:
+                outcome.reason = "succeeded";
+                break;
+            case JobEnd::failed:
+                outcome.reason = "failed";
+                break;
+            case JobEnd::timed_out:
+                outcome.reason = "timeout";
+                outcome.exit_code = static_cast<int>(ExitCode::run_timeout);
+                break;
+            case JobEnd::interrupted:
+                outcome.reason = "signal";
+                break;
+        }
+        if (auto err = m_logs->error()) {
+            outcome.message += "; " + *err;
+        }
+        return outcome;
+    }
+
+    void teardown() {
+        if (m_torn_down) {
+            return;
+        }
+        m_torn_down = true;
+        std::optional<Error> first;
+        for (const auto& c : m_plan.containers) {
+            try {
+                if (m_driver.state(c.id)) {
+                    m_driver.destroy(c.id);
+                }
+            } catch (const Error& e) {
+                first = first.value_or(e);
+            }
+        }
+        kill_leftovers();
+        for (auto it = m_rootfs.rbegin(); it != m_rootfs.rend(); ++it) {
+            try {
+                (*it)->release();
+            } catch (const Error& e) {
+                first = first.value_or(e);
+            }
+        }
+        m_rootfs.clear();
+        if (first) {
+            throw *first;
+        }
+    }
+
+    const RunPlan& m_plan;
+    const RunRecord& m_record;
+    const LocalRunOptions& m_options;
+    RuntimeDriver m_driver;
+    std::vector<std::unique_ptr<RunRootfs>> m_rootfs;
+    std::unique_ptr<ProcessLogs> m_logs;
+    std::vector<std::string> m_started;
+    bool m_torn_down = false;
+};
+
+}  // namespace
+
+LocalRunOutcome run_local(const RunPlan& plan, const RunRecord& record,
+                          const LocalRunOptions& options) {
+    if (plan.containers.empty()) {
+        throw Error("the plan has no containers", "", ExitCode::run_failed);
+    }
+    LocalRun run(plan, record, options);
+    return run.run();
+}
+
+}  // namespace envpack

@@ -1,0 +1,41 @@
+# Shared by the run_*.sh tests (sourced after lib.sh): root, runc, a busybox image in the store,
+# and helpers that look for what a run may leave behind.
+[ "$(id -u)" = 0 ] || skip "envpack run needs root (containers, overlayfs)"
+need runc busybox
+file -L "$(command -v busybox)" 2>/dev/null | grep -q 'statically linked' || skip "busybox is not static"
+
+# it/bb:1 - a busybox root filesystem (every applet a symlink to /bin/busybox).
+make_busybox_image() {
+  local root="$SCRATCH/bbroot"
+  mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/workspace"
+  cp "$(command -v busybox)" "$root/bin/busybox"
+  for a in $(busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$root/bin/$a"; done
+  printf 'root:x:0:0:root:/root:/bin/sh\n' > "$root/etc/passwd"
+  "$ENVPACK" import "$root" -t it/bb:1 > /dev/null
+}
+
+# The ID of the newest run in ENVPACK_HOME.
+last_run() { ls "$ENVPACK_HOME/runs" | sort | tail -n 1; }
+status_of() { cat "$ENVPACK_HOME/runs/$1/status.json"; }
+jfield() { /usr/bin/python3 -c 'import json,sys; v=json.load(sys.stdin); [v:=v[k] for k in sys.argv[1:]]; print(v)' "$@"; }
+
+# Nothing of run $1 may be left: no container the runtime knows, no mount under its record,
+# no process whose command line carries marker $2.
+assert_nothing_left() {
+  local id=$1 marker=${2:-}
+  if runc list 2>/dev/null | grep -q "envpack-$id"; then runc list; fail "containers of $id left"; fi
+  if grep -q "$ENVPACK_HOME/runs/$id" /proc/mounts; then grep "$id" /proc/mounts; fail "mounts of $id left"; fi
+  if [ -n "$marker" ] && pgrep -f "$marker" > /dev/null; then ps -ef | grep "$marker"; fail "processes of $id left"; fi
+  [ ! -e "$ENVPACK_HOME/runs/$id/nodes/node-0/rootfs/bin" ] || true
+}
+
+# Waits (up to $2 s) until run $1's status says phase $3.
+wait_phase() {
+  local id=$1 secs=$2 phase=$3 i
+  for i in $(seq $((secs * 20))); do
+    [ -f "$ENVPACK_HOME/runs/$id/status.json" ] &&
+      [ "$(status_of "$id" | jfield phase)" = "$phase" ] && return 0
+    sleep 0.05
+  done
+  fail "run $id did not reach phase $phase in $secs s"
+}
