@@ -27,8 +27,12 @@ constexpr Command k_commands[] = {
     {"inspect", cmd_inspect, "show an image's manifest, config, layers and labels",
      "usage: envpack inspect REF [--json]\n"},
     {"rm", cmd_rm, "remove an image reference from the local store", "usage: envpack rm REF...\n"},
-    {"gc", cmd_gc, "delete blobs no image in the local store refers to",
+    {"gc", cmd_gc, "delete blobs and unpacked trees no image in the local store refers to",
      "usage: envpack gc [--json]\n"},
+    {"unpack", cmd_unpack, "unpack an image's root filesystem (cached, as `envpack run` uses it)",
+     "usage: envpack unpack REF [-o DIR] [--json]\n"
+     "  prints $ENVPACK_HOME/unpacked/<manifest hex>/rootfs, unpacked once per image and shared\n"
+     "  -o DIR   unpack into DIR (new or empty) instead of the cache\n"},
     {"export", cmd_export, "write an image as an OCI or docker-load tar",
      "usage: envpack export REF -o FILE.tar [--format oci|docker]\n"},
     {"snapshot", cmd_snapshot, "snapshot a source directory (honours .amlignore / .gitignore)",
@@ -74,6 +78,19 @@ constexpr Command k_commands[] = {
      "usage: envpack pull REF [--platform OS/ARCH] [--insecure-registry HOST]... [--ca-cert FILE]\n"
      "                    [--parallel N] [--retries N] [--authfile FILE] [--json]\n"
      "An index or manifest list is resolved to --platform (default linux/amd64).\n"},
+    {"run", cmd_run, "launch a job file (Azure ML command-job keys); --dry-run prints the plan",
+     "usage: envpack run JOB.yaml [--set KEY=VALUE]... --dry-run [--json]\n"
+     "  --set K=V   override a field of the job file (K a dotted path: resources.instance_count;\n"
+     "              V read as YAML: 4, pytorch, [a, b], {type: mpi, process_count_per_instance: 2})\n"
+     "  --dry-run   print the plan (nodes, containers, processes and their environments)\n"
+     "  --json      the plan as JSON\n"
+     "exit codes: the job's; 125 when envpack fails before the job starts (bad job file, ...)\n"},
+    {"base", cmd_base, "build a base image from a recipe (Debian packages + CUDA components)",
+     "usage: envpack base build RECIPE.yaml [-t NAME[:TAG]] [--lock FILE] [--update] [--push REF]\n"
+     "                          [--compression gzip|zstd] [--json]\n"
+     "  --lock FILE  the base lock (default: RECIPE.lock beside the recipe)\n"
+     "  --update     resolve the Debian packages again even when the lock is fresh\n"
+     "  --push REF   push the image to a registry after the build\n"},
     {"runs", cmd_runs, "list run records, or show one",
      "usage: envpack runs [--json] | envpack runs show ID [--json]\n"},
     {"logs", cmd_logs, "print a run's process logs (-f: follow until it finishes)",
