@@ -16,6 +16,7 @@
 #include "builder/snapshot.h"
 #include "cli/args.h"
 #include "cli/context.h"
+#include "cli/run_job.h"
 #include "core/error.h"
 #include "launcher/job_spec.h"
 #include "launcher/plan.h"
@@ -90,14 +91,14 @@ void find_image(Context& ctx, const JobSpec& job, PlanContext& pc) {
 int cmd_run(Context& ctx, const std::vector<std::string>& argv) {
     try {
         Args args("run", argv,
-                  {{"--set", "", true}, {"--dry-run", "", false}, {"--json", "", false}});
+                  {{"--set", "", true}, {"--dry-run", "", false}, {"--json", "", false},
+                   {"--detach", "-d", false}});
         const std::string& file = args.positional(0, "JOB.yaml");
         args.expect_at_most(1);
         JobSpec job = JobSpec::load(file, args.values("--set"));
         job.base_dir = std::filesystem::absolute(job.base_dir).lexically_normal();
         if (!args.flag("--dry-run")) {
-            throw Error("run: only --dry-run is implemented so far",
-                        "run `envpack run JOB.yaml --dry-run` to see the plan");
+            return run_job(ctx, job, args.flag("--detach") ? Detach::yes : Detach::no);
         }
 
         PlanContext pc;
@@ -122,6 +123,10 @@ int cmd_run(Context& ctx, const std::vector<std::string>& argv) {
         return 0;
     } catch (const Error& e) {
         // envpack's own failures before the job starts: 125, as `docker run`.
+        // 126/127 (the command cannot run in the image) are kept.
+        if (e.code() == ExitCode::command_not_found || e.code() == ExitCode::command_not_runnable) {
+            throw;
+        }
         throw e.with_exit_code(ExitCode::run_failed);
     }
 }
