@@ -91,7 +91,9 @@ void find_image(Context& ctx, const JobSpec& job, PlanContext& pc) {
 int cmd_run(Context& ctx, const std::vector<std::string>& argv) {
     try {
         Args args("run", argv,
-                  {{"--set", "", true}, {"--dry-run", "", false}, {"--json", "", false},
+                  {{"--set", "", true},
+                   {"--dry-run", "", false},
+                   {"--json", "", false},
                    {"--detach", "-d", false}});
         const std::string& file = args.positional(0, "JOB.yaml");
         args.expect_at_most(1);
