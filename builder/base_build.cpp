@@ -491,6 +491,25 @@ BaseBuildResult build_base_image(Store& store, const BaseBuildOptions& o, Log& l
                 desc.digest = *d;
                 desc.size = static_cast<std::int64_t>(fs::file_size(store.blob_path(*d)));
                 desc.platform = Platform{};
+                // Report the cached image's layers and virtual packages as a build would.
+                Manifest m = store.read_manifest(desc);
+                ImageConfig c = store.read_config(m);
+                auto names = nlohmann::json::parse(c.labels[k_label_base_layers], nullptr, false);
+                for (size_t i = 0; i < m.layers.size(); ++i) {
+                    BaseLayerInfo info;
+                    info.name = names.is_array() && i < names.size() ? names[i].get<std::string>()
+                                                                     : std::to_string(i);
+                    info.descriptor = m.layers[i];
+                    info.diff_id = i < c.diff_ids.size() ? c.diff_ids[i] : Digest{};
+                    info.reused = true;
+                    result.layers.push_back(std::move(info));
+                }
+                auto vp = nlohmann::json::parse(c.labels[k_label_virtual_packages], nullptr, false);
+                if (vp.is_object()) {
+                    for (const auto& [k, v] : vp.items()) {
+                        result.virtual_packages[k] = v.get<std::string>();
+                    }
+                }
                 store.tag(result.name, desc);
                 result.manifest = desc;
                 result.cached = true;
