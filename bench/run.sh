@@ -41,10 +41,11 @@ YAML
 "$ENVPACK" run "$work/true.yaml" 2> /dev/null  # the unpack cache is warm from here on
 # runc's side: the same unpacked tree as a bundle, config.json from `runc spec` (terminal off).
 bundle="$work/bundle"; mkdir -p "$bundle"
-ln -s "$(ls -d "$ENVPACK_HOME"/unpacked/*/rootfs | head -n 1)" "$bundle/rootfs"
-(cd "$bundle" && runc spec && python3 - <<'PY'
-import json
+rootfs=$(ls -d "$ENVPACK_HOME"/unpacked/*/rootfs | head -n 1)
+(cd "$bundle" && runc spec && ROOTFS="$rootfs" python3 - <<'PY'
+import json, os
 c = json.load(open("config.json"))
+c["root"] = {"path": os.environ["ROOTFS"], "readonly": True}
 c["process"]["terminal"] = False
 c["process"]["args"] = ["/bin/true"]
 json.dump(c, open("config.json", "w"))
