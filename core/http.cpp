@@ -61,6 +61,8 @@ bool is_retryable_curl(CURLcode code) {
         case CURLE_RECV_ERROR:
         case CURLE_GOT_NOTHING:
         case CURLE_PARTIAL_FILE:
+        case CURLE_SEND_FAIL_REWIND:  // the connection dropped mid-upload; a new attempt re-reads
+                                      // the body from its start
         case CURLE_HTTP2:
         case CURLE_HTTP2_STREAM:
             return true;

@@ -1,22 +1,14 @@
 #!/usr/bin/env bash
-# envpack lock against HTTP channels served by a small Python server on 127.0.0.1 (free port):
+# envpack lock against HTTP channels served by a small Python server on 127.0.0.1 (port 0):
 # repodata.json.zst preferred, repodata.json fallback, the cache under $ENVPACK_HOME/repodata
 # (max-age served from cache with no request; ETag revalidation answered 304), --offline from the
 # cache with the server gone, and failures: 404, 500 (retried, then an error naming the URL),
 # a server that never answers (timeout, retried, error naming the URL).
-set -euo pipefail
-: "${ENVPACK:?}" "${ENVPACK_SHARED_DIR:?}"
+source "$(dirname "$0")/lib.sh"
+: "${ENVPACK_SHARED_DIR:?}"
 CH="$ENVPACK_SHARED_DIR/data/conda/channels"
-PY=/usr/bin/python3
-command -v zstd >/dev/null || { echo "skip: zstd not installed"; exit 77; }
-T=$(mktemp -d)
-SERVER_PID=""
-cleanup() {
-    if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-    rm -rf "$T"
-}
-trap cleanup EXIT
-export ENVPACK_HOME="$T/home"
+need zstd
+T=$SCRATCH
 export ENVPACK_HTTP_TIMEOUT=2 ENVPACK_HTTP_RETRIES=2
 fail() { echo "FAIL: $*" >&2; [ -f "$T/requests.log" ] && cat "$T/requests.log" >&2; exit 1; }
 
@@ -65,9 +57,8 @@ srv.serve_forever()
 PY
 "$PY" "$T/server.py" "$T/www" "$T/requests.log" "$T/max-age" > "$T/port" &
 SERVER_PID=$!
-for _ in $(seq 50); do [ -s "$T/port" ] && break; sleep 0.1; done
-PORT=$(cat "$T/port")
-[ -n "$PORT" ] || fail "server did not start"
+track_pid "$SERVER_PID"
+PORT=$(wait_port_file "$T/port" "$SERVER_PID")
 URL="http://127.0.0.1:$PORT"
 : > "$T/requests.log"
 
@@ -101,7 +92,7 @@ rm -rf "$ENVPACK_HOME/repodata"
 cmp "$T/a.lock" "$T/d.lock" || fail "cached lock differs"
 
 # 4. --offline with the server stopped uses the cache; without a cache it names the URL.
-kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+stop_pid "$SERVER_PID"
 "$ENVPACK" lock -f "$T/env.yml" -o "$T/e.lock" --offline 2>/dev/null || fail "--offline failed with a cache"
 cmp "$T/a.lock" "$T/e.lock" || fail "offline lock differs"
 rc=0; ENVPACK_HOME="$T/empty" "$ENVPACK" lock -f "$T/env.yml" -o - --offline > /dev/null 2> "$T/err" || rc=$?
@@ -113,8 +104,8 @@ grep -q "$URL/zst/linux-64" "$T/err" || fail "offline error does not name the UR
 : > "$T/port"
 "$PY" "$T/server.py" "$T/www" "$T/requests.log" "$T/max-age" > "$T/port" &
 SERVER_PID=$!
-for _ in $(seq 50); do [ -s "$T/port" ] && break; sleep 0.1; done
-URL="http://127.0.0.1:$(cat "$T/port")"
+track_pid "$SERVER_PID"
+URL="http://127.0.0.1:$(wait_port_file "$T/port" "$SERVER_PID")"
 export ENVPACK_HOME="$T/home2"
 
 # 5. 404 for both variants: exit 1 naming the URL.
@@ -128,7 +119,7 @@ grep -q "fetch repodata .$URL/missing/linux-64/repodata.json.: HTTP 404" "$T/err
 printf "channels: [$URL/error500]\ndependencies: [numpy]\n" > "$T/500.yml"
 rc=0; "$ENVPACK" lock -f "$T/500.yml" -o - > /dev/null 2> "$T/err" || rc=$?
 [ "$rc" = 1 ] || fail "500 exited $rc"
-grep -q "$URL/error500/linux-64/repodata.json.zst.: HTTP 500 (after retries)" "$T/err" || fail "500 error: $(cat "$T/err")"
+grep -q "$URL/error500/linux-64/repodata.json.zst.: HTTP 500 (after 3 attempts)" "$T/err" || fail "500 error: $(cat "$T/err")"
 [ "$(count 'GET /error500/linux-64/repodata.json.zst 500')" = 3 ] || fail "500 not retried twice"
 
 # 7. A server that accepts and never answers: timeout, retried, error naming the URL.

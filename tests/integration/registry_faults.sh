@@ -4,9 +4,8 @@
 # comes back with wrong bytes. A push or pull either completes with the right digest or fails with
 # a clear error, and never leaves a manifest (remote) or a tag (local) whose blobs are missing.
 set -euo pipefail
-source "$ENVPACK_SOURCE_DIR/tests/fixtures/registry_lib.bash"
-registry_require_tools docker-registry skopeo curl
-registry_scratch
+source "$(dirname "$0")/lib.sh"
+need docker-registry skopeo curl
 count() { "$PY" -c "import json,sys;print(sum(1 for l in open(sys.argv[1]) if eval(sys.argv[2], {}, json.loads(l))))" "$1" "$2"; }
 
 start_registry main
@@ -100,6 +99,19 @@ echo "== pull: a connection cut in the middle of a blob resumes"
 pull_through '[{"match": "^GET /v2/.*/blobs/", "action": "drop_mid", "times": 3}]' faults/src
 expect_pulled
 [ "$(count "$PLOG" 'action == "drop_mid"')" = 3 ] || fail "no mid-blob cuts happened"
+
+echo "== pull: a persistent 503 on blobs costs 1 + retries GETs per blob (one owner of retries)"
+pull_through '[{"match": "^GET /v2/.*/blobs/", "action": "status", "status": 503, "times": -1}]' faults/src --retries 2
+[ $RC = 1 ] || fail "persistent 503 should fail with exit 1 (got $RC)"
+grep -q "HTTP 503" "$S/err$n" || fail "error does not say what the registry answered: $(cat "$S/err$n")"
+"$PY" - "$PLOG" <<'PY' || fail "blob GETs per blob: $(cat "$PLOG")"
+import collections, json, sys
+gets = collections.Counter(e["path"] for e in map(json.loads, open(sys.argv[1]))
+                           if e["method"] == "GET" and "/blobs/" in e["path"])
+print("   GETs per blob:", sorted(gets.values()))
+assert gets and all(n == 3 for n in gets.values()), gets  # 1 + 2 retries each, never 3 x 3
+PY
+if ENVPACK_HOME=$S/pull$n "$ENVPACK" inspect "$REF" >/dev/null 2>&1; then fail "a failed pull tagged the image"; fi
 
 echo "== pull: a slow link"
 start=$(date +%s.%N)

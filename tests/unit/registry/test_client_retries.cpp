@@ -98,16 +98,27 @@ struct FakeRegistry {
     }
 };
 
+Error error_of(const std::function<void()>& f);
+
+// A scratch directory with a store, a fake clock and options that use it (no user credentials).
 struct Setup {
     TempDir dir;
     FakeClock clock;
     RegistryOptions options;
+    Store store{dir.path() / "store"};
     Setup() {
         write_file_atomic(dir.path() / "auth.json", R"({"auths":{}})");
         options.auth_file = dir.path() / "auth.json";  // never the user's own credentials
         options.clock = &clock;
         options.retries = 4;
         options.parallel = 1;
+    }
+    PullResult pull(const FakeRegistry& reg) {
+        return RegistryClient(options).pull(store, ImageRef::parse(reg.ref()));
+    }
+    // The Error the pull must end with.
+    Error pull_error(const FakeRegistry& reg) {
+        return error_of([&] { pull(reg); });
     }
 };
 
@@ -132,15 +143,13 @@ TEST_CASE("pull: a 503 on a blob GET costs 1 + retries requests - kind transient
         return std::nullopt;
     };
     Setup s;
-    Store store(s.dir.path() / "store");
-    RegistryClient client(s.options);
-    Error e = error_of([&] { client.pull(store, ImageRef::parse(reg.ref())); });
+    Error e = s.pull_error(reg);
     CHECK(e.kind() == ErrorKind::transient);
     CHECK(e.http_status() == 503);
     CHECK(std::string(e.what()).find("after 5 attempts") != std::string::npos);
     CHECK(reg.server.count("GET", reg.layer_digest.to_string()) == 5);  // was 25 (5 × 5)
     CHECK(s.clock.sleeps().size() == 4);
-    CHECK_FALSE(store.resolve(ImageRef::parse(reg.ref()).store_name()));
+    CHECK_FALSE(s.store.resolve(ImageRef::parse(reg.ref()).store_name()));
 }
 
 TEST_CASE("pull: a dropped blob body is resumed - 2 requests - the blob is stored") {
@@ -158,11 +167,9 @@ TEST_CASE("pull: a dropped blob body is resumed - 2 requests - the blob is store
                            "application/octet-stream");
     };
     Setup s;
-    Store store(s.dir.path() / "store");
-    RegistryClient client(s.options);
-    PullResult result = client.pull(store, ImageRef::parse(reg.ref()));
+    PullResult result = s.pull(reg);
     CHECK(result.manifest_digest == reg.manifest_digest);
-    CHECK(store.read_blob(reg.layer_digest) == reg.layer);
+    CHECK(s.store.read_blob(reg.layer_digest) == reg.layer);
     CHECK(reg.server.count("GET", reg.layer_digest.to_string()) == 2);
 }
 
@@ -178,22 +185,18 @@ TEST_CASE("pull: wrong bytes are fetched again - 1 + retries fetches - kind prot
         return std::nullopt;
     };
     Setup s;
-    Store store(s.dir.path() / "store");
-    RegistryClient client(s.options);
-    Error e = error_of([&] { client.pull(store, ImageRef::parse(reg.ref())); });
+    Error e = s.pull_error(reg);
     CHECK(e.kind() == ErrorKind::protocol);
     CHECK(std::string(e.what()).find("gave up after 5 attempts") != std::string::npos);
     CHECK(reg.server.count("GET", reg.layer_digest.to_string()) == 5);
-    CHECK_FALSE(store.has_blob(reg.layer_digest));
+    CHECK_FALSE(s.store.has_blob(reg.layer_digest));
 
     bad = 1;  // wrong once, then right: one more fetch and the pull succeeds
     Setup s2;
-    Store store2(s2.dir.path() / "store");
-    RegistryClient client2(s2.options);
     int before = reg.server.count("GET", reg.layer_digest.to_string());
-    client2.pull(store2, ImageRef::parse(reg.ref()));
+    s2.pull(reg);
     CHECK(reg.server.count("GET", reg.layer_digest.to_string()) - before == 2);
-    CHECK(store2.has_blob(reg.layer_digest));
+    CHECK(s2.store.has_blob(reg.layer_digest));
 }
 
 TEST_CASE("pull: 429 with Retry-After on the manifest waits what the server asks") {
@@ -206,9 +209,7 @@ TEST_CASE("pull: 429 with Retry-After on the manifest waits what the server asks
         return std::nullopt;
     };
     Setup s;
-    Store store(s.dir.path() / "store");
-    RegistryClient client(s.options);
-    client.pull(store, ImageRef::parse(reg.ref()));
+    s.pull(reg);
     CHECK(reg.server.count("GET", "/manifests/1") == 3);
     CHECK(s.clock.sleeps() ==
           std::vector<std::chrono::milliseconds>{std::chrono::seconds(3), std::chrono::seconds(3)});
@@ -224,9 +225,7 @@ TEST_CASE("a 401 without credentials costs one request - kind auth") {
         return std::nullopt;
     };
     Setup s;
-    Store store(s.dir.path() / "store");
-    RegistryClient client(s.options);
-    Error e = error_of([&] { client.pull(store, ImageRef::parse(reg.ref())); });
+    Error e = s.pull_error(reg);
     CHECK(e.kind() == ErrorKind::auth);
     CHECK(e.http_status() == 401);
     CHECK(std::string(e.what()).find("no credentials were found") != std::string::npos);
@@ -246,9 +245,7 @@ TEST_CASE("a refused credential costs two requests - kind auth - no secret in th
     write_file_atomic(s.dir.path() / "auth.json",
                       fmt::format(R"({{"auths":{{"127.0.0.1:{}":{{"auth":"{}"}}}}}})",
                                   reg.server.port(), base64_encode("user:hunter2")));
-    Store store(s.dir.path() / "store");
-    RegistryClient client(s.options);
-    Error e = error_of([&] { client.pull(store, ImageRef::parse(reg.ref())); });
+    Error e = s.pull_error(reg);
     CHECK(e.kind() == ErrorKind::auth);
     CHECK(std::string(e.what()).find("refused the credentials") != std::string::npos);
     CHECK(std::string(e.what()).find("hunter2") == std::string::npos);
@@ -272,9 +269,7 @@ TEST_CASE("a token server that refuses: one token request - kind auth") {
         return std::nullopt;
     };
     Setup s;
-    Store store(s.dir.path() / "store");
-    RegistryClient client(s.options);
-    Error e = error_of([&] { client.pull(store, ImageRef::parse(reg.ref())); });
+    Error e = s.pull_error(reg);
     CHECK(e.kind() == ErrorKind::auth);
     CHECK(reg.server.count("GET", "/token") == 1);
     CHECK(reg.server.count("GET", "/manifests/1") == 1);
@@ -286,7 +281,7 @@ namespace {
 // team/env:2, with `reg.fault` in place; returns the Error the push must end with.
 Error push_error(FakeRegistry& reg) {
     Setup s;
-    Store store(s.dir.path() / "store");
+    Store& store = s.store;
     store.put_blob(reg.layer, media_type::k_oci_layer_tar);
     store.put_blob(reg.config, media_type::k_oci_config);
     store.tag("demo/env:1", store.put_blob(reg.manifest, media_type::k_oci_manifest));
