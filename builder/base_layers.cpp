@@ -52,9 +52,9 @@ struct Owner {
 
 }  // namespace
 
-std::vector<PlannedLayer> plan_debian_layers(const std::vector<LayerGroupRule>& rules,
-                                             const DpkgOwnership& ownership,
-                                             std::vector<LayerEntry> entries) {
+std::vector<DebianLayer> plan_debian_layers(const std::vector<LayerGroupRule>& rules,
+                                            const DpkgOwnership& ownership,
+                                            std::vector<LayerEntry> entries) {
     // Merged /usr: packages list /bin/x while the file is at usr/bin/x.
     std::map<std::string, std::string> aliases;
     for (const auto& e : entries) {
@@ -179,7 +179,7 @@ std::vector<PlannedLayer> plan_debian_layers(const std::vector<LayerGroupRule>& 
         by_group[g].push_back(std::move(copy));
     }
 
-    std::vector<PlannedLayer> out;
+    std::vector<DebianLayer> out;
     for (const auto& name : order) {
         auto it = by_group.find(name);
         if (it == by_group.end() || it->second.empty()) {

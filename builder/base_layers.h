@@ -33,15 +33,15 @@ std::vector<std::string> parse_dpkg_list(std::string_view text);
 // The group of each package name (the first rule that matches; else "system").
 std::string group_of_package(const std::vector<LayerGroupRule>& rules, std::string_view package);
 
-struct PlannedLayer {
+struct DebianLayer {
     std::string name;  // group name, or "rest"
     std::vector<LayerEntry> entries;
 };
 
 // `entries` come from scan_tree of the root filesystem (any order). The result holds every entry
 // exactly once per layer it belongs to.
-std::vector<PlannedLayer> plan_debian_layers(const std::vector<LayerGroupRule>& rules,
-                                             const DpkgOwnership& ownership,
-                                             std::vector<LayerEntry> entries);
+std::vector<DebianLayer> plan_debian_layers(const std::vector<LayerGroupRule>& rules,
+                                            const DpkgOwnership& ownership,
+                                            std::vector<LayerEntry> entries);
 
 }  // namespace envpack

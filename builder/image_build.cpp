@@ -5,43 +5,33 @@
 #include <set>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
+#include "builder/build_key.h"
 #include "builder/conda_install.h"
-#include "builder/import.h"
 #include "builder/layer.h"
+#include "builder/layer_cache.h"
 #include "builder/layer_plan.h"
+#include "builder/manifest_assembly.h"
 #include "builder/package_cache.h"
 #include "core/archive.h"
 #include "core/error.h"
-#include "core/fs.h"
-#include "core/hasher.h"
+#include "registry/build_cache.h"
 #include "resolver/env_file.h"
+#include "resolver/lock.h"
 #include "resolver/lockfile.h"
 
 namespace envpack {
-
-namespace fs = std::filesystem;
-using nlohmann::json;
 
 namespace {
 
 constexpr std::size_t k_max_total_layers = 100;
 
-// What the builder remembers about an installed package, so a rebuild needs no extraction.
-struct PackageRecordCache {
-    std::string dist, name, version, build, license, channel;
-    std::string meta_file, meta_json;
-    std::vector<std::string> paths;  // layer paths of files and links
-    std::uint64_t installed_size = 0;
-};
-
 struct Item {
     const LockedPackage* locked = nullptr;
     PackageSource source;
-    PackageOrigin origin;
+    PackageOrigin origin;  // as conda-meta records it: portable URL and channel
     Digest install_key;
-    std::optional<PackageRecordCache> record;
+    std::optional<CachedPackage> record;
     std::optional<InstalledPackage> installed;  // only when its layer must be written
     std::set<std::string> dropped;              // paths clobbered by a later package
 };
@@ -60,56 +50,6 @@ bool url_is_noarch(const std::string& url) {
     return url.find("/noarch/") != std::string::npos;
 }
 
-std::optional<json> read_json_file(const fs::path& p) {
-    std::error_code ec;
-    if (!fs::exists(p, ec)) {
-        return std::nullopt;
-    }
-    try {
-        return json::parse(read_file(p));
-    } catch (const std::exception&) {
-        return std::nullopt;  // a damaged cache entry is a miss
-    }
-}
-
-PackageRecordCache to_record(const InstalledPackage& p) {
-    PackageRecordCache r{p.dist(),  p.name,      p.version,   p.build, p.license,
-                         p.channel, p.meta_file, p.meta_json, {},      p.installed_size};
-    for (const auto& e : p.entries) {
-        if (e.type != EntryType::directory) {
-            r.paths.push_back(e.path);
-        }
-    }
-    return r;
-}
-
-json record_to_json(const PackageRecordCache& r) {
-    return json{{"dist", r.dist},           {"name", r.name},
-                {"version", r.version},     {"build", r.build},
-                {"license", r.license},     {"channel", r.channel},
-                {"meta_file", r.meta_file}, {"meta_json", r.meta_json},
-                {"paths", r.paths},         {"installed_size", r.installed_size}};
-}
-
-std::optional<PackageRecordCache> record_from_json(const json& j) {
-    try {
-        PackageRecordCache r;
-        r.dist = j.at("dist");
-        r.name = j.at("name");
-        r.version = j.at("version");
-        r.build = j.at("build");
-        r.license = j.at("license");
-        r.channel = j.at("channel");
-        r.meta_file = j.at("meta_file");
-        r.meta_json = j.at("meta_json");
-        r.paths = j.at("paths").get<std::vector<std::string>>();
-        r.installed_size = j.at("installed_size");
-        return r;
-    } catch (const json::exception&) {
-        return std::nullopt;
-    }
-}
-
 std::string python_version_of(const std::vector<const LockedPackage*>& pkgs) {
     for (const auto* p : pkgs) {
         if (p->name == "python") {
@@ -122,49 +62,22 @@ std::string python_version_of(const std::vector<const LockedPackage*>& pkgs) {
     return "";
 }
 
-}  // namespace
+void check_prefix(const std::string& prefix) {
+    if (prefix.empty() || prefix[0] != '/' || prefix.size() < 2 || prefix.back() == '/' ||
+        !safe_relative_path(prefix.substr(1))) {
+        throw bad_input(fmt::format(
+            "build: prefix `{}` is not an absolute path without `..` or a trailing `/`", prefix));
+    }
+}
 
-BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* http, Log& log) {
-    BuildResult result;
-    if (options.prefix.empty() || options.prefix[0] != '/' || options.prefix.size() < 2 ||
-        options.prefix.back() == '/' || !safe_relative_path(options.prefix.substr(1))) {
-        throw bad_input(
-            fmt::format("build: prefix `{}` is not an absolute path without `..` or a trailing `/`",
-                        options.prefix));
-    }
-    EnvSpec env = EnvSpec::load(options.env_file);
-    if (!env.pip.empty()) {
-        // Said at every build, not only at lock time: the image will lack these packages.
-        log.warnf(
-            "{}: the `pip:` list ({} requirements) is not installed yet; the image holds the "
-            "conda packages only",
-            options.env_file.string(), env.pip.size());
-    }
-    fs::path lock_path =
-        options.lock_file.empty() ? env.base_dir() / "conda-lock.yml" : options.lock_file;
-    if (!fs::exists(lock_path)) {
-        throw bad_input(fmt::format("build: no lock file `{}`", lock_path.string()),
-                        fmt::format("run `envpack lock -f {}` first, or give --lock FILE",
-                                    options.env_file.string()));
-    }
-    const std::string lock_text = read_file(lock_path);
-    LockFile lock = LockFile::parse(lock_text, lock_path);
-    switch (lock_state(lock, env, options.platform)) {
-        case LockState::missing_platform:
-            throw bad_input(fmt::format("build: `{}` has no packages for {}", lock_path.string(),
-                                        options.platform),
-                            fmt::format("run `envpack lock -f {} -p {}`", options.env_file.string(),
-                                        options.platform));
-        case LockState::stale:
-            throw bad_input(
-                fmt::format("build: `{}` is stale: `{}` changed since it was locked",
-                            lock_path.string(), options.env_file.string()),
-                fmt::format("run `envpack lock -f {}` again", options.env_file.string()));
-        case LockState::fresh:
-            break;
+std::vector<const LockedPackage*> locked_conda_packages(const LockFile& lock,
+                                                        const std::string& platform) {
+    if (!lock.content_hash.contains(platform) && lock.packages_for(platform).empty()) {
+        throw bad_input(fmt::format("build: the lock has no packages for {}", platform),
+                        fmt::format("lock that platform: envpack lock -p {}", platform));
     }
     std::vector<const LockedPackage*> locked;
-    for (const auto* p : lock.packages_for(options.platform)) {
+    for (const auto* p : lock.packages_for(platform)) {
         if (p->manager != "conda") {
             throw bad_input(fmt::format(
                 "build: the lock has a `{}` package ({}); only conda packages are installed yet",
@@ -172,6 +85,59 @@ BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* h
         }
         locked.push_back(p);
     }
+    return locked;
+}
+
+std::size_t layer_budget(const BuildOptions& options, std::size_t base_layers, bool any) {
+    std::size_t max_layers = options.max_layers.value_or(
+        k_max_total_layers > base_layers + 1 ? k_max_total_layers - base_layers : 1);
+    if (base_layers + max_layers > k_max_total_layers) {
+        throw bad_input(
+            fmt::format("build: {} base layers + --max-layers {} exceed {} layers", base_layers,
+                        max_layers, k_max_total_layers),
+            fmt::format("use --max-layers {} or less",
+                        k_max_total_layers - std::min(base_layers, k_max_total_layers)));
+    }
+    if (max_layers < 2 && any) {
+        throw bad_input(
+            fmt::format(
+                "build: --max-layers {} leaves no layer for packages (one is the conda-meta layer)",
+                max_layers),
+            "use --max-layers 2 or more");
+    }
+    return max_layers;
+}
+
+Descriptor write_entries(Store& store, std::vector<LayerEntry> entries, const LayerOptions& lo,
+                         const std::string& what, LayerResult& r) {
+    BlobWriter blob = store.begin_blob();
+    try {
+        r = write_layer(std::move(entries), lo, blob);
+        blob.commit(r.digest);
+    } catch (const Error& e) {
+        throw e.with_context(fmt::format("build: write the layer of {}", what));
+    }
+    Descriptor d;
+    d.media_type = r.media_type;
+    d.digest = r.digest;
+    d.size = static_cast<std::int64_t>(r.size);
+    return d;
+}
+
+}  // namespace
+
+BuildResult build_environment(Store& store, const EnvSpec& env, const LockFile& lock,
+                              const BuildOptions& options, HttpClient* http, Log& log) {
+    BuildResult result;
+    check_prefix(options.prefix);
+    if (!env.pip.empty()) {
+        // Said at every build, not only at lock time: the image will lack these packages.
+        log.warnf(
+            "{}: the `pip:` list ({} requirements) is not installed yet; the image holds the "
+            "conda packages only",
+            env.file.string(), env.pip.size());
+    }
+    const std::vector<const LockedPackage*> locked = locked_conda_packages(lock, options.platform);
     const std::string python_version = python_version_of(locked);
 
     // The base.
@@ -189,68 +155,49 @@ BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* h
         }
         base_manifest = store.read_manifest(*base_desc);
         config = store.read_config(base_manifest);
-    } else {
-        config.created = rfc3339(options.source_date_epoch.value_or(0));
     }
     const std::size_t base_layers = base_manifest.layers.size();
-    std::size_t max_layers = options.max_layers.value_or(
-        k_max_total_layers > base_layers + 1 ? k_max_total_layers - base_layers : 1);
-    if (base_layers + max_layers > k_max_total_layers) {
-        throw bad_input(
-            fmt::format("build: {} base layers + --max-layers {} exceed {} layers", base_layers,
-                        max_layers, k_max_total_layers),
-            fmt::format("use --max-layers {} or less",
-                        k_max_total_layers - std::min(base_layers, k_max_total_layers)));
-    }
-    if (max_layers < 2 && !locked.empty()) {
-        throw bad_input(
-            fmt::format(
-                "build: --max-layers {} leaves no layer for packages (one is the conda-meta layer)",
-                max_layers),
-            "use --max-layers 2 or more");
-    }
+    const std::size_t max_layers = layer_budget(options, base_layers, !locked.empty());
 
-    // The build key.
+    // The build key, and the image it names.
     const std::string compressor = compressor_id(options.compression);
-    Hasher key("envpack.build.v1");
-    key.add("platform", options.platform)
-        .add("prefix", options.prefix)
-        .add("compression", compressor);
-    key.add("max_layers", static_cast<std::int64_t>(max_layers));
-    key.add("sde", options.source_date_epoch.value_or(-1));
-    key.add("base", base_desc ? base_desc->digest.to_string() : std::string("none"));
-    key.add("base_name", options.base.value_or(""));
-    key.add("packages", static_cast<std::int64_t>(locked.size()));
+    BuildKeyInputs key_inputs;
+    key_inputs.platform = options.platform;
+    key_inputs.prefix = options.prefix;
+    key_inputs.compressor = compressor;
+    key_inputs.max_layers = max_layers;
+    key_inputs.source_date_epoch = options.source_date_epoch;
+    if (base_desc) {
+        key_inputs.base_digest = base_desc->digest;
+    }
+    key_inputs.base_name = options.base.value_or("");
+    key_inputs.variables = env.variables;
     for (const auto* p : locked) {
-        key.add("url", p->url).add("sha256", p->sha256).add("md5", p->md5);
+        key_inputs.packages.push_back({portable_url(p->url, env), p->sha256, p->md5});
     }
-    for (const auto& [k, v] : env.variables) {
-        key.add("var", k).add("value", v);
-    }
-    result.build_key = key.finish().hex();
+    const std::string lock_digest = Digest::of(portable_lock_text(lock, env)).to_string();
+    key_inputs.lock_digest = lock_digest;
+    result.build_key = build_key(key_inputs);
     const std::string name = options.tag.empty()
                                  ? fmt::format("envpack/{}:{}", env.name.empty() ? "env" : env.name,
                                                result.build_key.substr(0, 12))
                                  : options.tag;
     result.name = name;
-    const fs::path builds_dir = options.home / "builds";
-    const fs::path layers_dir = options.home / "layers";
-    make_dirs(builds_dir);
-    make_dirs(layers_dir);
-    if (auto j = read_json_file(builds_dir / result.build_key); j && j->contains("manifest")) {
+    const BuildIndex builds(options.home / "builds");
+    const LayerCache layer_cache(options.home / "layers");
+    if (auto d = builds.find(result.build_key)) {
         try {
-            Descriptor d = Descriptor::from_json(j->at("manifest"), "build cache");
-            if (store.has_blob(d.digest)) {
-                Manifest m = store.read_manifest(d);
+            if (store.has_blob(d->digest)) {
+                Manifest m = store.read_manifest(*d);
                 ImageConfig c = store.read_config(m);
                 auto it = c.labels.find(k_label_build_key);
                 if (it != c.labels.end() && it->second == result.build_key) {
-                    store.tag(name, d);
-                    result.manifest = d;
+                    store.tag(name, *d);
+                    result.manifest = *d;
                     result.cached = true;
                     result.explain.push_back(
                         fmt::format("image: reused {} (build key {} unchanged)",
-                                    d.digest.to_string(), result.build_key.substr(0, 16)));
+                                    d->digest.to_string(), result.build_key.substr(0, 16)));
                     return result;
                 }
             }
@@ -263,7 +210,8 @@ BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* h
         result.explain.push_back(fmt::format("image: no image with build key {} in the store",
                                              result.build_key.substr(0, 16)));
     }
-    if (options.remote_cache && options.remote_cache(result.build_key, name)) {
+    if (options.remote_cache != nullptr &&
+        options.remote_cache->fetch(store, result.build_key, name)) {
         if (auto d = store.resolve(name)) {
             result.manifest = *d;
             result.cached = true;
@@ -271,8 +219,7 @@ BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* h
             result.explain.push_back(
                 fmt::format("image: reused {} from the registry (build key {})",
                             d->digest.to_string(), result.build_key.substr(0, 16)));
-            write_file_atomic(builds_dir / result.build_key,
-                              nlohmann::json{{"manifest", d->to_json()}}.dump());
+            builds.put(result.build_key, *d);
             return result;
         }
     }
@@ -285,16 +232,12 @@ BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* h
         Item& it = items[i];
         it.locked = p;
         it.source = PackageSource{p->name, p->url, p->sha256, p->md5};
-        it.origin = PackageOrigin{p->url, channel_of(p->url), p->sha256, p->md5};
-        Hasher h("envpack.package-install.v1");
-        h.add("hash", p->sha256.empty() ? "md5:" + p->md5 : p->sha256)
-            .add("fn", it.source.file_name());
-        h.add("url", p->url).add("prefix", options.prefix);
-        h.add("python", url_is_noarch(p->url) ? python_version : std::string());
-        it.install_key = h.finish();
-        if (auto j = read_json_file(layers_dir / ("pkg-" + it.install_key.hex() + ".json"))) {
-            it.record = record_from_json(*j);
-        }
+        const std::string url = portable_url(p->url, env);
+        it.origin = PackageOrigin{url, channel_of(url), p->sha256, p->md5};
+        it.install_key =
+            package_install_key({p->sha256, p->md5, it.source.file_name(), url, options.prefix,
+                                 url_is_noarch(url) ? python_version : ""});
+        it.record = layer_cache.find_package(it.install_key);
     }
     PackageCache cache(PackageCacheOptions{options.home / "pkgs", options.parallel}, http, log);
     InstallOptions install{options.prefix, python_version};
@@ -311,9 +254,8 @@ BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* h
                 throw bad_input(fmt::format("build: `{}` holds package `{}`, the lock says `{}`",
                                             it.source.url, it.installed->name, it.locked->name));
             }
-            it.record = to_record(*it.installed);
-            write_file_atomic(layers_dir / ("pkg-" + it.install_key.hex() + ".json"),
-                              record_to_json(*it.record).dump(), Durability::none);
+            it.record = CachedPackage::from_installed(*it.installed);
+            layer_cache.put_package(it.install_key, *it.record);
         }
     };
     std::vector<size_t> missing;
@@ -349,56 +291,34 @@ BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* h
     for (const auto& it : items) {
         inputs.push_back({it.record->name, it.record->installed_size});
     }
-    auto plan = plan_layers(inputs, max_layers - 1);
+    const auto plan = plan_layers(inputs, max_layers - 1);
     LayerOptions lo;
     lo.compression = options.compression;
     lo.threads = options.threads;
     lo.source_date_epoch = options.source_date_epoch;
 
-    struct Written {
-        Descriptor desc;
-        Digest diff_id;
-        std::string created_by;
-    };
-    std::vector<Written> layers;
-    auto record_layer = [&](const fs::path& cache_file, const LayerResult& r) {
-        json j{{"digest", r.digest.to_string()},
-               {"diff_id", r.diff_id.to_string()},
-               {"size", r.size},
-               {"media_type", r.media_type}};
-        write_file_atomic(cache_file, j.dump(), Durability::none);
-    };
+    std::vector<Descriptor> layers;
+    std::vector<AddedLayer> added;
     for (const auto& planned : plan) {
-        Hasher lk("envpack.layer.v1");
-        lk.add("compressor", compressor).add("sde", options.source_date_epoch.value_or(-1));
+        std::vector<LayerMember> members;
         std::string what;
         for (size_t i : planned.packages) {
-            lk.add("package", items[i].install_key);
-            for (const auto& d : items[i].dropped) {
-                lk.add("dropped", d);
-            }
+            members.push_back({items[i].install_key, items[i].dropped});
             what += (what.empty() ? "" : " ") + items[i].record->dist;
         }
-        const Digest layer_key = lk.finish();
-        const fs::path cache_file = layers_dir / (layer_key.hex() + ".json");
+        const Digest key = layer_key(compressor, options.source_date_epoch, members);
         const std::string created_by = planned.shared
                                            ? fmt::format("envpack build: packages {}", what)
                                            : fmt::format("envpack build: package {}", what);
-        if (auto j = read_json_file(cache_file)) {
-            auto digest = Digest::parse(j->value("digest", ""));
-            auto diff_id = Digest::parse(j->value("diff_id", ""));
-            if (digest && diff_id && store.has_blob(*digest)) {
-                Descriptor d;
-                d.media_type = j->value("media_type", "");
-                d.digest = *digest;
-                d.size = j->value("size", std::int64_t{0});
-                layers.push_back({d, *diff_id, created_by});
-                ++result.layers_reused;
-                result.explain.push_back(fmt::format("layer {}: reused {} ({})",
-                                                     layers.size() + base_layers,
-                                                     digest->to_string().substr(0, 19), what));
-                continue;
-            }
+        if (auto cached = layer_cache.find_layer(key);
+            cached && store.has_blob(cached->descriptor.digest)) {
+            layers.push_back(cached->descriptor);
+            added.push_back({cached->diff_id, created_by});
+            ++result.layers_reused;
+            result.explain.push_back(
+                fmt::format("layer {}: reused {} ({})", layers.size() + base_layers,
+                            cached->descriptor.digest.to_string().substr(0, 19), what));
+            continue;
         }
         // Write it: every member needs its installed entries.
         std::vector<size_t> need;
@@ -417,119 +337,49 @@ BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* h
                 entries.push_back(e);
             }
         }
-        BlobWriter blob = store.begin_blob();
         LayerResult r;
-        try {
-            r = write_layer(std::move(entries), lo, blob);
-            blob.commit(r.digest);
-        } catch (const Error& e) {
-            throw e.with_context(fmt::format("build: write the layer of {}", what));
-        }
-        record_layer(cache_file, r);
-        Descriptor d;
-        d.media_type = r.media_type;
-        d.digest = r.digest;
-        d.size = static_cast<std::int64_t>(r.size);
-        layers.push_back({d, r.diff_id, created_by});
+        layers.push_back(write_entries(store, std::move(entries), lo, what, r));
+        added.push_back({r.diff_id, created_by});
+        layer_cache.put_layer(key, r);
         ++result.layers_written;
-        result.explain.push_back(
-            fmt::format("layer {}: wrote {} ({}): {}", layers.size() + base_layers,
-                        r.digest.to_string().substr(0, 19), what,
-                        items[planned.packages[0]].installed
-                            ? "no cached layer with key " + layer_key.hex().substr(0, 16)
-                            : ""));
+        result.explain.push_back(fmt::format(
+            "layer {}: wrote {} ({}): no cached layer with key {}", layers.size() + base_layers,
+            r.digest.to_string().substr(0, 19), what, key.hex().substr(0, 16)));
     }
 
     // The conda-meta layer.
-    const std::string prefix_rel = options.prefix.substr(1);
-    std::vector<LayerEntry> meta;
-    std::string history = fmt::format("==> {} <==\n# cmd: envpack build -f {}\n",
-                                      "1970-01-01 00:00:00", options.env_file.filename().string());
-    json package_list = json::array();
+    std::vector<CachedPackage> records;
     for (const auto& it : items) {
-        LayerEntry e;
-        e.path = prefix_rel + "/" + it.record->meta_file;
-        e.data = it.record->meta_json;
-        e.size = e.data.size();
-        meta.push_back(std::move(e));
-        history += fmt::format("+{}::{}\n", it.record->channel, it.record->dist);
-        package_list.push_back(json{{"name", it.record->name},
-                                    {"version", it.record->version},
-                                    {"build", it.record->build},
-                                    {"channel", it.record->channel},
-                                    {"license", it.record->license}});
+        records.push_back(*it.record);
     }
     {
-        LayerEntry e;
-        e.path = prefix_rel + "/conda-meta/history";
-        e.data = history;
-        e.size = e.data.size();
-        meta.push_back(std::move(e));
-        LayerEntry bin;
-        bin.path = prefix_rel + "/bin";
-        bin.type = EntryType::directory;
-        bin.mode = 0755;
-        meta.push_back(std::move(bin));
-    }
-    {
-        BlobWriter blob = store.begin_blob();
         LayerResult r;
-        try {
-            r = write_layer(std::move(meta), lo, blob);
-            blob.commit(r.digest);
-        } catch (const Error& e) {
-            throw e.with_context("build: write the conda-meta layer");
-        }
-        Descriptor d;
-        d.media_type = r.media_type;
-        d.digest = r.digest;
-        d.size = static_cast<std::int64_t>(r.size);
-        layers.push_back({d, r.diff_id, "envpack build: conda-meta"});
+        layers.push_back(write_entries(
+            store, conda_meta_entries(options.prefix, records, env.file.filename().string()), lo,
+            "conda-meta", r));
+        added.push_back({r.diff_id, "envpack build: conda-meta"});
     }
 
     // The config and manifest.
-    std::string base_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    std::vector<std::string> env_out;
-    for (const auto& kv : config.env) {
-        if (kv.starts_with("PATH=")) {
-            base_path = kv.substr(5);
-        } else if (!kv.starts_with("CONDA_PREFIX=") && !kv.starts_with("CONDA_DEFAULT_ENV=")) {
-            env_out.push_back(kv);
-        }
-    }
-    env_out.push_back(fmt::format("PATH={}/bin:{}", options.prefix, base_path));
-    env_out.push_back("CONDA_PREFIX=" + options.prefix);
-    env_out.push_back("CONDA_DEFAULT_ENV=" + options.prefix);
-    for (const auto& [k, v] : env.variables) {
-        std::erase_if(env_out, [&k](const std::string& s) { return s.starts_with(k + "="); });
-        env_out.push_back(k + "=" + v);
-    }
-    config.env = env_out;
-    config.created = rfc3339(options.source_date_epoch.value_or(0));
-    config.labels[k_label_build_key] = result.build_key;
-    config.labels[k_label_lock_digest] = Digest::of(lock_text).to_string();
-    config.labels[k_label_packages] = package_list.dump();
-    for (const auto& l : layers) {
-        config.diff_ids.push_back(l.diff_id);
-        config.history.push_back(json{{"created", config.created}, {"created_by", l.created_by}});
-    }
+    EnvConfigInputs config_inputs;
+    config_inputs.prefix = options.prefix;
+    config_inputs.variables = env.variables;
+    config_inputs.source_date_epoch = options.source_date_epoch;
+    config_inputs.labels[k_label_build_key] = result.build_key;
+    config_inputs.labels[k_label_lock_digest] = lock_digest;
+    config_inputs.labels[k_label_packages] = package_list_label(records);
+    config_inputs.layers = std::move(added);
+    config = render_env_config(std::move(config), config_inputs);
     Descriptor config_desc = store.put_blob(config.to_bytes(), media_type::k_oci_config);
-    Manifest manifest;
-    manifest.config = config_desc;
-    manifest.layers = base_manifest.layers;
-    for (const auto& l : layers) {
-        manifest.layers.push_back(l.desc);
-    }
-    manifest.annotations[annotation::k_created] = config.created;
+    std::optional<BaseImage> base;
     if (base_desc) {
-        manifest.annotations[annotation::k_base_name] = *options.base;
-        manifest.annotations[annotation::k_base_digest] = base_desc->digest.to_string();
+        base = BaseImage{*options.base, base_desc->digest};
     }
+    Manifest manifest = assemble_manifest(base_manifest, layers, config_desc, base, config.created);
     Descriptor manifest_desc = store.put_blob(manifest.to_bytes(), media_type::k_oci_manifest);
     manifest_desc.platform = config.platform;
     store.tag(name, manifest_desc);
-    write_file_atomic(builds_dir / result.build_key,
-                      json{{"manifest", manifest_desc.to_json()}}.dump(), Durability::none);
+    builds.put(result.build_key, manifest_desc);
     result.manifest = manifest_desc;
     return result;
 }

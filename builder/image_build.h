@@ -1,30 +1,27 @@
-// `envpack build`: a locked conda environment installed into package-granular layers on top of a
-// base image from the local store, with a build cache and per-layer caches.
+// The builder's entry point: a locked conda environment installed into package-granular layers
+// on top of a base image in the local store, with a build cache and per-layer caches. Values in,
+// image out: the caller has loaded the environment file and its lock (resolver/lock.h), and put
+// the base into the store.
 //
-// Build cache: one Hasher ("envpack.build.v1") over the locked packages (url, sha256, md5), the
-// base manifest digest, the environment's variables and the options (prefix, compression and
-// compressor, max layers, platform, SOURCE_DATE_EPOCH). The key is recorded in the image config
-// (label `org.envpack.build-key`) and in `$ENVPACK_HOME/builds/<key>`; a build whose key names an
-// image still in the store tags it and returns without reading any package.
+// Steps, each in its own file: build key (build_key.h) → image found by key in the store
+// (builds/, layer_cache.h) or in the remote cache (registry/build_cache.h) → packages: cached
+// install records or download, verify, extract, plan (package_cache.h, conda_install.h) →
+// clobbers (the later package wins) → layer plan (layer_plan.h) → layers: reused by layer key or
+// written (layer.h) → conda-meta layer and package list (manifest_assembly.h) → config
+// (image_config.h) → manifest (manifest_assembly.h) → tag, then record the build key.
 //
-// Layer cache: each package has an install key (package hash, prefix, python version for noarch
-// packages); each planned layer a key over its packages' install keys, the paths dropped by
-// clobbering, and the compressor. `$ENVPACK_HOME/layers/<key>.json` maps it to (digest, diff_id,
-// size); a layer whose blob is in the store is reused without reading its packages.
-//
-// The image: the base's layers, then the package layers (layer_plan.h), then one small layer with
-// conda-meta/ (records + history). Config: the base's, with PATH prefixed by <prefix>/bin,
-// CONDA_PREFIX, CONDA_DEFAULT_ENV, the env's `variables:`, labels (lock digest, package list, build
-// key); manifest annotations org.opencontainers.image.base.name/base.digest. Everything is
-// deterministic: the same lock, base and options give the same manifest digest.
+// Local channels are named as the environment file writes them (resolver/lock.h portable_url) in
+// keys, conda-meta and labels, so two checkouts of one project in different folders give the
+// same manifest digest. Everything is deterministic: the same lock, base and options give the
+// same manifest digest.
 #pragma once
 
 #include <filesystem>
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "builder/image_config.h"
 #include "core/compress.h"
 #include "core/log.h"
 #include "registry/image.h"
@@ -33,11 +30,12 @@
 namespace envpack {
 
 class HttpClient;
+class RemoteBuildCache;
+struct EnvSpec;
+struct LockFile;
 
 struct BuildOptions {
-    std::filesystem::path env_file;
-    std::filesystem::path lock_file;  // empty: conda-lock.yml beside env_file
-    std::optional<std::string> base;  // a reference in the local store; none: no base
+    std::optional<std::string> base;  // a store name; none: no base
     std::string tag;                  // normalised NAME:TAG; empty: envpack/<env name>:<key>
     std::string prefix = "/opt/conda";
     Compression compression = Compression::gzip;
@@ -46,12 +44,9 @@ struct BuildOptions {
     unsigned parallel = 4;  // downloads and extractions at once
     unsigned threads = 0;   // compressor threads (0: default)
     std::optional<std::int64_t> source_date_epoch;
-    std::filesystem::path home;  // $ENVPACK_HOME
-    // A second-level build cache (the --push target): called with the build key and the image
-    // name after a local miss; returns true when it has put an image with that key into the store
-    // under `name` (e.g. pulled from the registry's cache tag), so nothing is built. Failures of
-    // the remote cache should degrade to a miss (return false), never fail the build.
-    std::function<bool(const std::string& build_key, const std::string& name)> remote_cache;
+    std::filesystem::path home;  // $ENVPACK_HOME: pkgs/, layers/, builds/
+    // A second-level build cache (the --push target), asked after a local miss; null: none.
+    RemoteBuildCache* remote_cache = nullptr;
 };
 
 struct BuildResult {
@@ -66,13 +61,12 @@ struct BuildResult {
     std::string build_key;
 };
 
-inline constexpr const char* k_label_build_key = "org.envpack.build-key";
-inline constexpr const char* k_label_lock_digest = "org.envpack.lock-digest";
-inline constexpr const char* k_label_packages = "org.envpack.packages";
-
-// Throws Error: bad input for a missing/stale lock, a base not in the store, an unsafe package;
-// failure for I/O (the store stays valid: blobs are only renamed into place when complete and the
-// image is tagged last).
-BuildResult build_image(Store& store, const BuildOptions& options, HttpClient* http, Log& log);
+// Builds (or finds) the image of `lock`'s packages for options.platform. `env` supplies the
+// variables, the name, and the local channels' names. Throws Error: bad input for a lock without
+// that platform or with non-conda packages, a base not in the store, a bad prefix or layer
+// budget, an unsafe package; failure for I/O (the store stays valid: blobs are only renamed into
+// place when complete and the image is tagged last).
+BuildResult build_environment(Store& store, const EnvSpec& env, const LockFile& lock,
+                              const BuildOptions& options, HttpClient* http, Log& log);
 
 }  // namespace envpack

@@ -1,16 +1,19 @@
-// envpack build -f ENV.yml [--lock FILE] [--base REF] [-t NAME[:TAG]] [--compression gzip|zstd]
-//               [--max-layers N] [--prefix /opt/conda] [--push REF] [--explain] [--json]
-// A --base REF that names a registry and is not in the store is pulled first; --push sends the
-// result with the registry client (registry/client.h), with push's registry options.
+// envpack build -f ENV.yml [--lock FILE] [--locked|--frozen] [-p PLATFORM] [--virtual N=V]...
+//               [--base REF] [-t NAME[:TAG]] [--compression gzip|zstd] [--max-layers N]
+//               [--prefix /opt/conda] [--offline] [--push REF] [--explain] [--json]
+// Fills an EnvBuildRequest and calls build_env_file (builder/env_build.h): the lock is made or
+// refreshed when missing or stale (said on stderr), the image built or found in the cache, and
+// pushed with --push. Prints the reference and manifest digest.
 #include <cstdio>
-#include <memory>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "builder/image_build.h"
+#include "builder/env_build.h"
 #include "builder/layer.h"
 #include "cli/args.h"
 #include "cli/context.h"
+#include "cli/http_env.h"
 #include "core/error.h"
 #include "core/http.h"
 #include "registry/client.h"
@@ -22,6 +25,11 @@ int cmd_build(Context& ctx, const std::vector<std::string>& argv) {
     std::vector<OptionSpec> specs = registry_option_specs();  // --parallel and --json among them
     for (OptionSpec o : std::initializer_list<OptionSpec>{{"--file", "-f", true},
                                                           {"--lock", "", true},
+                                                          {"--locked", "", false},
+                                                          {"--frozen", "", false},
+                                                          {"--virtual", "", true},
+                                                          {"--offline", "", false},
+                                                          {"--channel-alias", "", true},
                                                           {"--base", "", true},
                                                           {"--tag", "-t", true},
                                                           {"--compression", "", true},
@@ -34,20 +42,31 @@ int cmd_build(Context& ctx, const std::vector<std::string>& argv) {
     }
     Args args("build", argv, specs);
     args.expect_at_most(0);
-    BuildOptions options;
+    EnvBuildRequest request;
+    BuildOptions& options = request.build;
     auto file = args.value("--file");
     if (!file) {
         throw bad_input("build: missing -f ENV.yml",
                         "name the environment file: envpack build -f environment.yml");
     }
-    options.env_file = *file;
+    request.env_file = *file;
     if (auto l = args.value("--lock")) {
-        options.lock_file = *l;
+        request.lock_file = *l;
     }
-    std::optional<ImageRef> base_ref;
+    if (args.flag("--locked") && args.flag("--frozen")) {
+        throw bad_input("build: --locked and --frozen exclude each other",
+                        "--locked refuses a stale lock, --frozen uses it unchecked; pick one");
+    }
+    request.lock_mode = args.flag("--locked")   ? LockPolicy::locked
+                        : args.flag("--frozen") ? LockPolicy::frozen
+                                                : LockPolicy::refresh;
+    request.virtual_overrides = args.values("--virtual");
+    request.offline = args.flag("--offline") ? Offline::yes : Offline::no;
+    if (auto alias = args.value("--channel-alias")) {
+        request.channel_options.channel_alias = *alias;
+    }
     if (auto b = args.value("--base")) {
-        base_ref = ImageRef::parse(*b);
-        options.base = base_ref->store_name();
+        request.base = ImageRef::parse(*b);
     }
     if (auto t = args.value("--tag")) {
         options.tag = ImageRef::parse(*t).store_name();
@@ -68,56 +87,27 @@ int cmd_build(Context& ctx, const std::vector<std::string>& argv) {
     if (auto p = args.value("--prefix")) {
         options.prefix = *p;
     }
-    if (auto p = args.value("--platform")) {
-        options.platform = *p;
+    if (auto platforms = args.values("--platform"); !platforms.empty()) {
+        if (platforms.size() > 1) {
+            throw bad_input("build: an image has one platform; give a single -p");
+        }
+        options.platform = platforms.front();
     }
     options.source_date_epoch = source_date_epoch_from_env();
     options.home = ctx.home;
-    Store store(ctx.store_dir());
-    if (base_ref && !base_ref->domain().empty() && !store.resolve(*options.base)) {
-        // A base named with its registry and not in the store yet: pull it first.
-        RegistryClient client(registry_options_from(args), ctx.log);
-        client.pull(store, *base_ref);
-    }
-    // With --push, the target repository is a second-level build cache, as Azure ML keys images
-    // in its registry by the environment's hash: tag `envpack-<key>` beside the pushed tag.
-    std::optional<ImageRef> push_ref;
     if (auto dest = args.value("--push")) {
-        push_ref = ImageRef::parse(*dest);
+        request.push = ImageRef::parse(*dest);
     }
-    auto cache_ref = [&](const std::string& key) {
-        const ImageRef& p = *push_ref;
-        return ImageRef::parse((p.domain().empty() ? p.path() : p.domain() + "/" + p.path()) +
-                               ":envpack-" + key.substr(0, 32));
-    };
-    if (push_ref) {
-        options.remote_cache = [&](const std::string& key, const std::string& name) {
-            ImageRef cached = cache_ref(key);
-            try {
-                RegistryClient client(registry_options_from(args), ctx.log);
-                if (!client.resolve(cached)) {
-                    return false;
-                }
-                PullResult pulled = client.pull(store, cached);
-                store.tag(name, store.resolve_or_throw(pulled.stored_name));
-                return true;
-            } catch (const Error& e) {
-                ctx.log.warnf("build cache at {}: {} (building instead)", cached.to_string(),
-                              e.what());
-                return false;
-            }
-        };
-    }
-    HttpClient http;
-    BuildResult r = build_image(store, options, &http, ctx.log);
-    std::optional<PushResult> pushed;
-    if (push_ref) {
-        RegistryClient client(registry_options_from(args), ctx.log);
-        pushed = client.push(store, r.name, *push_ref);
-        if (!r.cached_remote) {
-            // The cache tag: blobs are all there now, so this is HEADs and one manifest PUT.
-            client.push(store, r.name, cache_ref(r.build_key));
-        }
+    request.registry = registry_options_from(args);
+
+    Store store(ctx.store_dir());
+    HttpClient http(http_options_from_env(ctx.log));
+    EnvBuildResult built = build_env_file(store, request, &http, ctx.log);
+    const BuildResult& r = built.image;
+    if (built.lock.action != LockAction::used && ctx.log.level() != LogLevel::quiet) {
+        std::fprintf(stderr, "envpack: %s `%s` (%s)\n",
+                     built.lock.action == LockAction::created ? "wrote the lock" : "re-locked",
+                     built.lock.path.string().c_str(), built.lock.reason.c_str());
     }
     if (args.flag("--explain")) {
         for (const auto& line : r.explain) {
@@ -133,19 +123,24 @@ int cmd_build(Context& ctx, const std::vector<std::string>& argv) {
                             {"layers_written", r.layers_written},
                             {"layers_reused", r.layers_reused},
                             {"clobbers", r.clobbers},
-                            {"explain", r.explain}};
-        if (pushed) {
+                            {"explain", r.explain},
+                            {"lock",
+                             {{"file", built.lock.path.string()},
+                              {"action", std::string(to_string(built.lock.action))},
+                              {"reason", built.lock.reason}}},
+                            {"virtual_packages", built.virtual_overrides}};
+        if (built.pushed) {
             j["pushed"] = {{"reference", *args.value("--push")},
-                           {"digest", pushed->manifest_digest.to_string()},
-                           {"uploaded", pushed->uploaded.size()},
-                           {"skipped", pushed->skipped.size()}};
+                           {"digest", built.pushed->manifest_digest.to_string()},
+                           {"uploaded", built.pushed->uploaded.size()},
+                           {"skipped", built.pushed->skipped.size()}};
         }
         std::printf("%s\n", j.dump(2).c_str());
     } else {
         std::printf("%s %s\n", r.name.c_str(), r.manifest.digest.to_string().c_str());
-        if (pushed) {
+        if (built.pushed) {
             std::printf("%s %s\n", args.value("--push")->c_str(),
-                        pushed->manifest_digest.to_string().c_str());
+                        built.pushed->manifest_digest.to_string().c_str());
         }
     }
     return 0;

@@ -53,15 +53,19 @@ constexpr Command k_commands[] = {
      "  --offline     use only the repodata cache in $ENVPACK_HOME/repodata\n"},
     {"index", cmd_index, "write repodata.json for a local channel from its package files",
      "usage: envpack index CHANNEL_DIR [--json]\n"},
-    {"build", cmd_build, "build (or find in the cache) the image of a locked conda environment",
-     "usage: envpack build -f ENV.yml [--lock FILE] [--base REF] [-t NAME[:TAG]] [--prefix "
+    {"build", cmd_build, "build (or find in the cache) a conda environment's image, locking first",
+     "usage: envpack build -f ENV.yml [--lock FILE] [--locked|--frozen] [-p PLATFORM]\n"
+     "                     [--virtual NAME=VERSION]... [--base REF] [-t NAME[:TAG]] [--prefix "
      "/opt/conda]\n"
-     "                     [--compression gzip|zstd] [--max-layers N] [--push REF] [--explain] "
-     "[--json]\n"
-     "                     [registry options of push: --insecure-registry HOST, --ca-cert FILE, "
-     "...]\n"
-     "  --lock FILE     the lock (default conda-lock.yml beside ENV.yml; make it with envpack "
-     "lock)\n"
+     "                     [--compression gzip|zstd] [--max-layers N] [--offline] [--push REF]\n"
+     "                     [--explain] [--json] [registry options of push: --insecure-registry "
+     "HOST, ...]\n"
+     "  --lock FILE     the lock (default conda-lock.yml beside ENV.yml); made or re-solved\n"
+     "                  (preferring its versions) when missing or stale, and written\n"
+     "  --locked        refuse a missing or stale lock (exit 2), for CI\n"
+     "  --frozen        use the lock as it is, without checking it against ENV.yml\n"
+     "  --virtual       a virtual package of the target (__cuda=12.4), after the base's label\n"
+     "                  org.envpack.virtual-packages\n"
      "  --base REF      base image in the local store, pulled first if it names a registry\n"
      "                  (default: none, an image of the environment alone)\n"
      "  --push REF      push the image to a registry after the build\n"
@@ -78,6 +82,12 @@ constexpr Command k_commands[] = {
      "usage: envpack pull REF [--platform OS/ARCH] [--insecure-registry HOST]... [--ca-cert FILE]\n"
      "                    [--parallel N] [--retries N] [--authfile FILE] [--json]\n"
      "An index or manifest list is resolved to --platform (default linux/amd64).\n"},
+    {"base", cmd_base, "build a base image from a recipe (Debian packages + CUDA components)",
+     "usage: envpack base build RECIPE.yaml [-t NAME[:TAG]] [--lock FILE] [--update] [--push REF]\n"
+     "                          [--compression gzip|zstd] [--json]\n"
+     "  --lock FILE  the base lock (default: RECIPE.lock beside the recipe)\n"
+     "  --update     resolve the Debian packages again even when the lock is fresh\n"
+     "  --push REF   push the image to a registry after the build\n"},
     {"run", cmd_run, "launch a job file (Azure ML command-job keys); --dry-run prints the plan",
      "usage: envpack run JOB.yaml [--set KEY=VALUE]... --dry-run [--json]\n"
      "  --set K=V   override a field of the job file (K a dotted path: resources.instance_count;\n"
@@ -85,12 +95,6 @@ constexpr Command k_commands[] = {
      "  --dry-run   print the plan (nodes, containers, processes and their environments)\n"
      "  --json      the plan as JSON\n"
      "exit codes: the job's; 125 when envpack fails before the job starts (bad job file, ...)\n"},
-    {"base", cmd_base, "build a base image from a recipe (Debian packages + CUDA components)",
-     "usage: envpack base build RECIPE.yaml [-t NAME[:TAG]] [--lock FILE] [--update] [--push REF]\n"
-     "                          [--compression gzip|zstd] [--json]\n"
-     "  --lock FILE  the base lock (default: RECIPE.lock beside the recipe)\n"
-     "  --update     resolve the Debian packages again even when the lock is fresh\n"
-     "  --push REF   push the image to a registry after the build\n"},
     {"runs", cmd_runs, "list run records, or show one",
      "usage: envpack runs [--json] | envpack runs show ID [--json]\n"},
     {"logs", cmd_logs, "print a run's process logs (-f: follow until it finishes)",

@@ -101,6 +101,17 @@ class LockReader {
         }
         lock.platforms = str_list(meta["platforms"], "platforms");
         lock.sources = str_list(meta["sources"], "sources");
+        if (YAML::Node custom = meta["custom_metadata"]; custom && !custom.IsNull()) {
+            if (!custom.IsMap()) {
+                fail(custom.Mark(), "`custom_metadata` must map strings to strings");
+            }
+            for (const auto& kv : custom) {
+                if (!kv.second.IsScalar()) {
+                    fail(kv.second.Mark(), "a `custom_metadata` value must be a string");
+                }
+                lock.custom_metadata[kv.first.Scalar()] = kv.second.Scalar();
+            }
+        }
         YAML::Node packages = root["package"];
         if (packages && !packages.IsNull()) {
             if (!packages.IsSequence()) {
@@ -240,6 +251,12 @@ std::string LockFile::to_string() const {
     out += "  sources:\n";
     for (const auto& s : sources) {
         out += fmt::format("  - {}\n", yaml_quote(s));
+    }
+    if (!custom_metadata.empty()) {
+        out += "  custom_metadata:\n";
+        for (const auto& [key, value] : custom_metadata) {
+            out += fmt::format("    {}: {}\n", yaml_quote(key), yaml_quote(value));
+        }
     }
     out += packages.empty() ? "package: []\n" : "package:\n";
     for (const auto& p : packages) {

@@ -51,6 +51,9 @@ struct LockFile {
     std::vector<std::string> channels;                // as written in the environment file
     std::vector<std::string> platforms;
     std::vector<std::string> sources;  // environment file names, as given
+    // conda-lock's `metadata.custom_metadata` (string -> string); envpack keeps what a solve
+    // depended on there (resolver/lock.h). Written only when not empty.
+    std::map<std::string, std::string> custom_metadata;
     std::vector<LockedPackage> packages;
 
     static LockFile parse(std::string_view text, const std::filesystem::path& file_name);

@@ -70,6 +70,11 @@ std::vector<const PackageRecord*> install_order(std::vector<const PackageRecord*
 }  // namespace
 
 std::expected<Solution, Unsatisfiable> Solver::solve(const std::vector<MatchSpec>& specs) {
+    return solve(specs, {});
+}
+
+std::expected<Solution, Unsatisfiable> Solver::solve(const std::vector<MatchSpec>& specs,
+                                                     std::span<const PreferredPackage> preferred) {
     detail::SolverPool& sp = m_impl->pool;
     Pool* pool = sp.pool();
 
@@ -150,6 +155,17 @@ std::expected<Solution, Unsatisfiable> Solver::solve(const std::vector<MatchSpec
     // on them (`__cuda>=11`) and dependencies see them.
     for (size_t i = 0; i < sp.virtual_count(); ++i) {
         job.push2(SOLVER_INSTALL | SOLVER_SOLVABLE, sp.entry(static_cast<int>(i)).solvable);
+    }
+
+    // Favour jobs for the preferred records the request reaches (only those are solvables).
+    for (const auto& want : preferred) {
+        for (int e : sp.entries_named(want.name)) {
+            const detail::Entry& entry = sp.entry(e);
+            if (entry.solvable != 0 && entry.channel >= 0 &&
+                entry.record->version == want.version && entry.record->build == want.build) {
+                job.push2(SOLVER_FAVOR | SOLVER_SOLVABLE, entry.solvable);
+            }
+        }
     }
 
     // Once a package that tracks a feature is in, conda prefers the builds carrying it; a

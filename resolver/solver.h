@@ -55,6 +55,14 @@ struct Solution {
     std::vector<PackageRecord> records;  // install order: dependencies before dependents
 };
 
+// A package a solve should keep where the request allows it (a version in a previous lock):
+// favoured among the alternatives libsolv chooses from, never required.
+struct PreferredPackage {
+    std::string name;
+    std::string version;
+    std::string build;
+};
+
 struct Unsatisfiable {
     std::vector<std::string> conflicting_specs;  // the requested specs involved (as written)
     std::string explanation;                     // several lines, for people
@@ -73,6 +81,10 @@ class Solver {
     Solver& operator=(const Solver&) = delete;
 
     std::expected<Solution, Unsatisfiable> solve(const std::vector<MatchSpec>& specs);
+    // The same, favouring `preferred` records over the usual preference order where the specs
+    // allow them (re-locking keeps old versions; a package no longer needed is not installed).
+    std::expected<Solution, Unsatisfiable> solve(const std::vector<MatchSpec>& specs,
+                                                 std::span<const PreferredPackage> preferred);
 
     // Number of records indexed (virtual packages included), for benchmarks and logs.
     size_t record_count() const;

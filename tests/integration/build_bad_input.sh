@@ -46,12 +46,14 @@ expect_exit 2 "$ENVPACK" build -f "$S/env.yml" --base nope/base:9 -t test/env:1
 grep -q 'base image `nope/base:9` is not in the local store' "$S/err" || { cat "$S/err"; fail "missing base message"; }
 store_is_valid "missing base"
 
-# 4. No lock, and a stale lock.
+# 4. No lock, and a stale lock, with --locked (without it, build locks first:
+#    build_one_command.sh).
 mv "$S/conda-lock.yml" "$S/away.yml"
-expect_exit 2 "$ENVPACK" build -f "$S/env.yml" --base test/base:1
+expect_exit 2 "$ENVPACK" build -f "$S/env.yml" --base test/base:1 --locked
 grep -q 'no lock file' "$S/err" || fail "no lock message"
+[ ! -e "$S/conda-lock.yml" ] || fail "--locked wrote a lock"
 printf 'name: bad\nchannels: [./channel]\ndependencies: [app, dep]\n' >"$S/env2.yml"
-expect_exit 2 "$ENVPACK" build -f "$S/env2.yml" --lock "$S/good-lock.yml" --base test/base:1
+expect_exit 2 "$ENVPACK" build -f "$S/env2.yml" --lock "$S/good-lock.yml" --base test/base:1 --locked
 grep -q 'is stale' "$S/err" || { cat "$S/err"; fail "stale lock message"; }
 cp "$S/good-lock.yml" "$S/conda-lock.yml"
 expect_exit 2 "$ENVPACK" build -f "$S/env.yml" --base test/base:1 --max-layers 100

@@ -30,7 +30,7 @@ LayerEntry lnk(std::string p, std::string target, EntryType t = EntryType::symli
     return e;
 }
 
-std::vector<std::string> paths(const PlannedLayer& l) {
+std::vector<std::string> paths(const DebianLayer& l) {
     std::vector<std::string> out;
     for (const auto& e : l.entries) {
         out.push_back(e.path + (e.type == EntryType::directory ? "/" : ""));

@@ -1,0 +1,68 @@
+#include "builder/env_build.h"
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "registry/build_cache.h"
+#include "resolver/env_file.h"
+
+namespace envpack {
+
+EnvBuildResult build_env_file(Store& store, const EnvBuildRequest& request, HttpClient* http,
+                              Log& log) {
+    EnvBuildResult out;
+    const EnvSpec env = EnvSpec::load(request.env_file);
+    for (const auto& note : env.notes) {
+        log.warn(note);
+    }
+
+    BuildOptions options = request.build;
+    if (request.base) {
+        const std::string name = request.base->store_name();
+        options.base = name;
+        auto desc = store.resolve(name);
+        if (!desc && !request.base->domain().empty()) {
+            RegistryClient client(request.registry, log);
+            client.pull(store, *request.base);
+            desc = store.resolve(name);
+        }
+        if (!desc) {
+            throw bad_input(
+                fmt::format("build: base image `{}` is not in the local store `{}`", name,
+                            store.root().string()),
+                "import or pull it first (envpack import ROOTFS -t NAME, envpack pull REF)");
+        }
+        const ImageConfig base_config = store.read_config(store.read_manifest(*desc));
+        out.virtual_overrides = virtual_overrides_from_labels(base_config.labels);
+    }
+    out.virtual_overrides.insert(out.virtual_overrides.end(), request.virtual_overrides.begin(),
+                                 request.virtual_overrides.end());
+
+    LockOptions lock_options;
+    lock_options.platforms = {options.platform};
+    lock_options.virtual_overrides = out.virtual_overrides;
+    lock_options.offline = request.offline;
+    lock_options.channel_options = request.channel_options;
+    lock_options.repodata_cache = options.home / "repodata";
+    lock_options.http = http;
+    const std::filesystem::path lock_path =
+        request.lock_file.empty() ? default_lock_path(env) : request.lock_file;
+    out.lock = ensure_lock(env, lock_path, request.lock_mode, lock_options, log);
+
+    std::optional<RegistryBuildCache> remote;
+    if (request.push) {
+        remote.emplace(*request.push, request.registry, log);
+        options.remote_cache = &*remote;
+    }
+    out.image = build_environment(store, env, out.lock.lock, options, http, log);
+    if (request.push) {
+        RegistryClient client(request.registry, log);
+        out.pushed = client.push(store, out.image.name, *request.push);
+        if (!out.image.cached_remote) {
+            remote->publish(store, out.image.name, out.image.build_key);
+        }
+    }
+    return out;
+}
+
+}  // namespace envpack
