@@ -1,8 +1,10 @@
 #include "builder/base_bootstrap.h"
 
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 #include <regex>
 #include <sstream>
 
@@ -81,6 +83,36 @@ std::vector<std::string> mmdebstrap_argv(const BootstrapRequest& r) {
     return argv;
 }
 
+// mmdebstrap mounts /proc, /sys, /dev/pts and /dev/shm inside its target while it runs and leaves
+// them there when it is killed: removing the tree then would walk into the host's /sys. Detach
+// every mount at or below `target` (deepest first) before removing anything.
+static void remove_bootstrap_tree(const fs::path& target) {
+    std::error_code ec;
+    fs::path root = fs::weakly_canonical(target, ec);
+    if (ec) {
+        return;
+    }
+    std::vector<std::string> mounts;
+    std::ifstream in("/proc/self/mounts");
+    for (std::string line; std::getline(in, line);) {
+        std::istringstream fields(line);
+        std::string device, point;
+        fields >> device >> point;
+        if (point == root.string() || point.starts_with(root.string() + "/")) {
+            mounts.push_back(point);
+        }
+    }
+    std::sort(mounts.begin(), mounts.end(),
+              [](const auto& a, const auto& b) { return a.size() > b.size(); });
+    for (const auto& point : mounts) {
+        if (::umount2(point.c_str(), MNT_DETACH) != 0) {
+            // Still mounted: refuse to remove anything rather than delete through it.
+            return;
+        }
+    }
+    fs::remove_all(target, ec);
+}
+
 void run_bootstrap(const BootstrapRequest& r, std::optional<std::int64_t> source_date_epoch,
                    Log& log) {
     if (!find_in_path(r.program)) {
@@ -98,8 +130,7 @@ void run_bootstrap(const BootstrapRequest& r, std::optional<std::int64_t> source
     if (res.ok()) {
         return;
     }
-    std::error_code ec;
-    fs::remove_all(r.target, ec);
+    remove_bootstrap_tree(r.target);
     std::string all = res.err + res.out;
     static const std::regex locate(R"(Unable to locate package ([^\s]+))");
     static const std::regex no_version(R"(Version '([^']+)' for '([^']+)' was not found)");
