@@ -6,7 +6,9 @@
 #   4. snapshot the example training source (ignore files honoured);
 #   5. make a local conda channel, index it, lock conda_dependencies.yml against it (conda
 #      semantics, libsolv) and build the environment image on the base (one layer per package);
-#      a second build is a cache hit; the image runs under runc when root and runc are there;
+#      a second build is a cache hit;
+#   5b. show the plan of a 2-node MPI job (--dry-run), then run a one-node job in the image
+#      with `envpack run` (root and runc): input mounted read-only, outputs in the run record;
 #   6. push the image to a local registry (Debian's docker-registry on a free port) and pull it
 #      back into a fresh store, with the same digest.
 set -euo pipefail
@@ -60,17 +62,35 @@ time_start=$(date +%s%N)
 "$ENVPACK" build -f "$work/conda_dependencies.yml" --base demo/base:1 -t demo/env:1 --explain
 echo "($(( ($(date +%s%N) - time_start) / 1000000 )) ms)"
 
-if [ "$(id -u)" = 0 ] && command -v runc >/dev/null && command -v umoci >/dev/null; then
-  step "run /opt/conda/bin/hi in the image with runc"
-  umoci unpack --image "$ENVPACK_HOME/store:demo/env:1" "$work/bundle" > /dev/null
-  /usr/bin/python3 - "$work/bundle/config.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["process"]["terminal"] = False
-c["process"]["args"] = ["/opt/conda/bin/hi"]
-json.dump(c, open(sys.argv[1], "w"))
-PY
-  (cd "$work/bundle" && runc run "envpack-demo-$$" < /dev/null)
+step "envpack run --dry-run: the plan of a 2-node x 2-process MPI job (nothing starts)"
+cat > "$work/job.yaml" <<'YAML'
+code: ./src
+command: >-
+  /opt/conda/bin/hi &&
+  mkdir -p outputs/model &&
+  head -c 200 ${{inputs.digits}}/digits.csv > outputs/model/sample.csv &&
+  echo "epochs=${{inputs.epochs}}" > ${{outputs.summary}}/run.txt
+environment: {image: demo/env:1}
+environment_variables: {GREETING: bonjour}
+inputs:
+  digits: {type: uri_folder, path: ./src/data, mode: ro_mount}
+  epochs: 1
+outputs:
+  summary: {type: uri_folder}
+limits: {timeout: 60}
+YAML
+"$ENVPACK" run "$work/job.yaml" --dry-run --set resources.instance_count=2 \
+  --set distribution.type=mpi --set distribution.process_count_per_instance=2 > "$work/plan.txt"
+head -n 30 "$work/plan.txt"; echo "... ($(wc -l < "$work/plan.txt") lines: every rank and its environment)"
+
+if [ "$(id -u)" = 0 ] && command -v runc >/dev/null; then
+  step "envpack run job.yaml: the job in a container (runc), outputs into the run record"
+  "$ENVPACK" run "$work/job.yaml"
+  run_id=$("$ENVPACK" runs --json | /usr/bin/python3 -c 'import json,sys;r=json.load(sys.stdin);r=r.get("runs",r) if isinstance(r,dict) else r;print(sorted(x["id"] for x in r)[-1])')
+  "$ENVPACK" runs
+  record="$ENVPACK_HOME/runs/$run_id"
+  echo "record: $record"; (cd "$record" && find outputs -type f | sort)
+  [ -s "$record/outputs/model/sample.csv" ] && grep -q epochs=1 "$record/outputs/summary/run.txt"
 fi
 
 step "push to a local registry and pull back"
