@@ -63,11 +63,7 @@ int cmd_lock(Context& ctx, const std::vector<std::string>& argv) {
     }
     auto solved = lock_environment(spec, options, ctx.log);
     if (!solved) {
-        throw Error(fmt::format("lock `{}` for {}: {}", spec.file.string(), solved.error().platform,
-                                solved.error().detail.explanation),
-                    "relax or remove one of the conflicting specs, or add a channel that has "
-                    "a compatible version",
-                    ExitCode::unsatisfiable);
+        throw solved.error().to_error(spec.file);
     }
     const LockFile& lock = *solved;
     const std::vector<std::string>& platforms = options.platforms;

@@ -82,7 +82,7 @@ int cmd_logs(Context& ctx, const std::vector<std::string>& argv) {
     }
     std::vector<Tail> tails;
     for (const auto& n : names) {
-        tails.push_back({n, record.log_file(n)});
+        tails.push_back({n, record.log_file(n), 0, {}});
     }
     bool prefixed = tails.size() > 1;
     bool follow = args.flag("--follow");
@@ -91,7 +91,7 @@ int cmd_logs(Context& ctx, const std::vector<std::string>& argv) {
         bool over = !follow || status.phase == RunPhase::finished || !supervisor_alive(status);
         if (follow && tails.empty() && !status.processes.empty()) {
             for (const auto& n : status.processes) {
-                tails.push_back({n, record.log_file(n)});
+                tails.push_back({n, record.log_file(n), 0, {}});
             }
             prefixed = tails.size() > 1;
         }

@@ -20,55 +20,32 @@
 #include "core/error.h"
 #include "launcher/job_spec.h"
 #include "launcher/plan.h"
+#include "launcher/run_record.h"
 #include "registry/reference.h"
 #include "registry/store.h"
 
 namespace envpack::cli {
 namespace {
 
-// YYYYMMDD-HHMMSS-xxxxxx: sorts by start time, unique enough for one host's runs.
+// The ID a real run would get now (launcher/run_record.h's scheme).
 std::string new_run_id() {
-    auto now = std::chrono::system_clock::now();
-    std::time_t t = std::chrono::system_clock::to_time_t(now);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    std::random_device rd;
-    return fmt::format("{:04}{:02}{:02}-{:02}{:02}{:02}-{:06x}", tm.tm_year + 1900, tm.tm_mon + 1,
-                       tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, rd() & 0xffffff);
-}
-
-// The directory of the running envpack binary (helpers such as envpack-pause live beside it).
-std::filesystem::path self_dir() {
-    std::error_code ec;
-    auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-    return ec ? std::filesystem::path(".") : exe.parent_path();
-}
-
-// The image reference the job's environment names, or "" when it is built on demand.
-std::string image_reference(const JobSpec& job) {
-    switch (job.environment.kind) {
-        case JobEnvironment::Kind::image:
-            return job.environment.image;
-        case JobEnvironment::Kind::azureml:
-            return job.environment.azureml_image();
-        case JobEnvironment::Kind::recipe:
-        case JobEnvironment::Kind::conda:
-            break;
-    }
-    return "";
+    using namespace std::chrono;
+    long long ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+    return make_run_id(ms, std::random_device{}());
 }
 
 // Fills the image part of the context from the local store; a dry run shows what is missing
 // instead of failing.
 void find_image(Context& ctx, const JobSpec& job, PlanContext& pc) {
-    std::string ref = image_reference(job);
-    if (ref.empty()) {
+    std::optional<std::string> found = image_reference(job);
+    if (!found) {
         pc.image = job.environment.kind == JobEnvironment::Kind::conda
                        ? fmt::format("(built on demand from {} + {})", job.environment.image,
                                      job.environment.conda_file)
                        : fmt::format("(built on demand from recipe {})", job.environment.image);
         return;
     }
+    const std::string& ref = *found;
     auto parsed = ImageRef::try_parse(ref);
     if (!parsed) {
         throw job.error_at(job.environment.mark,

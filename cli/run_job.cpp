@@ -29,27 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path self_dir() {
-    std::error_code ec;
-    auto exe = fs::read_symlink("/proc/self/exe", ec);
-    return ec ? fs::path(".") : exe.parent_path();
-}
-
-std::string image_reference(const JobSpec& job) {
-    switch (job.environment.kind) {
-        case JobEnvironment::Kind::image:
-            return job.environment.image;
-        case JobEnvironment::Kind::azureml:
-            return job.environment.azureml_image();
-        case JobEnvironment::Kind::recipe:
-        case JobEnvironment::Kind::conda:
-            break;
-    }
-    throw job.error_at(job.environment.mark,
-                       "building the environment on demand is not implemented by `run` yet",
-                       "build it first (envpack build / envpack base build) and name the image");
-}
-
 // The snapshot's files, copied into the record (the job's working directory).
 void copy_snapshot(const Snapshot& snapshot, const fs::path& dest) {
     make_dirs(dest);
@@ -129,10 +108,17 @@ int run_attached(Context& ctx, const JobSpec& job, const RunRecord& record, RunS
     status.runtime = to_string(runtime.kind);
 
     Store store(ctx.store_dir());
-    auto parsed = ImageRef::try_parse(image_reference(job));
+    std::optional<std::string> ref = image_reference(job);
+    if (!ref) {
+        throw job.error_at(
+            job.environment.mark,
+            "building the environment on demand is not implemented by `run` yet",
+            "build it first (envpack build / envpack base build) and name the image");
+    }
+    auto parsed = ImageRef::try_parse(*ref);
     if (!parsed) {
         throw job.error_at(job.environment.mark,
-                           fmt::format("`{}` is not an image reference", image_reference(job)));
+                           fmt::format("`{}` is not an image reference", *ref));
     }
     std::string name = parsed->store_name();
     auto desc = fs::exists(ctx.store_dir() / "index.json") ? store.resolve(name) : std::nullopt;
@@ -197,6 +183,25 @@ int run_attached(Context& ctx, const JobSpec& job, const RunRecord& record, RunS
 }
 
 }  // namespace
+
+fs::path self_dir() {
+    std::error_code ec;
+    auto exe = fs::read_symlink("/proc/self/exe", ec);
+    return ec ? fs::path(".") : exe.parent_path();
+}
+
+std::optional<std::string> image_reference(const JobSpec& job) {
+    switch (job.environment.kind) {
+        case JobEnvironment::Kind::image:
+            return job.environment.image;
+        case JobEnvironment::Kind::azureml:
+            return job.environment.azureml_image();
+        case JobEnvironment::Kind::recipe:
+        case JobEnvironment::Kind::conda:
+            break;
+    }
+    return std::nullopt;
+}
 
 int run_job(Context& ctx, const JobSpec& job, Detach detach) {
     RunRecord record = RunRecord::create(ctx.home);

@@ -3,6 +3,8 @@
 // `--detach` forks a supervisor of its own session that keeps the run, and returns the run ID.
 #pragma once
 
+#include <filesystem>
+#include <optional>
 #include <string>
 
 #include "cli/context.h"
@@ -11,6 +13,13 @@
 namespace envpack::cli {
 
 enum class Detach { no, yes };
+
+// The directory of the running envpack binary (envpack-pause and envpack-agent live beside it).
+std::filesystem::path self_dir();
+
+// The image reference the job's environment names; nullopt when the environment is built on
+// demand (a recipe, or a base plus a conda file).
+std::optional<std::string> image_reference(const JobSpec& job);
 
 // Returns the exit code `envpack run` ends with (the job's, 124, 128+N, or 0 after --detach).
 // Throws Error with 125 (or 126/127) for failures before the job starts.

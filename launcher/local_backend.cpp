@@ -258,16 +258,22 @@ class LocalRun {
         }
         m_torn_down = true;
         std::optional<Error> first;
-        for (const auto& c : m_plan.containers) {
-            try {
-                if (m_driver.state(c.id)) {
-                    m_driver.destroy(c.id);
+        auto destroy_containers = [&] {
+            for (const auto& c : m_plan.containers) {
+                try {
+                    if (m_driver.state(c.id)) {
+                        m_driver.destroy(c.id);
+                    }
+                } catch (const Error& e) {
+                    first = first.value_or(e);
                 }
-            } catch (const Error& e) {
-                first = first.value_or(e);
             }
-        }
+        };
+        destroy_containers();
         kill_leftovers();
+        // A stop that lands while `runc run`/`create` is still setting a container up finds no
+        // container in the first sweep; the runtime may finish creating it before it is killed.
+        destroy_containers();
         for (auto it = m_rootfs.rbegin(); it != m_rootfs.rend(); ++it) {
             try {
                 (*it)->release();

@@ -230,6 +230,14 @@ void record_lock_inputs(LockFile& lock, const EnvSpec& spec, std::string_view pl
     }
 }
 
+Error LockUnsatisfiable::to_error(const std::filesystem::path& env_file) const {
+    return Error(
+        fmt::format("lock `{}` for {}: {}", env_file.string(), platform, detail.explanation),
+        "relax or remove one of the conflicting specs, or add a channel that has a "
+        "compatible version",
+        ExitCode::unsatisfiable);
+}
+
 std::expected<LockFile, LockUnsatisfiable> lock_environment(const EnvSpec& spec,
                                                             const LockOptions& options, Log& log) {
     if (!spec.pip.empty()) {
@@ -425,11 +433,7 @@ EnsuredLock ensure_lock(const EnvSpec& spec, const fs::path& lock_path, LockPoli
     solve_options.preferred = old ? &*old : nullptr;
     auto solved = lock_environment(spec, solve_options, log);
     if (!solved) {
-        throw Error(fmt::format("lock `{}` for {}: {}", spec.file.string(), solved.error().platform,
-                                solved.error().detail.explanation),
-                    "relax or remove one of the conflicting specs, or add a channel that has "
-                    "a compatible version",
-                    ExitCode::unsatisfiable);
+        throw solved.error().to_error(spec.file);
     }
     LockFile lock = std::move(*solved);
     if (old) {

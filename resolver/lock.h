@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/error.h"
 #include "resolver/channel.h"
 #include "resolver/env_file.h"
 #include "resolver/lockfile.h"
@@ -54,6 +55,9 @@ struct LockOptions {
 struct LockUnsatisfiable {
     std::string platform;
     Unsatisfiable detail;
+
+    // The error `lock` and `build` end with (exit 3), naming the file and the platform.
+    Error to_error(const std::filesystem::path& env_file) const;
 };
 
 // Solves `spec` for every platform of `options`. The returned lock carries the content hash and
