@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/hasher.h"
+#include "core/yaml.h"
 
 namespace envpack {
 
@@ -73,22 +74,6 @@ Pos pos_of(const YAML::Node& n) {
     return {m.line + 1, m.column + 1};
 }
 
-std::string_view line_of(std::string_view text, int line) {
-    if (line <= 0) {
-        return {};
-    }
-    size_t start = 0;
-    for (int i = 1; i < line; ++i) {
-        size_t nl = text.find('\n', start);
-        if (nl == std::string_view::npos) {
-            return {};
-        }
-        start = nl + 1;
-    }
-    size_t end = text.find('\n', start);
-    return text.substr(start, end == std::string_view::npos ? text.size() - start : end - start);
-}
-
 const std::regex k_package_re(R"(^[a-z0-9][a-z0-9+.-]+$)");
 const std::regex k_group_re(R"(^[a-z0-9][a-z0-9-]*$)");
 const std::regex k_env_re(R"(^[A-Za-z_][A-Za-z0-9_]*$)");
@@ -107,9 +92,9 @@ class Parser {
     [[noreturn]] void fail(
         Pos p, std::string_view message,
         std::string hint = "see base-images/README.md for every recipe key") const {
-        throw bad_input(
-            format_parse_error(m_file.string(), p.line, p.column, message, line_of(m_text, p.line)),
-            std::move(hint));
+        throw bad_input(format_parse_error(m_file.string(), p.line, p.column, message,
+                                           yaml::text_line(m_text, p.line)),
+                        std::move(hint));
     }
 
     // Checks a mapping's keys against `allowed`, pointing at the first unknown one.
