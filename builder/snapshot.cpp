@@ -18,6 +18,7 @@
 
 #include "builder/detail/snapshot_walk.h"
 #include "core/error.h"
+#include "core/fs.h"
 #include "core/hasher.h"
 #include "core/thread_pool.h"
 
@@ -30,21 +31,7 @@ std::string mib(std::uint64_t bytes) {
     return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
 }
 
-class Fd {
-  public:
-    explicit Fd(int fd) : m_fd(fd) {}
-    ~Fd() {
-        if (m_fd >= 0) {
-            ::close(m_fd);
-        }
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return m_fd; }
-
-  private:
-    int m_fd;
-};
+using Fd = UniqueFd;
 
 std::int64_t mtime_ns_of(const struct stat& st) {
     return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;

@@ -44,26 +44,7 @@ bool try_lock_exclusive(int fd) {
     return ::flock(fd, LOCK_EX | LOCK_NB) == 0;
 }
 
-class LockFd {
-  public:
-    explicit LockFd(int fd) : m_fd(fd) {}
-    ~LockFd() {
-        if (m_fd >= 0) {
-            ::close(m_fd);
-        }
-    }
-    LockFd(const LockFd&) = delete;
-    LockFd& operator=(const LockFd&) = delete;
-    int get() const { return m_fd; }
-    int release() {
-        int fd = m_fd;
-        m_fd = -1;
-        return fd;
-    }
-
-  private:
-    int m_fd;
-};
+using LockFd = UniqueFd;
 
 bool is_complete(const fs::path& tree) {
     struct stat st {};

@@ -15,6 +15,12 @@
 
 namespace envpack {
 
+UniqueFd::~UniqueFd() {
+    if (m_fd >= 0) {
+        ::close(m_fd);
+    }
+}
+
 namespace fs = std::filesystem;
 
 std::string read_file(const fs::path& path) {

@@ -8,6 +8,24 @@
 
 namespace envpack {
 
+// Owns one file descriptor and closes it when destroyed (or hands it off with `release`).
+class UniqueFd {
+  public:
+    explicit UniqueFd(int fd) : m_fd(fd) {}
+    ~UniqueFd();
+    UniqueFd(const UniqueFd&) = delete;
+    UniqueFd& operator=(const UniqueFd&) = delete;
+    int get() const { return m_fd; }
+    int release() {
+        int fd = m_fd;
+        m_fd = -1;
+        return fd;
+    }
+
+  private:
+    int m_fd;
+};
+
 // Byte sink for streamed output (layers, blobs, downloads).
 class Sink {
   public:
