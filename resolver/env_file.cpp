@@ -1,5 +1,7 @@
 #include "resolver/env_file.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "core/error.h"
@@ -67,7 +69,22 @@ class Parser {
         return out;
     }
 
-    static void read_dependencies(const yaml::Value& value, EnvSpec& spec) {
+    // Where byte `offset` of the spec `text` was written: the scalar's own position moved along
+    // its line when the line shows the spec there as written (plain or quoted on one line).
+    static yaml::Mark spec_mark(const yaml::Value& item, std::string_view text, size_t offset) {
+        yaml::Mark mark = item.mark();
+        std::string_view line = yaml::text_line(item.doc().source_text(mark.source), mark.pos.line);
+        size_t col = static_cast<size_t>(mark.pos.column > 0 ? mark.pos.column - 1 : 0);
+        if (col < line.size() && (line[col] == '\'' || line[col] == '"')) {
+            ++col;
+        }
+        if (line.substr(std::min(col, line.size())).starts_with(text)) {
+            mark.pos.column = static_cast<int>(col + offset + 1);
+        }
+        return mark;
+    }
+
+    void read_dependencies(const yaml::Value& value, EnvSpec& spec) const {
         bool have_pip = false;
         for (const auto& item : value.items()) {
             if (item.is_map()) {
@@ -88,10 +105,17 @@ class Parser {
                 item.fail("a dependency must be a match spec string or `pip: [...]`");
             }
             std::string dep = item.str();
-            if (auto problem = detail::check_match_spec(dep)) {
-                item.fail(*problem,
-                          "write a conda match spec: `name`, `name=1.2`, `name >=1.2,<2`, "
-                          "`name=1.2=build`, `channel::name[version='>=1']`");
+            detail::SpecCheck check = detail::check_match_spec(dep);
+            if (check.error) {
+                throw item.doc().error_at(
+                    spec_mark(item, dep, check.error->offset),
+                    fmt::format("invalid match spec `{}`: {}", dep, check.error->message),
+                    "write a conda match spec: `name`, `name=1.2`, `name >=1.2,<2`, "
+                    "`name=1.2=build`, `channel::name[version='>=1']`");
+            }
+            for (const auto& w : check.warnings) {
+                spec.notes.push_back(fmt::format("{}:{}:{}: {}", m_doc.file(), item.mark().pos.line,
+                                                 item.mark().pos.column, w));
             }
             spec.dependencies.push_back(std::move(dep));
             spec.dependency_pos.push_back(item.mark().pos);

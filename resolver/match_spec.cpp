@@ -21,10 +21,16 @@ constexpr std::array<std::string_view, 17> k_known_subdirs = {
     "win-64",       "win-32",        "win-arm64",     "emscripten-wasm32",
     "wasi-wasm32"};
 
-Error spec_error(std::string_view spec, std::string_view why) {
-    return bad_input(fmt::format("invalid match spec `{}`: {}", spec, why),
-                     "match specs look like numpy, numpy=1.7, numpy>=1.7,<2, numpy 1.7 py27_0, "
-                     "conda-forge::numpy or numpy[version='>=1.7',build=py27*]");
+constexpr std::string_view k_hint =
+    "match specs look like numpy, numpy=1.7, numpy>=1.7,<2, numpy 1.7 py27_0, "
+    "conda-forge::numpy or numpy[version='>=1.7',build=py27*]";
+
+struct Failure {
+    SpecSyntaxError error;
+};
+
+[[noreturn]] void fail(std::string message, size_t offset) {
+    throw Failure{SpecSyntaxError{std::move(message), offset}};
 }
 
 std::vector<std::string> split_features(std::string_view s) {
@@ -48,10 +54,19 @@ std::vector<std::string> split_features(std::string_view s) {
     return out;
 }
 
-// Parses `key=value, key='value', key="value"` (the inside of `[...]`).
-std::vector<std::pair<std::string, std::string>> parse_brackets(std::string_view whole,
-                                                                std::string_view s) {
-    std::vector<std::pair<std::string, std::string>> out;
+struct BracketEntry {
+    std::string key;
+    std::string value;
+    size_t offset = 0;      // of the value in the whole spec
+    size_t key_offset = 0;  // of the key
+};
+
+// Parses `key=value, key='value', key="value"` (the inside of `[...]`, which starts at `base` in
+// the whole spec). `key<value` (and the other operators) is read as `key='<value'` with a warning:
+// conda's parser skips such an entry without a word.
+std::vector<BracketEntry> parse_brackets(std::string_view s, size_t base,
+                                         std::vector<std::string>* warnings) {
+    std::vector<BracketEntry> out;
     size_t i = 0;
     while (true) {
         while (i < s.size() && (s[i] == ' ' || s[i] == ',')) {
@@ -65,32 +80,42 @@ std::vector<std::pair<std::string, std::string>> parse_brackets(std::string_view
                (std::isalnum(static_cast<unsigned char>(s[k])) || s[k] == '_' || s[k] == '-')) {
             ++k;
         }
-        if (k == i || k >= s.size() || s[k] != '=') {
-            throw spec_error(whole, "key-value mismatch in brackets");
+        if (k == i || k >= s.size() ||
+            std::string_view("=<>!~").find(s[k]) == std::string_view::npos) {
+            fail("key-value mismatch in brackets", base + i);
         }
-        std::string key(s.substr(i, k - i));
-        i = k + 1;
-        std::string value;
+        BracketEntry entry;
+        entry.key = std::string(s.substr(i, k - i));
+        entry.key_offset = base + i;
+        bool operator_form = s[k] != '=' || (k + 1 < s.size() && s[k + 1] == '=');
+        i = operator_form ? k : k + 1;
         if (i < s.size() && (s[i] == '\'' || s[i] == '"')) {
             char quote = s[i++];
             size_t end = s.find(quote, i);
             if (end == std::string_view::npos) {
-                throw spec_error(whole, "unterminated quote in brackets");
+                fail("unterminated quote in brackets", base + i - 1);
             }
-            value = std::string(s.substr(i, end - i));
+            entry.value = std::string(s.substr(i, end - i));
+            entry.offset = base + i;
             i = end + 1;
         } else {
             size_t end = i;
             while (end < s.size() && s[end] != ',' && s[end] != ' ') {
                 ++end;
             }
-            value = std::string(s.substr(i, end - i));
+            entry.value = std::string(s.substr(i, end - i));
+            entry.offset = base + i;
             i = end;
         }
-        if (value.empty()) {
-            throw spec_error(whole, fmt::format("empty value for `{}` in brackets", key));
+        if (entry.value.empty()) {
+            fail(fmt::format("empty value for `{}` in brackets", entry.key), base + i);
         }
-        out.emplace_back(std::move(key), std::move(value));
+        if (operator_form && warnings != nullptr) {
+            warnings->push_back(fmt::format(
+                "`[{}{}]` is read as `[{}='{}']`; conda ignores a bracket entry without `=`",
+                entry.key, entry.value, entry.key, entry.value));
+        }
+        out.push_back(std::move(entry));
     }
 }
 
@@ -169,49 +194,140 @@ std::string join(const std::vector<std::string>& v, std::string_view sep) {
 
 }  // namespace
 
-MatchSpec MatchSpec::parse(std::string_view text) {
-    std::string_view whole = text;
-    std::string_view s = text;
-    if (size_t hash = s.find('#'); hash != std::string_view::npos) {
-        s = s.substr(0, hash);
-    }
-    s = trim(s);
-    if (s.empty()) {
-        throw spec_error(whole, "empty spec");
-    }
-    if (s.ends_with(".tar.bz2") || s.ends_with(".conda")) {
-        throw spec_error(whole, "package file names and URLs are not accepted as match specs");
-    }
-    MatchSpec spec;
-    std::string rest(s);
+// The steps of conda's `_parse_spec_str`, with offsets into the whole spec for errors.
+class MatchSpec::Parser {
+  public:
+    Parser(std::string_view whole, std::vector<std::string>* warnings)
+        : m_whole(whole), m_warnings(warnings) {}
 
-    // Brackets: the last `[` that has a `]` after it, up to the last `]`.
-    std::vector<std::pair<std::string, std::string>> brackets;
-    if (size_t close = rest.rfind(']'); close != std::string::npos) {
-        size_t open = rest.rfind('[', close);
-        if (open == std::string::npos) {
-            throw spec_error(whole, "`]` without `[`");
+    MatchSpec run() {
+        std::string_view s = m_whole;
+        if (size_t hash = s.find('#'); hash != std::string_view::npos) {
+            s = s.substr(0, hash);
         }
-        brackets = parse_brackets(whole, std::string_view(rest).substr(open + 1, close - open - 1));
-        rest.erase(open, close - open + 1);
-    }
-    if (rest.find('[') != std::string::npos || rest.find(']') != std::string::npos) {
-        throw spec_error(whole, "multiple or unbalanced bracket sections");
+        if (size_t cond = s.find(" if "); cond != std::string_view::npos) {
+            warn(fmt::format("the condition `{}` is ignored, as conda ignores it",
+                             trim(s.substr(cond))));
+            s = s.substr(0, cond);
+        }
+        s = trim(s);
+        if (s.empty()) {
+            fail("empty spec", 0);
+        }
+        if (s.ends_with(".tar.bz2") || s.ends_with(".conda")) {
+            fail("package file names and URLs are not accepted as match specs", offset_of(s));
+        }
+        MatchSpec spec;
+        if (s.ends_with('@') && s.find_first_of(" =<>![") == std::string_view::npos) {
+            // conda's legacy feature spec: `mkl@` is `*[track_features=mkl]`.
+            spec.m_track_features = split_features(s.substr(0, s.size() - 1));
+            return spec;
+        }
+
+        // Brackets: from the first `[` to the last `]`, so that a quoted value may hold brackets
+        // (`[build='^py27_[0-9]+$']`). The rest of the spec is kept as views for offsets.
+        std::string_view rest = s;
+        std::string_view tail;  // text after the brackets (conda allows it)
+        std::vector<BracketEntry> brackets;
+        if (size_t close = rest.rfind(']'); close != std::string_view::npos) {
+            size_t open = rest.find('[');
+            if (open == std::string_view::npos || open > close) {
+                fail("`]` without `[`", offset_of(rest) + close);
+            }
+            brackets = parse_brackets(rest.substr(open + 1, close - open - 1),
+                                      offset_of(rest) + open + 1, m_warnings);
+            tail = trim(rest.substr(close + 1));
+            rest = rest.substr(0, open);
+        }
+        if (size_t b = rest.find_first_of("[]"); b != std::string_view::npos) {
+            fail("multiple or unbalanced bracket sections", offset_of(rest) + b);
+        }
+        if (size_t b = tail.find_first_of("[]"); b != std::string_view::npos) {
+            fail("multiple or unbalanced bracket sections", offset_of(tail) + b);
+        }
+        // conda's `(target=..., optional)` section: dropped.
+        for (std::string_view* part : {&rest, &tail}) {
+            std::string_view p = trim(*part);
+            if (p.ends_with(')')) {
+                size_t open = p.rfind('(');
+                std::string_view inner = open == std::string_view::npos ? p : p.substr(open);
+                if (open != std::string_view::npos &&
+                    (inner.find("target=") != std::string_view::npos ||
+                     inner.find("optional") != std::string_view::npos)) {
+                    warn(fmt::format("`{}` is ignored, as conda ignores it", inner));
+                    p = p.substr(0, open);
+                }
+            }
+            *part = p;
+        }
+        if (!tail.empty()) {
+            fail(fmt::format("unexpected `{}` after the brackets", tail), offset_of(tail));
+        }
+
+        // Channel and namespace: rsplit(":", 2).
+        std::string_view r = trim(rest);
+        std::optional<std::string_view> channel_str;
+        if (size_t c2 = r.rfind(':'); c2 != std::string_view::npos) {
+            size_t c1 = c2 == 0 ? std::string_view::npos : r.rfind(':', c2 - 1);
+            if (c1 != std::string_view::npos) {
+                channel_str = r.substr(0, c1);
+            }
+            r = r.substr(c2 + 1);
+        }
+        if (channel_str) {
+            set_channel(spec, *channel_str);
+        }
+
+        // Name: the leading run without spaces or operators.
+        r = trim(r);
+        size_t name_end = r.find_first_of(" =<>!~");
+        std::string_view name = r.substr(0, name_end);
+        if (name.empty()) {
+            fail("no package name", offset_of(r));
+        }
+        spec.m_name = lower(name);
+        std::string_view vb =
+            name_end == std::string_view::npos ? std::string_view{} : trim(r.substr(name_end));
+        if (!vb.empty()) {
+            parse_version_build(spec, vb);
+        }
+
+        for (auto& entry : brackets) {
+            apply_bracket(spec, entry);
+        }
+        return spec;
     }
 
-    // Channel and namespace: rsplit(":", 2).
-    std::string_view r = trim(rest);
-    std::optional<std::string> channel_str;
-    if (size_t c2 = r.rfind(':'); c2 != std::string_view::npos) {
-        size_t c1 = c2 == 0 ? std::string_view::npos : r.rfind(':', c2 - 1);
-        if (c1 != std::string_view::npos) {
-            channel_str = std::string(r.substr(0, c1));
-        }
-        r = r.substr(c2 + 1);
+  private:
+    size_t offset_of(std::string_view part) const {
+        return static_cast<size_t>(part.data() - m_whole.data());
     }
-    if (channel_str && !channel_str->empty() && *channel_str != "*") {
-        std::string ch = *channel_str;
+
+    void warn(std::string message) {
+        if (m_warnings != nullptr) {
+            m_warnings->push_back(fmt::format("match spec `{}`: {}", m_whole, message));
+        }
+    }
+
+    static std::string lower(std::string_view s) {
+        std::string out(s);
+        std::transform(out.begin(), out.end(), out.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        return out;
+    }
+
+    static void set_channel(MatchSpec& spec, std::string_view text) {
+        std::string ch(text);
+        while (!ch.empty() && ch.back() == '/') {
+            ch.pop_back();
+        }
+        if (ch.empty()) {
+            return;
+        }
         for (auto sub : k_known_subdirs) {
+            if (ch == sub) {
+                break;
+            }
             if (ch.size() > sub.size() && ch.ends_with(sub) &&
                 ch[ch.size() - sub.size() - 1] == '/') {
                 spec.m_subdir = std::string(sub);
@@ -224,30 +340,45 @@ MatchSpec MatchSpec::parse(std::string_view text) {
         }
     }
 
-    // Name: the leading run without spaces or operators.
-    r = trim(r);
-    size_t name_end = r.find_first_of(" =<>!~");
-    std::string_view name = r.substr(0, name_end);
-    if (name.empty()) {
-        throw spec_error(whole, "no package name");
+    VersionSpec version_spec(std::string_view text, size_t offset) {
+        std::vector<std::string> found;
+        auto v = VersionSpec::try_parse(text, &found);
+        if (!v) {
+            fail(fmt::format("invalid version `{}`: {}", text, v.error().message),
+                 offset + v.error().offset);
+        }
+        for (auto& w : found) {
+            warn(std::move(w));
+        }
+        return std::move(*v);
     }
-    spec.m_name = std::string(name);
-    std::string_view vb =
-        name_end == std::string_view::npos ? std::string_view{} : trim(r.substr(name_end));
 
-    if (!vb.empty()) {
+    StringPattern pattern(std::string_view key, std::string_view text, size_t offset,
+                          CaseFold fold = CaseFold::no) {
+        auto p = StringPattern::parse(text, fold);
+        if (!p) {
+            fail(fmt::format("invalid {} `{}`: {}", key, text, p.error().message),
+                 offset + p.error().offset);
+        }
+        return std::move(*p);
+    }
+
+    void parse_version_build(MatchSpec& spec, std::string_view vb) {
+        size_t at = offset_of(vb);
         auto [version, build] = split_version_build(vb);
         if (version.empty()) {
-            throw spec_error(whole, "empty version");
+            fail("empty version", at);
         }
         if (version == "==" || version == "=" || version.ends_with("=") || version.ends_with("<") ||
             version.ends_with(">")) {
-            throw spec_error(whole, "operator without a version");
+            fail("operator without a version", at);
         }
         if (version.front() == '=') {
             std::string_view test = std::string_view(version).substr(1);
             if (version.starts_with("==") && build.empty()) {
                 version = version.substr(2);
+                ++at;
+                ++at;
             } else if (test.find_first_of("=,|") == std::string_view::npos) {
                 // `=1.7` is a prefix; `=1.7=build` (conda's export form) an exact version.
                 if (build.empty() && test.back() != '*') {
@@ -255,38 +386,31 @@ MatchSpec MatchSpec::parse(std::string_view text) {
                 } else {
                     version = std::string(test);
                 }
+                ++at;
             }
         }
-        spec.m_version = VersionSpec::parse(version);
-        spec.m_build = build;
+        spec.m_version = version_spec(version, at);
+        if (!build.empty()) {
+            size_t b = vb.rfind(build);
+            spec.m_build = pattern("build", build, b == std::string_view::npos ? at : at + b);
+        }
     }
 
-    for (auto& [key, value] : brackets) {
+    void apply_bracket(MatchSpec& spec, const BracketEntry& entry) {
+        const std::string& key = entry.key;
+        const std::string& value = entry.value;
         if (key == "version") {
-            spec.m_version = VersionSpec::parse(value);
+            spec.m_version = version_spec(value, entry.offset);
         } else if (key == "build") {
-            spec.m_build = value;
+            spec.m_build = pattern(key, value, entry.offset);
         } else if (key == "build_number") {
-            BuildNumber bn;
-            std::string_view v = value;
-            for (std::string_view op : {"==", "!=", "<=", ">=", "<", ">", "="}) {
-                if (v.starts_with(op)) {
-                    bn.op = op == "=" ? "==" : std::string(op);
-                    v.remove_prefix(op.size());
-                    break;
-                }
-            }
-            if (bn.op.empty()) {
-                bn.op = "==";
-            }
-            auto res = std::from_chars(v.data(), v.data() + v.size(), bn.value);
-            if (res.ec != std::errc{} || res.ptr != v.data() + v.size()) {
-                throw spec_error(whole, fmt::format("invalid build_number `{}`", value));
-            }
-            bn.text = value;
-            spec.m_build_number = bn;
+            spec.m_build_number = build_number(value, entry.offset);
         } else if (key == "channel") {
-            spec.m_channel = value;
+            std::optional<std::string> subdir = spec.m_subdir;
+            set_channel(spec, value);
+            if (subdir && !spec.m_subdir) {
+                spec.m_subdir = subdir;
+            }
         } else if (key == "subdir") {
             spec.m_subdir = value;
         } else if (key == "track_features") {
@@ -302,14 +426,87 @@ MatchSpec MatchSpec::parse(std::string_view text) {
         } else if (key == "url") {
             spec.m_url = value;
         } else if (key == "license") {
-            spec.m_license = value;
+            spec.m_license = pattern(key, value, entry.offset, CaseFold::yes);
         } else if (key == "name") {
-            spec.m_name = value;
+            spec.m_name = lower(value);
         } else {
-            throw spec_error(whole, fmt::format("cannot match on field `{}`", key));
+            fail(fmt::format("cannot match on field `{}` (fields: name, version, build, "
+                             "build_number, channel, subdir, md5, sha256, fn, url, license, "
+                             "track_features, features)",
+                             key),
+                 entry.key_offset);
         }
     }
-    return spec;
+
+    BuildNumber build_number(std::string_view value, size_t offset) {
+        BuildNumber bn;
+        bn.text = std::string(value);
+        std::string_view v = trim(value);
+        if (v == "*") {
+            bn.op = "*";
+            return bn;
+        }
+        if (v.starts_with('^') || v.ends_with('$')) {
+            bn.op = "regex";
+            bn.regex = pattern("build_number", v, offset);
+            return bn;
+        }
+        for (std::string_view op : {"==", "!=", "<=", ">=", "<", ">", "="}) {
+            if (v.starts_with(op)) {
+                bn.op = op == "=" ? "==" : std::string(op);
+                v.remove_prefix(op.size());
+                break;
+            }
+        }
+        if (bn.op.empty()) {
+            bn.op = "==";
+        }
+        auto res = std::from_chars(v.data(), v.data() + v.size(), bn.value);
+        if (v.empty() || res.ec != std::errc{} || res.ptr != v.data() + v.size()) {
+            fail(fmt::format("invalid build_number `{}`: expected a number, `*`, an operator "
+                             "and a number (`>=2`) or a regex `^...$`",
+                             value),
+                 offset);
+        }
+        return bn;
+    }
+
+    std::string_view m_whole;
+    std::vector<std::string>* m_warnings;
+};
+
+std::expected<MatchSpec, SpecSyntaxError> MatchSpec::try_parse(std::string_view text,
+                                                               std::vector<std::string>* warnings) {
+    try {
+        return Parser(text, warnings).run();
+    } catch (const Failure& f) {
+        return std::unexpected(f.error);
+    }
+}
+
+MatchSpec MatchSpec::parse(std::string_view text) {
+    auto spec = try_parse(text);
+    if (!spec) {
+        throw bad_input(fmt::format("invalid match spec `{}`: {} (at column {})", text,
+                                    spec.error().message, spec.error().offset + 1),
+                        std::string(k_hint));
+    }
+    return std::move(*spec);
+}
+
+bool MatchSpec::BuildNumber::matches(std::int64_t b) const {
+    if (op == "*") {
+        return true;
+    }
+    if (op == "regex") {
+        return regex.matches(std::to_string(b));
+    }
+    return op == "=="   ? b == value
+           : op == "!=" ? b != value
+           : op == "<"  ? b < value
+           : op == "<=" ? b <= value
+           : op == ">"  ? b > value
+                        : b >= value;
 }
 
 bool MatchSpec::matches(const PackageRecord& record) const {
@@ -327,22 +524,11 @@ bool MatchSpec::matches(const PackageRecord& record, const Version& version) con
     if (!m_version.is_any() && !m_version.matches(version)) {
         return false;
     }
-    if (!m_build.empty() && !glob_matches(m_build, record.build)) {
+    if (!m_build.empty() && !m_build.matches(record.build)) {
         return false;
     }
-    if (m_build_number) {
-        std::int64_t b = record.build_number;
-        std::int64_t w = m_build_number->value;
-        const std::string& op = m_build_number->op;
-        bool ok = op == "=="   ? b == w
-                  : op == "!=" ? b != w
-                  : op == "<"  ? b < w
-                  : op == "<=" ? b <= w
-                  : op == ">"  ? b > w
-                               : b >= w;
-        if (!ok) {
-            return false;
-        }
+    if (m_build_number && !m_build_number->matches(record.build_number)) {
+        return false;
     }
     if (m_channel && !channel_matches(*m_channel, record.channel)) {
         return false;
@@ -362,7 +548,7 @@ bool MatchSpec::matches(const PackageRecord& record, const Version& version) con
     }
     if ((m_md5 && *m_md5 != record.md5) || (m_sha256 && *m_sha256 != record.sha256) ||
         (m_fn && *m_fn != record.fn) || (m_url && *m_url != record.url) ||
-        (m_license && *m_license != record.license)) {
+        (m_license && !m_license->matches(record.license))) {
         return false;
     }
     return true;
@@ -388,7 +574,8 @@ std::string MatchSpec::to_string() const {
             out += "==" + m_version.operand().to_string();
             version_exact = true;
         } else if (v.find_first_of("><|,") != std::string::npos ||
-                   m_version.op() == VersionSpec::Op::glob) {
+                   m_version.op() == VersionSpec::Op::glob ||
+                   m_version.op() == VersionSpec::Op::regex) {
             brackets.push_back(fmt::format("version='{}'", v));
         } else if (v.starts_with("!=") || v.starts_with("~=")) {
             if (!m_build.empty()) {
@@ -401,10 +588,10 @@ std::string MatchSpec::to_string() const {
         }
     }
     if (!m_build.empty()) {
-        if (m_build.find('*') == std::string::npos && version_exact) {
-            out += "=" + m_build;
+        if (m_build.kind() == StringPattern::Kind::exact && version_exact) {
+            out += "=" + m_build.to_string();
         } else {
-            brackets.push_back(quote_if_needed("build", m_build));
+            brackets.push_back(quote_if_needed("build", m_build.to_string()));
         }
     }
     if (m_build_number) {
@@ -426,7 +613,7 @@ std::string MatchSpec::to_string() const {
         brackets.push_back(quote_if_needed("sha256", *m_sha256));
     }
     if (m_license) {
-        brackets.push_back(quote_if_needed("license", *m_license));
+        brackets.push_back(quote_if_needed("license", m_license->to_string()));
     }
     if (m_fn) {
         brackets.push_back(quote_if_needed("fn", *m_fn));

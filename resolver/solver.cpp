@@ -8,15 +8,17 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "resolver/detail/solver_objective.h"
 #include "resolver/detail/solver_pool.h"
 
 namespace envpack {
 
 struct Solver::Impl {
     detail::SolverPool pool;
+    SolverOptions options;
     Impl(std::span<const ChannelRecords> channels, const VirtualPackages& virtuals,
-         SolverOptions options)
-        : pool(channels, virtuals, options) {}
+         SolverOptions opts)
+        : pool(channels, virtuals, opts), options(opts) {}
 };
 
 Solver::Solver(std::span<const ChannelRecords> channels, const VirtualPackages& virtuals,
@@ -196,6 +198,27 @@ std::expected<Solution, Unsatisfiable> Solver::solve(const std::vector<MatchSpec
             break;
         }
         active = std::move(tracked);
+    }
+    if (m_impl->options.solution_policy == SolutionPolicy::conda_objective) {
+        detail::ObjectiveInput input;
+        input.base_jobs = &job;
+        input.chosen = std::move(chosen);
+        std::set<std::string> kept;
+        for (const auto& want : preferred) {
+            kept.insert(want.name);  // a previous lock's choice stays
+        }
+        for (const auto& spec : specs) {
+            if (spec.has_exact_name() && !kept.contains(spec.name()) &&
+                std::find(input.names.begin(), input.names.end(), spec.name()) ==
+                    input.names.end()) {
+                input.names.push_back(spec.name());
+            }
+        }
+        if (!kept.contains("python") &&
+            std::find(input.names.begin(), input.names.end(), "python") == input.names.end()) {
+            input.names.push_back("python");
+        }
+        chosen = detail::optimise_solution(sp, input);
     }
     std::vector<const PackageRecord*> records;
     for (int e : chosen) {

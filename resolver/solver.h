@@ -5,6 +5,12 @@
 // - matching: every dependency is a MatchSpec matched by our code (libsolv namespace deps);
 // - preference, per package name: fewest track_features (legacy `features` count too), then
 //   highest version, then highest build number, then newest timestamp;
+// - the best solution, as conda classic's objective defines it (SolutionPolicy::conda_objective,
+//   the default): libsolv's answer is re-solved until no requested package, and no `python`, is
+//   older than in another solution that keeps the requested packages before it; then the number of
+//   tracked features is reduced, then the requested build numbers raised
+//   (detail/solver_objective.h). SolutionPolicy::first_found keeps libsolv's first answer.
+//   Requested names with a preferred record (a previous lock) are left where the lock has them;
 // - channels: strict priority — a name is taken only from the first channel that has it
 //   (ChannelPriority::disabled lets every channel compete, ranked as above);
 // - a record's legacy `features: F` depends on some package with `track_features: F`, as in conda;
@@ -39,9 +45,16 @@ enum class ChannelPriority { strict, disabled };
 // conda's `add_pip_as_python_dependency`: python 2.x/3.x records depend on pip.
 enum class PipAsPythonDependency { no, yes };
 
+// Which of several solutions a solve returns.
+enum class SolutionPolicy {
+    conda_objective,  // conda classic's lexicographic objective over the requested packages
+    first_found,      // libsolv's answer as is (local choices, as conda's libmamba solver)
+};
+
 struct SolverOptions {
     ChannelPriority channel_priority = ChannelPriority::strict;
     PipAsPythonDependency add_pip_as_python_dependency = PipAsPythonDependency::no;
+    SolutionPolicy solution_policy = SolutionPolicy::conda_objective;
 };
 
 struct SolveRequest {

@@ -11,38 +11,52 @@ namespace envpack {
 
 namespace {
 
-Error spec_error(std::string_view spec, std::string_view why) {
-    return bad_input(fmt::format("invalid version spec `{}`: {}", spec, why),
-                     "use e.g. 1.7, =1.7, 1.7.*, >=1.7,<2, 1.7|1.8, !=1.7.3 or ~=1.7.2");
+constexpr std::string_view k_hint =
+    "use e.g. 1.7, =1.7, 1.7.*, >=1.7,<2, 1.7|1.8, !=1.7.3, ~=1.7.2 or ^1\\.7\\.[0-9]+$";
+
+struct Failure {
+    SpecSyntaxError error;
+};
+
+[[noreturn]] void fail(std::string message, size_t offset) {
+    throw Failure{SpecSyntaxError{std::move(message), offset}};
 }
 
 }  // namespace
 
 class VersionSpecParser {
   public:
-    explicit VersionSpecParser(std::string_view whole) : m_whole(whole) {
-        for (char c : whole) {
-            if (!std::isspace(static_cast<unsigned char>(c))) {
-                m_text.push_back(c);
-            }
-        }
-    }
+    VersionSpecParser(std::string_view text, std::vector<std::string>* warnings)
+        : m_text(text), m_warnings(warnings) {}
 
     VersionSpec parse() {
-        if (m_text.empty()) {
-            throw spec_error(m_whole, "empty");
+        skip_space();
+        if (m_pos == m_text.size()) {
+            fail("empty", 0);
         }
         VersionSpec spec = parse_or();
+        skip_space();
         if (m_pos != m_text.size()) {
-            throw spec_error(m_whole, fmt::format("unexpected `{}`", m_text[m_pos]));
+            fail(fmt::format("unexpected `{}`", m_text[m_pos]), m_pos);
         }
         return spec;
     }
 
   private:
+    void skip_space() {
+        while (m_pos < m_text.size() && std::isspace(static_cast<unsigned char>(m_text[m_pos]))) {
+            ++m_pos;
+        }
+    }
+
+    bool at(char c) {
+        skip_space();
+        return m_pos < m_text.size() && m_text[m_pos] == c;
+    }
+
     VersionSpec parse_or() {
         std::vector<VersionSpec> parts{parse_and()};
-        while (m_pos < m_text.size() && m_text[m_pos] == '|') {
+        while (at('|')) {
             ++m_pos;
             parts.push_back(parse_and());
         }
@@ -51,7 +65,7 @@ class VersionSpecParser {
 
     VersionSpec parse_and() {
         std::vector<VersionSpec> parts{parse_atom()};
-        while (m_pos < m_text.size() && m_text[m_pos] == ',') {
+        while (at(',')) {
             ++m_pos;
             parts.push_back(parse_atom());
         }
@@ -69,29 +83,62 @@ class VersionSpecParser {
     }
 
     VersionSpec parse_atom() {
-        if (m_pos < m_text.size() && m_text[m_pos] == '(') {
-            ++m_pos;
+        if (at('(')) {
+            size_t open = m_pos++;
             VersionSpec inner = parse_or();
-            if (m_pos >= m_text.size() || m_text[m_pos] != ')') {
-                throw spec_error(m_whole, "missing `)`");
+            if (!at(')')) {
+                fail("missing `)`", open);
             }
             ++m_pos;
             return inner;
         }
-        size_t end = m_pos;
-        while (end < m_text.size() && m_text[end] != ',' && m_text[end] != '|' &&
-               m_text[end] != ')' && m_text[end] != '(') {
-            ++end;
+        if (at('^')) {
+            // conda's tokenizer: a regex runs from `^` to the first `$`, whatever it holds.
+            size_t start = m_pos;
+            size_t dollar = m_text.find('$', start);
+            if (dollar == std::string_view::npos) {
+                fail("a regular expression must start with `^` and end with `$`", start);
+            }
+            m_pos = dollar + 1;
+            return regex_leaf(start, m_text.substr(start, dollar + 1 - start));
         }
-        std::string leaf = m_text.substr(m_pos, end - m_pos);
-        m_pos = end;
+        size_t start = m_pos;
+        std::string leaf;
+        while (m_pos < m_text.size() &&
+               std::string_view(",|()").find(m_text[m_pos]) == std::string_view::npos) {
+            if (!std::isspace(static_cast<unsigned char>(m_text[m_pos]))) {
+                leaf.push_back(m_text[m_pos]);
+            }
+            ++m_pos;
+        }
         if (leaf.empty()) {
-            throw spec_error(m_whole, "empty constraint");
+            fail("empty constraint", start);
         }
-        return parse_leaf(leaf);
+        if (leaf.find('^') != std::string::npos || leaf.back() == '$') {
+            fail("a regular expression must start with `^` and end with `$`", start);
+        }
+        return parse_leaf(start, std::move(leaf));
     }
 
-    VersionSpec parse_leaf(std::string leaf) {
+    VersionSpec regex_leaf(size_t start, std::string_view pattern) {
+        auto re = compile_conda_regex(pattern);
+        if (!re) {
+            fail(re.error().message, start + re.error().offset);
+        }
+        VersionSpec s;
+        s.m_op = VersionSpec::Op::regex;
+        s.m_pattern = std::string(pattern);
+        s.m_regex = std::move(*re);
+        return s;
+    }
+
+    void warn(std::string message) {
+        if (m_warnings != nullptr) {
+            m_warnings->push_back(std::move(message));
+        }
+    }
+
+    VersionSpec parse_leaf(size_t start, std::string leaf) {
         VersionSpec s;
         if (leaf == "*" || leaf == "*.*") {
             return s;
@@ -109,25 +156,43 @@ class VersionSpecParser {
                 std::string operand = leaf.substr(k_ops[i].size());
                 if (operand.empty() ||
                     std::string_view("=<>!~").find(operand.front()) != std::string_view::npos) {
-                    throw spec_error(m_whole, fmt::format("invalid operator in `{}`", leaf));
+                    fail(fmt::format("invalid operator in `{}`", leaf), start);
                 }
                 s.m_op = k_op_values[i];
-                if (operand.ends_with(".*")) {
-                    operand.resize(operand.size() - 2);
-                    if (s.m_op == VersionSpec::Op::ne) {
-                        s.m_op = VersionSpec::Op::not_starts_with;
-                    } else if (s.m_op == VersionSpec::Op::compatible) {
-                        throw spec_error(m_whole, "`~=` cannot be combined with `.*`");
+                if (operand.ends_with(".*") ||
+                    (operand.ends_with("*") && s.m_op == VersionSpec::Op::ne)) {
+                    operand.resize(operand.size() - (operand.ends_with(".*") ? 2 : 1));
+                    switch (s.m_op) {
+                        case VersionSpec::Op::ne:
+                            s.m_op = VersionSpec::Op::not_starts_with;
+                            break;
+                        case VersionSpec::Op::compatible:
+                            fail("`~=` cannot be combined with `.*`", start);
+                        case VersionSpec::Op::eq:
+                            s.m_op = VersionSpec::Op::starts_with;
+                            warn(
+                                fmt::format("`{}` is read as the prefix `{}.*` (as CEP 29 and "
+                                            "conda's libmamba solver read it); conda's classic "
+                                            "solver reads it as `=={}` here",
+                                            leaf, operand, operand));
+                            break;
+                        case VersionSpec::Op::lt:
+                        case VersionSpec::Op::le:
+                        case VersionSpec::Op::gt:
+                            warn(
+                                fmt::format("`.*` after a relational operator is ignored, as conda "
+                                            "ignores it (with a deprecation warning): `{}` is read "
+                                            "as `{}{}`",
+                                            leaf, k_ops[i], operand));
+                            break;
+                        default:
+                            break;  // `=1.7.*` and `>=1.7.*` mean the same as without `.*`
                     }
-                    // `=1.7.*` and `>=1.7.*` mean the same as without `.*` (conda).
-                } else if (operand.ends_with("*") && s.m_op == VersionSpec::Op::ne) {
-                    operand.pop_back();
-                    s.m_op = VersionSpec::Op::not_starts_with;
                 }
-                s.m_version = parse_version(operand);
+                s.m_version = parse_version(start, operand);
                 return s;
             }
-            throw spec_error(m_whole, fmt::format("invalid operator in `{}`", leaf));
+            fail(fmt::format("invalid operator in `{}`", leaf), start);
         }
         std::string_view stripped = leaf;
         while (!stripped.empty() && stripped.back() == '*') {
@@ -146,33 +211,45 @@ class VersionSpecParser {
                 stripped.remove_suffix(1);
             }
             s.m_op = VersionSpec::Op::starts_with;
-            s.m_version = parse_version(stripped);
+            s.m_version = parse_version(start, stripped);
             return s;
-        }
-        if (leaf.front() == '^' || leaf.back() == '$') {
-            throw spec_error(m_whole, "regular expressions are not supported");
         }
         s.m_op = VersionSpec::Op::eq;
         s.m_bare = true;
-        s.m_version = parse_version(leaf);
+        s.m_version = parse_version(start, leaf);
         return s;
     }
 
-    Version parse_version(std::string_view text) {
+    Version parse_version(size_t start, std::string_view text) {
         Version v;
         if (!Version::try_parse(text, v)) {
-            throw spec_error(m_whole, fmt::format("invalid version `{}`", text));
+            fail(fmt::format("invalid version `{}`", text), start);
         }
         return v;
     }
 
-    std::string_view m_whole;
-    std::string m_text;
+    std::string_view m_text;
+    std::vector<std::string>* m_warnings;
     size_t m_pos = 0;
 };
 
+std::expected<VersionSpec, SpecSyntaxError> VersionSpec::try_parse(
+    std::string_view text, std::vector<std::string>* warnings) {
+    try {
+        return VersionSpecParser(text, warnings).parse();
+    } catch (const Failure& f) {
+        return std::unexpected(f.error);
+    }
+}
+
 VersionSpec VersionSpec::parse(std::string_view text) {
-    return VersionSpecParser(text).parse();
+    auto spec = try_parse(text);
+    if (!spec) {
+        throw bad_input(fmt::format("invalid version spec `{}`: {} (at offset {})", text,
+                                    spec.error().message, spec.error().offset),
+                        std::string(k_hint));
+    }
+    return std::move(*spec);
 }
 
 bool VersionSpec::matches(const Version& v) const {
@@ -199,6 +276,8 @@ bool VersionSpec::matches(const Version& v) const {
             return v.compatible_with(m_version);
         case Op::glob:
             return glob_matches(m_pattern, v.normalized());
+        case Op::regex:
+            return std::regex_search(v.to_string(), *m_regex);
         case Op::all_of:
             return std::all_of(m_children.begin(), m_children.end(),
                                [&](const VersionSpec& c) { return c.matches(v); });
@@ -233,6 +312,7 @@ std::string VersionSpec::to_string() const {
         case Op::compatible:
             return "~=" + v;
         case Op::glob:
+        case Op::regex:
             return m_pattern;
         case Op::all_of: {
             std::string out;

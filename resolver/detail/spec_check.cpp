@@ -1,17 +1,16 @@
 #include "resolver/detail/spec_check.h"
 
-#include "core/error.h"
 #include "resolver/match_spec.h"
 
 namespace envpack::detail {
 
-std::optional<std::string> check_match_spec(std::string_view spec) {
-    try {
-        MatchSpec::parse(spec);
-    } catch (const Error& e) {
-        return std::string(e.what());
+SpecCheck check_match_spec(std::string_view spec) {
+    SpecCheck out;
+    auto parsed = MatchSpec::try_parse(spec, &out.warnings);
+    if (!parsed) {
+        out.error = parsed.error();
     }
-    return std::nullopt;
+    return out;
 }
 
 }  // namespace envpack::detail

@@ -4,10 +4,17 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "resolver/string_pattern.h"  // SpecSyntaxError
 
 namespace envpack::detail {
 
-// nullopt when `spec` is a well-formed match spec; otherwise why it is not.
-std::optional<std::string> check_match_spec(std::string_view spec);
+struct SpecCheck {
+    std::optional<SpecSyntaxError> error;  // why it does not parse, and where in the spec
+    std::vector<std::string> warnings;     // forms conda reads differently or deprecates
+};
+
+SpecCheck check_match_spec(std::string_view spec);
 
 }  // namespace envpack::detail

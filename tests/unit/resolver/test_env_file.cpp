@@ -85,11 +85,11 @@ TEST_CASE("env file: errors carry file:line:column and the line with a caret", "
         CHECK(msg.find("env.yml:2:1: unknown key `chanels`") != std::string::npos);
         CHECK(msg.find("\n  chanels:\n  ^") != std::string::npos);
     }
-    SECTION("malformed match spec, column of the entry") {
+    SECTION("malformed match spec, column of the offending character") {
         std::string msg = parse_error("dependencies:\n  - python=3.6\n  - numpy[version='>=1'\n");
-        CHECK(msg.find("env.yml:3:5:") != std::string::npos);
+        CHECK(msg.find("env.yml:3:10:") != std::string::npos);
         CHECK(msg.find("numpy[version='>=1'") != std::string::npos);
-        CHECK(msg.find("\n      ^") != std::string::npos);
+        CHECK(msg.find("\n           ^") != std::string::npos);
     }
     SECTION("malformed YAML") {
         std::string msg = parse_error("name: a\ndependencies: [python\n  - x: :\n");

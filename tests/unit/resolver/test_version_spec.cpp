@@ -111,7 +111,7 @@ TEST_CASE("version spec: canonical strings round-trip") {
 
 TEST_CASE("version spec: malformed specs are bad input naming the spec") {
     for (const char* bad :
-         {"", ">=", "=>1.7", "1.7,", "(1.7", "1.7)", "~=1.7.*", ">=1.0$", "^1.7$", "<<1"}) {
+         {"", ">=", "=>1.7", "1.7,", "(1.7", "1.7)", "~=1.7.*", ">=1.0$", "^1.7", "<<1"}) {
         INFO(bad);
         try {
             VersionSpec::parse(bad);

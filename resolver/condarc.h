@@ -1,0 +1,50 @@
+// conda's channel configuration (`.condarc`): which channels a request uses and what a channel
+// name stands for.
+//
+// Keys read (every other key of a .condarc is conda's business and ignored): `channels` (a list),
+// `channel_alias` (the base URL of channel names, default `https://conda.anaconda.org`),
+// `custom_channels` (NAME: BASE_URL — `NAME` and `NAME/label/x` then live under BASE_URL/NAME),
+// `default_channels` (what `defaults` expands to; conda's Linux default when absent) and
+// `channel_priority` (`strict`, `flexible`, `disabled`).
+//
+// `Condarc::parse` is pure: YAML text in, value out; malformed YAML or a wrongly typed key is a
+// bad-input Error with file:line:column. `Condarc::locate` says which file conda would read: the
+// `CONDARC` environment variable when set, else `~/.condarc` when it exists. `expand` maps one
+// channel as written (in an environment file or in `channels`) to the base URLs it stands for, in
+// order: `defaults` to `default_channels`, a custom channel under its base, a URL or a local path
+// as is, any other name under `channel_alias`. Tokens (`/t/TOKEN/`) pass through unchanged;
+// `redact_token` hides them for display.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace envpack {
+
+enum class CondarcPriority { strict, flexible, disabled };
+
+struct Condarc {
+    std::vector<std::string> channels;
+    std::string channel_alias = "https://conda.anaconda.org";
+    std::map<std::string, std::string> custom_channels;
+    std::vector<std::string> default_channels = {"https://repo.anaconda.com/pkgs/main",
+                                                 "https://repo.anaconda.com/pkgs/r"};
+    std::optional<CondarcPriority> channel_priority;  // unset: conda's default (flexible)
+
+    static Condarc parse(std::string_view text, const std::filesystem::path& file);
+    static Condarc load(const std::filesystem::path& file);
+    // `CONDARC` when non-empty (`condarc_env`), else `home/.condarc` when it exists.
+    static std::optional<std::filesystem::path> locate(const char* condarc_env,
+                                                       const std::filesystem::path& home);
+
+    std::vector<std::string> expand(std::string_view channel) const;
+};
+
+// `https://host/t/SECRET/chan` -> `https://host/t/<TOKEN>/chan`; other text unchanged.
+std::string redact_token(std::string_view url);
+
+}  // namespace envpack
