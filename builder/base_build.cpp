@@ -319,7 +319,6 @@ std::map<std::string, std::string> virtual_packages(const BaseLock& lock, const 
         v["__glibc"] = debian_upstream_version(libc->version);
     }
     v["__unix"] = "0";
-    v["__linux"] = "0";
     if (tk != nullptr) {
         v["__cuda"] = cuda_major_minor(tk->version.version);
     }
@@ -466,7 +465,7 @@ BaseBuildResult build_base_image(Store& store, const BaseBuildOptions& o, Log& l
     }
 
     // 3. build cache
-    Hasher bk = options_hasher("envpack.base.build.v1", o);
+    Hasher bk = options_hasher("envpack.base.build.v2", o);
     bk.add("lock", lock->content_digest());
     BaseRecipe keyed = recipe;
     keyed.name.clear();

@@ -18,21 +18,13 @@ EnvBuildResult build_env_file(Store& store, const EnvBuildRequest& request, Http
 
     BuildOptions options = request.build;
     if (request.base) {
-        const std::string name = request.base->store_name();
-        options.base = name;
-        auto desc = store.resolve(name);
-        if (!desc && !request.base->domain().empty()) {
-            RegistryClient client(request.registry, log);
-            client.pull(store, *request.base);
-            desc = store.resolve(name);
-        }
-        if (!desc) {
-            throw bad_input(
-                fmt::format("build: base image `{}` is not in the local store `{}`", name,
-                            store.root().string()),
-                "import or pull it first (envpack import ROOTFS -t NAME, envpack pull REF)");
-        }
-        const ImageConfig base_config = store.read_config(store.read_manifest(*desc));
+        BaseContext context;
+        context.home = options.home;
+        context.registry = request.registry;
+        context.source_date_epoch = options.source_date_epoch;
+        const EnsuredBase base = ensure_base(store, *request.base, context, log);
+        options.base = base.name;
+        const ImageConfig base_config = store.read_config(store.read_manifest(base.manifest));
         out.virtual_overrides = virtual_overrides_from_labels(base_config.labels);
     }
     out.virtual_overrides.insert(out.virtual_overrides.end(), request.virtual_overrides.begin(),

@@ -2,9 +2,10 @@
 // lock (made, refreshed, refused or taken as is, resolver/lock.h) → image (image_build.h) →
 // optional push with the registry build cache (registry/build_cache.h).
 //
-// Before locking, the base image is put into the store (pulled when it names a registry and is
-// missing) and its `org.envpack.virtual-packages` label (image_config.h) read: the target's
-// virtual packages are the platform defaults, then the base's label, then `virtual_overrides`
+// Before locking, the base image is put into the store (base_source.h: a recipe built on demand
+// and cached, or a reference pulled when it names a registry and is missing) and its
+// `org.envpack.virtual-packages` label (image_config.h) read: the target's virtual packages are the
+// platform defaults, then the base's label, then `virtual_overrides`
 // (`--virtual`). Switching to a base that declares `__cuda` therefore makes an old lock stale.
 //
 // The lock lives at `lock_file`: by default `conda-lock.yml` beside the environment file; the
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "builder/base_source.h"
 #include "builder/image_build.h"
 #include "registry/client.h"
 #include "registry/reference.h"
@@ -31,10 +33,10 @@ struct EnvBuildRequest {
     std::vector<std::string> virtual_overrides;  // `--virtual`, applied after the base's label
     Offline offline = Offline::no;
     ChannelOptions channel_options;
-    std::optional<ImageRef> base;  // none: no base
-    std::optional<ImageRef> push;  // push target, also used as the remote build cache
-    BuildOptions build;            // `base` and `remote_cache` are filled from the fields above
-    RegistryOptions registry;      // for pulling the base and pushing
+    std::optional<BaseSource> base;  // none: no base
+    std::optional<ImageRef> push;    // push target, also used as the remote build cache
+    BuildOptions build;              // `base` and `remote_cache` are filled from the fields above
+    RegistryOptions registry;        // for pulling the base and pushing
 };
 
 struct EnvBuildResult {

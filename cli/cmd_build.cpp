@@ -1,5 +1,5 @@
 // envpack build -f ENV.yml [--lock FILE] [--locked|--frozen] [-p PLATFORM] [--virtual N=V]...
-//               [--base REF] [-t NAME[:TAG]] [--compression gzip|zstd] [--max-layers N]
+//               [--base REF|RECIPE.yaml] [-t NAME[:TAG]] [--compression gzip|zstd] [--max-layers N]
 //               [--prefix /opt/conda] [--offline] [--push REF] [--explain] [--json]
 // Fills an EnvBuildRequest and calls build_env_file (builder/env_build.h): the lock is made or
 // refreshed when missing or stale (said on stderr), the image built or found in the cache, and
@@ -66,7 +66,7 @@ int cmd_build(Context& ctx, const std::vector<std::string>& argv) {
         request.channel_options.channel_alias = *alias;
     }
     if (auto b = args.value("--base")) {
-        request.base = ImageRef::parse(*b);
+        request.base = BaseSource::parse(*b, std::filesystem::current_path());
     }
     if (auto t = args.value("--tag")) {
         options.tag = ImageRef::parse(*t).store_name();

@@ -13,6 +13,7 @@
 
 #include "builder/snapshot.h"
 #include "builder/unpack_cache.h"
+#include "cli/job_image.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/process_tree.h"
@@ -108,25 +109,12 @@ int run_attached(Context& ctx, const JobSpec& job, const RunRecord& record, RunS
     status.runtime = to_string(runtime.kind);
 
     Store store(ctx.store_dir());
-    std::optional<std::string> ref = image_reference(job);
-    if (!ref) {
-        throw job.error_at(
-            job.environment.mark,
-            "building the environment on demand is not implemented by `run` yet",
-            "build it first (envpack build / envpack base build) and name the image");
-    }
-    auto parsed = ImageRef::try_parse(*ref);
-    if (!parsed) {
-        throw job.error_at(job.environment.mark,
-                           fmt::format("`{}` is not an image reference", *ref));
-    }
-    std::string name = parsed->store_name();
-    auto desc = fs::exists(ctx.store_dir() / "index.json") ? store.resolve(name) : std::nullopt;
-    if (!desc) {
-        throw Error(fmt::format("the image {} is not in the local store {}", name,
-                                ctx.store_dir().string()),
-                    "build, import or pull it first (`envpack images` lists the store)",
-                    ExitCode::run_failed);
+    const JobImage image = ensure_job_image(ctx, job, store);
+    const std::string& name = image.name;
+    const Descriptor* desc = &image.manifest;
+    if (image.origin != "store" && ctx.log.level() != LogLevel::quiet) {
+        std::fprintf(stderr, "envpack: run %s: image %s (%s)\n", record.id().c_str(), name.c_str(),
+                     image.origin.c_str());
     }
     PlanContext pc;
     pc.run_id = record.id();

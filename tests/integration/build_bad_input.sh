@@ -43,7 +43,7 @@ mv "$S/dep.tar.bz2" "$S/channel/linux-64/dep-1.0-0.tar.bz2"
 
 # 3. A base image that is not in the store.
 expect_exit 2 "$ENVPACK" build -f "$S/env.yml" --base nope/base:9 -t test/env:1
-grep -q 'base image `nope/base:9` is not in the local store' "$S/err" || { cat "$S/err"; fail "missing base message"; }
+grep -q 'image `nope/base:9` is not in the local store' "$S/err" || { cat "$S/err"; fail "missing base message"; }
 store_is_valid "missing base"
 
 # 4. No lock, and a stale lock, with --locked (without it, build locks first:

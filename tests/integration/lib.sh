@@ -226,3 +226,16 @@ oci_validator() {
   fi
   echo "$bin"
 }
+
+# The small base image of the base_image fixture (tests/CMakeLists.txt: a script that names
+# base-image.env requires the fixture), put into this test's own ENVPACK_HOME without copying:
+# the store's blobs and the base build caches are hard links (blobs are immutable, and every file
+# envpack rewrites is replaced by rename, so the fixture's copies never change). Sets BASE_IMAGE_*.
+use_base_image() {
+  local env_file="${ENVPACK_BUILD_DIR:?}/base-image.env"
+  [ -f "$env_file" ] || skip "the base_image fixture did not build (see integration: base_fixture)"
+  source "$env_file"
+  mkdir -p "$ENVPACK_HOME"
+  cp -al "$BASE_IMAGE_HOME/store" "$ENVPACK_HOME/store" || fail "cannot link the fixture's store"
+  if [ -d "$BASE_IMAGE_HOME/base" ]; then cp -al "$BASE_IMAGE_HOME/base" "$ENVPACK_HOME/base" || fail "cannot link the fixture's base caches"; fi
+}

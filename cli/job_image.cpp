@@ -1,0 +1,95 @@
+#include "cli/job_image.h"
+
+#include <fmt/format.h>
+
+#include "builder/base_source.h"
+#include "builder/env_build.h"
+#include "builder/layer.h"
+#include "cli/http_env.h"
+#include "core/error.h"
+#include "core/http.h"
+#include "resolver/lock.h"
+
+namespace envpack::cli {
+
+namespace {
+
+BaseContext base_context(const Context& ctx) {
+    BaseContext c;
+    c.home = ctx.home;
+    c.source_date_epoch = source_date_epoch_from_env();
+    if (const char* m = std::getenv("ENVPACK_MMDEBSTRAP"); m != nullptr && *m != '\0') {
+        c.mmdebstrap = m;
+    }
+    return c;
+}
+
+BaseSource job_base_source(const JobSpec& job, const std::string& value) {
+    if (job.environment.kind == JobEnvironment::Kind::recipe ||
+        job.environment.kind == JobEnvironment::Kind::conda) {
+        if (!looks_like_recipe(value) && !ImageRef::try_parse(value)) {
+            throw job.error_at(
+                job.environment.mark,
+                fmt::format("`{}` is neither an image reference nor a recipe", value));
+        }
+        return BaseSource::parse(value, job.base_dir);
+    }
+    if (!ImageRef::try_parse(value)) {
+        throw job.error_at(job.environment.mark,
+                           fmt::format("`{}` is not an image reference", value));
+    }
+    return BaseSource::parse(value, job.base_dir);
+}
+
+// A reference missing from the store is the run's own failure (125), as before it starts.
+EnsuredBase ensure(Context& ctx, Store& store, const BaseSource& source) {
+    try {
+        return ensure_base(store, source, base_context(ctx), ctx.log);
+    } catch (const Error& e) {
+        if (source.kind == BaseSource::Kind::reference && e.kind() == ErrorKind::bad_input) {
+            throw e.with_exit_code(ExitCode::run_failed);
+        }
+        throw;
+    }
+}
+
+}  // namespace
+
+JobImage ensure_job_image(Context& ctx, const JobSpec& job, Store& store) {
+    const JobEnvironment& env = job.environment;
+    const std::string value =
+        env.kind == JobEnvironment::Kind::azureml ? env.azureml_image() : env.image;
+    const BaseSource source = job_base_source(job, value);
+    if (env.kind != JobEnvironment::Kind::conda) {
+        EnsuredBase base = ensure(ctx, store, source);
+        std::string origin = source.kind == BaseSource::Kind::recipe
+                                 ? fmt::format("built from recipe {}", source.recipe.string())
+                             : base.pulled ? "pulled"
+                                           : "store";
+        if (source.kind == BaseSource::Kind::recipe && !base.built) {
+            origin = fmt::format("recipe {} (cached)", source.recipe.string());
+        }
+        return {base.name, base.manifest, origin};
+    }
+
+    EnvBuildRequest request;
+    request.env_file = job.base_dir / env.conda_file;
+    request.lock_file = home_lock_path(ctx.home, request.env_file);
+    request.lock_mode = LockPolicy::refresh;
+    request.base = source;
+    request.build.home = ctx.home;
+    request.build.source_date_epoch = source_date_epoch_from_env();
+    HttpClient http(http_options_from_env(ctx.log));
+    EnvBuildResult built = build_env_file(store, request, &http, ctx.log);
+    auto desc = store.resolve(built.image.name);
+    if (!desc) {
+        throw Error(fmt::format("the environment image {} vanished from the store {}",
+                                built.image.name, store.root().string()),
+                    "run `envpack gc` and try again");
+    }
+    return {built.image.name, *desc,
+            fmt::format("{} from {} + {}", built.image.cached ? "cached" : "built", env.image,
+                        env.conda_file)};
+}
+
+}  // namespace envpack::cli
