@@ -51,8 +51,26 @@ if [ "$(id -u)" = 0 ] && command -v mmdebstrap >/dev/null; then
   grep -q 'mmdebstrap failed' "$SCRATCH/err" || { cat "$SCRATCH/err"; fail "mmdebstrap failure not reported"; }
   [ ! -e "$SCRATCH/dead-mirror.lock" ] || fail "a lock was written for a failed build"
 
-  # Not covered here yet: an unknown Debian package (exit 2 naming it; needs a full mmdebstrap
-  # update against a mirror, too slow for this test on a loaded machine).
+  # An unknown Debian package: exit 2 naming it. apt's answer comes from a real mmdebstrap and
+  # apt over a local repository of the base fixture's .debs (base-image.env); mmdebstrap runs with
+  # --simulate so that it stops where apt resolves the packages (a full install of the essential
+  # set before apt reports the name would take minutes).
+  if [ -f "${ENVPACK_BUILD_DIR:-}/base-image.env" ] && command -v apt-ftparchive >/dev/null; then
+    source "$ENVPACK_BUILD_DIR/base-image.env"
+    repo="$SCRATCH/repo"; mkdir -p "$repo/pool" "$repo/dists/bookworm/main/binary-amd64"
+    cp -l "$BASE_IMAGE_HOME"/base/debs/*.deb "$repo/pool/" 2>/dev/null || cp "$BASE_IMAGE_HOME"/base/debs/*.deb "$repo/pool/"
+    (cd "$repo" && apt-ftparchive packages pool > dists/bookworm/main/binary-amd64/Packages &&
+      apt-ftparchive -o APT::FTPArchive::Release::Suite=bookworm -o APT::FTPArchive::Release::Codename=bookworm \
+        -o APT::FTPArchive::Release::Architectures=amd64 -o APT::FTPArchive::Release::Components=main \
+        release dists/bookworm > dists/bookworm/Release) || fail "local repository"
+    printf '#!/bin/sh\nexec mmdebstrap --simulate "$@"\n' > "$SCRATCH/mmdebstrap-sim"; chmod +x "$SCRATCH/mmdebstrap-sim"
+    printf 'debian:\n  mirror: "deb [trusted=yes] copy://%s bookworm main"\n  packages: [openmpi-bin, nosuchpkg-xyz]\n' "$repo" > "$SCRATCH/unknown.yaml"
+    ENVPACK_MMDEBSTRAP="$SCRATCH/mmdebstrap-sim" expect_exit 2 "$ENVPACK" base build "$SCRATCH/unknown.yaml"
+    grep -q 'Debian package `nosuchpkg-xyz` does not exist in bookworm' "$SCRATCH/err" || { cat "$SCRATCH/err"; fail "unknown package not named"; }
+    [ ! -e "$SCRATCH/unknown.lock" ] || fail "a lock was written for an unknown package"
+  else
+    skip_part "unknown Debian package (needs the base_image fixture and apt-utils)"
+  fi
 fi
 
 [ "$(store_state)" = "$before" ] || { ls -la "$ENVPACK_HOME/store" "$ENVPACK_HOME/base/tmp" 2>&1; fail "the store or the build's temp folder changed"; }
