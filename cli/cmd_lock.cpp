@@ -8,6 +8,7 @@
 // Exit codes: 2 for a malformed environment file or usage, 3 when the environment cannot be
 // solved (with the solver's explanation), 1 for channel or I/O failures.
 #include <cstdio>
+#include <cstdlib>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -20,6 +21,7 @@
 #include "core/fs.h"
 #include "core/http.h"
 #include "core/log.h"
+#include "resolver/condarc.h"
 #include "resolver/env_file.h"
 #include "resolver/lock.h"
 
@@ -34,6 +36,7 @@ int cmd_lock(Context& ctx, const std::vector<std::string>& argv) {
                {"--explicit", "", false},
                {"--offline", "", false},
                {"--channel-alias", "", true},
+               {"--solution", "", true},
                {"--json", "", false}});
     args.expect_at_most(0);
     auto file = args.value("--file");
@@ -57,9 +60,38 @@ int cmd_lock(Context& ctx, const std::vector<std::string>& argv) {
     HttpClient http(http_options_from_env(ctx.log));
     options.http = &http;
 
+    if (auto policy = args.value("--solution")) {
+        if (*policy != "best" && *policy != "first") {
+            throw bad_input(
+                fmt::format("lock: --solution must be best or first, got `{}`", *policy));
+        }
+        options.solver_options.solution_policy =
+            *policy == "first" ? SolutionPolicy::first_found : SolutionPolicy::conda_objective;
+    }
+
     EnvSpec spec = EnvSpec::load(*file);
     for (const auto& note : spec.notes) {
         ctx.log.warn(note);
+    }
+    const char* home = std::getenv("HOME");
+    if (auto rc_path = Condarc::locate(std::getenv("CONDARC"), home != nullptr ? home : "")) {
+        Condarc rc = Condarc::load(*rc_path);
+        if (!args.value("--channel-alias")) {
+            options.channel_options.channel_alias = rc.channel_alias;
+        }
+        if (rc.channel_priority == CondarcPriority::disabled) {
+            options.solver_options.channel_priority = ChannelPriority::disabled;
+        }
+        std::vector<std::string> channels;
+        std::vector<SourcePos> positions;
+        for (auto& [channel, from] : rc.channels_for(spec.channels)) {
+            channels.push_back(std::move(channel));
+            positions.push_back(from < spec.channel_pos.size() ? spec.channel_pos[from]
+                                                               : SourcePos{});
+        }
+        spec.channels = std::move(channels);
+        spec.channel_pos = std::move(positions);
+        ctx.log.infof("lock: channel settings from {}", rc_path->string());
     }
     auto solved = lock_environment(spec, options, ctx.log);
     if (!solved) {

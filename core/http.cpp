@@ -551,7 +551,10 @@ std::string redact(std::string_view text) {
             R"(((?:access_|refresh_|identity)?token|password|secret|auth)(["']?\s*[=:]\s*["']?)[^&\s"',}]+)",
             std::regex::icase),
     };
+    // conda channel tokens: https://host/t/TOKEN/channel
+    static const std::regex k_conda_token(R"((/t/)[A-Za-z0-9_.~-]{6,}(?=/|$|\s))");
     std::string out(text);
+    out = std::regex_replace(out, k_conda_token, "$1<redacted>");
     out = std::regex_replace(out, k_patterns[0], "$1$2 <redacted>");
     out = std::regex_replace(out, k_patterns[1], "$1<redacted>@");
     out = std::regex_replace(out, k_patterns[2], "$1$2<redacted>");

@@ -277,18 +277,18 @@ Repodata RepodataFetcher::fetch_remote(const Channel& channel, std::string_view 
 
     if (m_options.offline == Offline::yes) {
         if (!cached) {
-            throw Error(fmt::format("fetch repodata `{}`: offline and not in the cache ({})", base,
-                                    entry.string()),
+            throw Error(fmt::format("fetch repodata `{}`: offline and not in the cache ({})",
+                                    redact(base), entry.string()),
                         "run once without --offline to fill the repodata cache");
         }
         return read_cached(json_path, base, origin);
     }
     if (cached && state->fetched_at + state->max_age > now_seconds()) {
-        m_log.debug(fmt::format("repodata `{}`: cached copy is fresh", base));
+        m_log.debug(fmt::format("repodata `{}`: cached copy is fresh", redact(base)));
         return read_cached(json_path, base, origin);
     }
     if (m_http == nullptr) {
-        throw Error(fmt::format("fetch repodata `{}`: no HTTP client", base));
+        throw Error(fmt::format("fetch repodata `{}`: no HTTP client", redact(base)));
     }
 
     std::string last_failure;
@@ -324,7 +324,7 @@ Repodata RepodataFetcher::fetch_remote(const Channel& channel, std::string_view 
                                        state->fetched_at));
                 return read_cached(json_path, base, origin);
             }
-            throw e.with_context(fmt::format("fetch repodata `{}`", url));
+            throw e.with_context(fmt::format("fetch repodata `{}`", redact(url)));
         }
         CacheState next;
         next.url = url;
@@ -341,7 +341,7 @@ Repodata RepodataFetcher::fetch_remote(const Channel& channel, std::string_view 
                 next.last_modified = state->last_modified;
             }
             next.save(state_path);
-            m_log.debug(fmt::format("repodata `{}`: not modified", url));
+            m_log.debug(fmt::format("repodata `{}`: not modified", redact(url)));
             return read_cached(json_path, base, origin);
         }
         if (response.status == 200) {
@@ -355,7 +355,7 @@ Repodata RepodataFetcher::fetch_remote(const Channel& channel, std::string_view 
             next.save(state_path);
             return read_cached(json_path, base, origin);
         }
-        last_failure = fmt::format("fetch repodata `{}`: HTTP {}", url, response.status);
+        last_failure = fmt::format("fetch repodata `{}`: HTTP {}", redact(url), response.status);
         if (response.status == 404) {
             continue;  // try the next variant
         }
@@ -368,9 +368,9 @@ Repodata RepodataFetcher::fetch_remote(const Channel& channel, std::string_view 
                     "the channel server failed; try again later or use --offline with a cache")
             .with_http_status(response.status);
     }
-    throw not_found_error(
-        last_failure,
-        fmt::format("check that channel `{}` exists and has a `{}` subdir", channel.name(), subdir))
+    throw not_found_error(last_failure,
+                          fmt::format("check that channel `{}` exists and has a `{}` subdir",
+                                      redact(channel.name()), subdir))
         .with_http_status(404);
 }
 

@@ -111,19 +111,22 @@ std::vector<std::string> Condarc::expand(std::string_view channel) const {
     return {channel_alias + "/" + c};
 }
 
-std::string redact_token(std::string_view url) {
-    std::string out(url);
-    size_t at = out.find("/t/");
-    if (at == std::string::npos) {
-        return out;
-    }
-    size_t start = at + 3;
-    size_t end = out.find('/', start);
-    if (end == std::string::npos) {
-        end = out.size();
-    }
-    if (end > start) {
-        out.replace(start, end - start, "<TOKEN>");
+std::vector<std::pair<std::string, size_t>> Condarc::channels_for(
+    const std::vector<std::string>& written) const {
+    std::vector<std::pair<std::string, size_t>> out;
+    const bool own = written.empty();
+    const std::vector<std::string>& list = own ? channels : written;
+    for (size_t i = 0; i < list.size(); ++i) {
+        const std::string& c = list[i];
+        size_t from = own ? SIZE_MAX : i;
+        std::string first = c.substr(0, c.find('/'));
+        if (c == "defaults" || (!is_url_or_path(c) && custom_channels.contains(first))) {
+            for (auto& url : expand(c)) {
+                out.emplace_back(std::move(url), from);
+            }
+        } else {
+            out.emplace_back(c, from);
+        }
     }
     return out;
 }

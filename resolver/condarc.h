@@ -12,8 +12,8 @@
 // `CONDARC` environment variable when set, else `~/.condarc` when it exists. `expand` maps one
 // channel as written (in an environment file or in `channels`) to the base URLs it stands for, in
 // order: `defaults` to `default_channels`, a custom channel under its base, a URL or a local path
-// as is, any other name under `channel_alias`. Tokens (`/t/TOKEN/`) pass through unchanged;
-// `redact_token` hides them for display.
+// as is, any other name under `channel_alias`. Tokens (`/t/TOKEN/`) pass through unchanged
+// (core/http.h `redact` hides them in messages).
 #pragma once
 
 #include <filesystem>
@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace envpack {
@@ -42,9 +43,13 @@ struct Condarc {
                                                        const std::filesystem::path& home);
 
     std::vector<std::string> expand(std::string_view channel) const;
-};
 
-// `https://host/t/SECRET/chan` -> `https://host/t/<TOKEN>/chan`; other text unchanged.
-std::string redact_token(std::string_view url);
+    // The channels a request uses, each with the index of the entry of `written` it came from
+    // (SIZE_MAX: from this file): `written` (an environment file's `channels`), or this file's
+    // `channels` when `written` is empty; `defaults` and custom channels replaced by their URLs,
+    // other names kept for the channel alias.
+    std::vector<std::pair<std::string, size_t>> channels_for(
+        const std::vector<std::string>& written) const;
+};
 
 }  // namespace envpack

@@ -290,7 +290,7 @@ std::expected<LockFile, LockUnsatisfiable> lock_environment(const EnvSpec& spec,
         const VirtualPackages virtuals =
             target_virtual_packages(platform, options.virtual_overrides);
         auto t1 = std::chrono::steady_clock::now();
-        Solver solver(channel_records, virtuals, SolverOptions{});
+        Solver solver(channel_records, virtuals, options.solver_options);
         auto result = solver.solve(specs, preferred);
         log.infof("{}: solved in {:.3f} s ({} of {} records reached by the request{})", platform,
                   seconds_since(t1), solver.reached_count(), solver.record_count(),

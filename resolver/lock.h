@@ -46,6 +46,7 @@ struct LockOptions {
     std::vector<std::string> virtual_overrides;
     Offline offline = Offline::no;
     ChannelOptions channel_options;
+    SolverOptions solver_options;          // channel priority, solution policy (solver.h)
     std::filesystem::path repodata_cache;  // usually $ENVPACK_HOME/repodata
     HttpClient* http = nullptr;            // null: local channels and the offline cache only
     // A previous lock whose versions are preferred where the request allows them; null: none.

@@ -30,7 +30,7 @@ grep -q '^  \^' "$T/err" || fail "no caret under the unknown key"
 grep -q '^  dependecies:' "$T/err" || fail "the offending line is not shown"
 
 printf 'channels: [conda-forge]\ndependencies:\n  - python >=3.9\n  - numpy[version=1\n' > "$T/spec.yml"
-expect 2 "spec.yml:4:5: .*numpy\\[version=1" -- -f "$T/spec.yml"
+expect 2 "spec.yml:4:10: .*numpy\\[version=1" -- -f "$T/spec.yml"
 
 expect 2 "environment file .*/nope.yml" -- -f "$T/nope.yml"
 expect 2 "missing -f" --

@@ -1,5 +1,5 @@
 // .condarc: the channel keys, conda's expansion of channel names, where the file is found, and
-// token redaction.
+// the channels a request uses.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -74,8 +74,17 @@ TEST_CASE("condarc: CONDARC, then ~/.condarc") {
     std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("condarc: tokens are redacted for display") {
-    CHECK(envpack::redact_token("https://h.example.com/t/s3cr3t/chan/linux-64") ==
-          "https://h.example.com/t/<TOKEN>/chan/linux-64");
-    CHECK(envpack::redact_token("https://h.example.com/chan") == "https://h.example.com/chan");
+TEST_CASE("condarc: the channels a request uses") {
+    auto rc = Condarc::parse(R"(
+channels: [conda-forge, defaults]
+default_channels: [https://repo.example.com/pkgs/main]
+custom_channels: {private: "https://private.example.com/t/s3cr3t"}
+)",
+                             "rc");
+    using List = std::vector<std::pair<std::string, size_t>>;
+    CHECK(rc.channels_for({}) ==
+          List{{"conda-forge", SIZE_MAX}, {"https://repo.example.com/pkgs/main", SIZE_MAX}});
+    CHECK(
+        rc.channels_for({"private", "bioconda", "./local"}) ==
+        List{{"https://private.example.com/t/s3cr3t/private", 0}, {"bioconda", 1}, {"./local", 2}});
 }
