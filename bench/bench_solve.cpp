@@ -1,6 +1,10 @@
 // Solve-time benchmark entry point, for bench/*.sh:
 //
-//   bench_solve [--platform P] [--repeat N] [--virtual NAME=VERSION]... REPODATA... -- SPEC...
+//   bench_solve [--platform P] [--repeat N] [--virtual NAME=VERSION]... [--first-found]
+//               REPODATA... -- SPEC...
+//
+// --first-found keeps libsolv's first answer (SolutionPolicy::first_found): the difference to the
+// default is the cost of conda's objective pass.
 //
 // Each REPODATA is a channel directory (its PLATFORM/ and noarch/ repodata.json are merged) or one
 // repodata file (.json, .json.zst, .json.bz2); they are channels in priority order. Prints, one
@@ -73,6 +77,7 @@ int run(int argc, char** argv) {
     std::vector<std::filesystem::path> sources;
     std::vector<envpack::MatchSpec> specs;
     bool in_specs = false;
+    envpack::SolverOptions options;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (in_specs) {
@@ -85,6 +90,8 @@ int run(int argc, char** argv) {
             repeat = std::max(1, std::stoi(argv[++i]));
         } else if (a == "--virtual" && i + 1 < argc) {
             overrides.push_back(argv[++i]);
+        } else if (a == "--first-found") {
+            options.solution_policy = envpack::SolutionPolicy::first_found;
         } else {
             sources.emplace_back(a);
         }
@@ -109,7 +116,7 @@ int run(int argc, char** argv) {
     }
     t0 = std::chrono::steady_clock::now();
     double c0 = cpu_now();
-    envpack::Solver solver(channels, virtuals);
+    envpack::Solver solver(channels, virtuals, options);
     double pool_s = seconds_since(t0);
     double pool_cpu = cpu_now() - c0;
     double first_s = 0;
