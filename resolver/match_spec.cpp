@@ -214,10 +214,10 @@ class MatchSpec::Parser {
         if (s.empty()) {
             fail("empty spec", 0);
         }
-        if (s.ends_with(".tar.bz2") || s.ends_with(".conda")) {
-            fail("package file names and URLs are not accepted as match specs", offset_of(s));
-        }
         MatchSpec spec;
+        if (s.ends_with(".tar.bz2") || s.ends_with(".conda")) {
+            return package_url(s);
+        }
         if (s.ends_with('@') && s.find_first_of(" =<>![") == std::string_view::npos) {
             // conda's legacy feature spec: `mkl@` is `*[track_features=mkl]`.
             spec.m_track_features = split_features(s.substr(0, s.size() - 1));
@@ -299,6 +299,41 @@ class MatchSpec::Parser {
     }
 
   private:
+    // conda's tarball specs: `https://host/CHANNEL/SUBDIR/NAME-VERSION-BUILD.conda` is that exact
+    // package from that channel and subdir; a URL outside a channel layout matches by URL.
+    MatchSpec package_url(std::string_view s) {
+        if (s.find("://") == std::string_view::npos) {
+            fail(
+                "a package file is accepted as a URL (https://..., file:///...), not as a name "
+                "or a path",
+                offset_of(s));
+        }
+        MatchSpec spec;
+        size_t slash = s.rfind('/');
+        std::string_view fn = s.substr(slash + 1);
+        std::string_view dir = s.substr(0, slash);
+        spec.m_fn = std::string(fn);
+        spec.m_url = std::string(s);
+        std::string_view subdir = dir.substr(dir.rfind('/') + 1);
+        bool in_channel = std::find(k_known_subdirs.begin(), k_known_subdirs.end(), subdir) !=
+                          k_known_subdirs.end();
+        if (!in_channel) {
+            return spec;
+        }
+        std::string_view stem = fn.substr(0, fn.size() - (fn.ends_with(".conda") ? 6 : 8));
+        size_t b = stem.rfind('-');
+        size_t v = b == std::string_view::npos || b == 0 ? b : stem.rfind('-', b - 1);
+        if (v == std::string_view::npos || v == 0) {
+            fail(fmt::format("package file `{}` is not NAME-VERSION-BUILD", fn), offset_of(fn));
+        }
+        set_channel(spec, dir);
+        spec.m_name = lower(stem.substr(0, v));
+        spec.m_version = version_spec("==" + std::string(stem.substr(v + 1, b - v - 1)),
+                                      offset_of(stem) + v + 1);
+        spec.m_build = pattern("build", stem.substr(b + 1), offset_of(stem) + b + 1);
+        return spec;
+    }
+
     size_t offset_of(std::string_view part) const {
         return static_cast<size_t>(part.data() - m_whole.data());
     }
@@ -603,7 +638,7 @@ std::string MatchSpec::to_string() const {
     if (!m_features.empty()) {
         brackets.push_back(quote_if_needed("features", join(m_features, " ")));
     }
-    if (m_url) {
+    if (m_url && !m_channel) {  // conda leaves out a URL the channel already says
         brackets.push_back(quote_if_needed("url", *m_url));
     }
     if (m_md5) {
@@ -615,7 +650,7 @@ std::string MatchSpec::to_string() const {
     if (m_license) {
         brackets.push_back(quote_if_needed("license", m_license->to_string()));
     }
-    if (m_fn) {
+    if (m_fn && !m_url) {  // and a file name the URL already holds
         brackets.push_back(quote_if_needed("fn", *m_fn));
     }
     if (!brackets.empty()) {

@@ -8,7 +8,9 @@
 // md5=..., sha256=..., fn=..., url=..., license=...]`) and name globs with features
 // (`*[track_features=mkl]`, or conda's legacy `mkl@`). Build strings and licenses are exact, globs
 // or regular expressions `^...$` (string_pattern.h); versions as version_spec.h (regexes too).
-// `build_number` takes `7`, `*`, an operator (`>=7`, `!=3`) or a regex. Names are lower-cased, as
+// `build_number` takes `7`, `*`, an operator (`>=7`, `!=3`) or a regex. A package URL
+// (`https://host/CHANNEL/SUBDIR/NAME-VERSION-BUILD.conda`) is that exact package (channel, subdir,
+// name, version, build, url); bare file names and paths are refused. Names are lower-cased, as
 // conda does. A `# comment` is dropped; so are conda's ` if ...` conditions and a trailing
 // `(target=..., optional)` section (with a warning).
 //

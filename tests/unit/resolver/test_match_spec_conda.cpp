@@ -212,3 +212,34 @@ TEST_CASE("match spec: rejected specs name the problem and its column") {
         }
     }
 }
+
+TEST_CASE("match spec: package URLs, as conda's test_tarball_match_specs") {
+    const char* url =
+        "https://conda.anaconda.org/conda-canary/linux-64/"
+        "conda-4.3.21.post699+1dab973-py36h4a561cd_0.tar.bz2";
+    CHECK(canon(url) ==
+          "https://conda.anaconda.org/conda-canary/linux-64::"
+          "conda==4.3.21.post699+1dab973=py36h4a561cd_0");
+    CHECK(canon(canon(url).c_str()) == canon(url));
+    auto spec = MatchSpec::parse(url);
+    CHECK(spec.name() == "conda");
+    CHECK(spec.subdir() == std::optional<std::string>("linux-64"));
+    auto r = rec("conda", "4.3.21.post699+1dab973", "py36h4a561cd_0");
+    r.channel = "conda-canary";
+    r.url = url;
+    r.fn = "conda-4.3.21.post699+1dab973-py36h4a561cd_0.tar.bz2";
+    CHECK(spec.matches(r));
+    r.url = "https://mirror.example.com/conda-canary/linux-64/" + r.fn;
+    CHECK_FALSE(spec.matches(r));  // the URL is part of the spec
+
+    const char* loose =
+        "https://conda.anaconda.org/conda-canary/"
+        "conda-4.3.21.post699+1dab973-py36h4a561cd_0.conda";
+    CHECK(canon(loose) == std::string("*[url=") + loose + "]");
+    // A bare file name or path is not a URL.
+    CHECK_FALSE(MatchSpec::try_parse("numpy-1.7-py27_0.tar.bz2"));
+    CHECK_FALSE(MatchSpec::try_parse("/tmp/numpy-1.7-py27_0.conda"));
+    auto bad = MatchSpec::try_parse("https://h.example.com/c/linux-64/numpy.conda");
+    REQUIRE_FALSE(bad);
+    CHECK_THAT(bad.error().message, Catch::Contains("NAME-VERSION-BUILD"));
+}
