@@ -7,8 +7,11 @@
 // is what `envpack build` does when it re-locks).
 // Exit codes: 2 for a malformed environment file or usage, 3 when the environment cannot be
 // solved (with the solver's explanation), 1 for channel or I/O failures.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -37,6 +40,7 @@ int cmd_lock(Context& ctx, const std::vector<std::string>& argv) {
                {"--offline", "", false},
                {"--channel-alias", "", true},
                {"--solution", "", true},
+               {"--update", "", true},
                {"--json", "", false}});
     args.expect_at_most(0);
     auto file = args.value("--file");
@@ -92,6 +96,25 @@ int cmd_lock(Context& ctx, const std::vector<std::string>& argv) {
         spec.channels = std::move(channels);
         spec.channel_pos = std::move(positions);
         ctx.log.infof("lock: channel settings from {}", rc_path->string());
+    }
+    std::optional<LockFile> previous;
+    if (auto names = args.values("--update"); !names.empty()) {
+        std::filesystem::path existing =
+            args.value("--output").value_or(default_lock_path(spec).string());
+        if (explicit_format || existing == "-") {
+            throw bad_input(
+                "lock: --update reads and rewrites a conda-lock file; drop --explicit "
+                "and -o -");
+        }
+        if (!std::filesystem::exists(existing)) {
+            throw bad_input(fmt::format("lock --update: no lock `{}` to update", existing.string()),
+                            "run `envpack lock` once first");
+        }
+        previous = LockFile::load(existing);
+        std::erase_if(previous->packages, [&](const LockedPackage& p) {
+            return std::find(names.begin(), names.end(), p.name) != names.end();
+        });
+        options.preferred = &*previous;
     }
     auto solved = lock_environment(spec, options, ctx.log);
     if (!solved) {
