@@ -88,6 +88,13 @@ constexpr Command k_commands[] = {
      "  --lock FILE  the base lock (default: RECIPE.lock beside the recipe)\n"
      "  --update     resolve the Debian packages again even when the lock is fresh\n"
      "  --push REF   push the image to a registry after the build\n"},
+    {"pip", cmd_pip, "resolve and install Python wheels into a prefix (as pip install --prefix)",
+     "usage: envpack pip install --prefix P [--python 3.11] [-p linux-64] [--glibc 2.17]\n"
+     "                           [--find-links DIR|URL]... [--index-url URL]\n"
+     "                           [--extra-index-url URL]... [--no-index] [--pre]\n"
+     "                           [--interpreter PATH] [--threads N] [--json] REQ...\n"
+     "  wheels only (sdists are refused); markers and tags are those of the target image;\n"
+     "  shebangs name --interpreter (default P/bin/python); downloads cached in $ENVPACK_HOME/pip\n"},
     {"run", cmd_run, "launch a job file (Azure ML command-job keys); --dry-run prints the plan",
      "usage: envpack run JOB.yaml [--set KEY=VALUE]... --dry-run [--json]\n"
      "  --set K=V   override a field of the job file (K a dotted path: resources.instance_count;\n"

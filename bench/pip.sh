@@ -1,0 +1,61 @@
+#!/bin/bash
+# envpack pip install vs Debian's pip: resolution and installation of ~50 wheels made by
+# tests/integration/pip_make_wheels.py bench (a few large native wheels with hundreds of files and
+# MBs of .so, some medium ones, many small pure ones; each package depends on 0-4 of the later
+# ones, two versions of each) from a --find-links directory into an empty prefix.
+#   pip:     pip install --isolated --no-compile --ignore-installed --no-index --find-links DIR --prefix P
+#   envpack: envpack pip install --find-links DIR --prefix P
+# Each side runs RUNS times (fresh prefix each time, page cache warm); medians are printed side by
+# side with the ratio. The installed trees are compared once (tests/integration/pip_compare.py).
+set -euo pipefail
+ENVPACK=${ENVPACK:-build/cli/envpack}
+ENVPACK=$(realpath "$ENVPACK")
+N=${N:-50}
+RUNS=${RUNS:-3}
+src=$(cd "$(dirname "$0")/.." && pwd)
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+export ENVPACK_HOME="$scratch/home"
+PYVER=$(/usr/bin/python3 -c 'import sys;print("%d.%d"%sys.version_info[:2])')
+
+tops=$(/usr/bin/python3 "$src/tests/integration/pip_make_wheels.py" bench "$scratch/wheels" "$N")
+read -r -a REQS <<<"$tops"
+wheels=$(ls "$scratch/wheels" | wc -l)
+bytes=$(du -sb "$scratch/wheels" | cut -f1)
+
+run_pip() {
+  rm -rf "$scratch/pip"
+  env $(env | sed -n 's/^\(PIP_[A-Z_]*\)=.*/-u \1/p') PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    /usr/bin/python3 -m pip install --isolated --no-compile --ignore-installed --no-index \
+    --no-warn-script-location -q --find-links "$scratch/wheels" --prefix "$scratch/pip" "${REQS[@]}"
+}
+run_envpack() {
+  rm -rf "$scratch/ep"
+  "$ENVPACK" pip install --find-links "$scratch/wheels" --prefix "$scratch/ep" --python "$PYVER" \
+    --interpreter /usr/bin/python3 --json "${REQS[@]}" >"$scratch/ep.json"
+}
+median() {
+  local times=() t0 t1
+  for _ in $(seq "$RUNS"); do
+    t0=$(date +%s.%N)
+    "$@" >/dev/null 2>&1
+    t1=$(date +%s.%N)
+    times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')")
+  done
+  printf '%s\n' "${times[@]}" | sort -g | sed -n "$(( (RUNS + 1) / 2 ))p"
+}
+
+run_envpack && run_pip  # warm-up (and page cache)
+installed=$(/usr/bin/python3 -c 'import json,sys;print(len(json.load(open(sys.argv[1]))["packages"]))' "$scratch/ep.json")
+files=$(find "$scratch/ep" -type f | wc -l)
+same=$(/usr/bin/python3 "$src/tests/integration/pip_compare.py" "$scratch/pip" "$scratch/ep" "$PYVER" | tail -1)
+
+t_pip=$(median run_pip)
+t_ep=$(median run_envpack)
+split=$(/usr/bin/python3 -c 'import json,sys;d=json.load(open(sys.argv[1]));print("resolve %d ms, install %d ms" % (d["resolve_ms"], d["install_ms"]))' "$scratch/ep.json")
+printf 'pip bench: %d wheel files (%s MB), %d packages installed, %d files; %s\n' \
+  "$wheels" "$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }')" "$installed" "$files" "$same"
+printf '%-28s %10s\n' "" "seconds"
+printf '%-28s %10s\n' "pip $( /usr/bin/python3 -m pip --version | cut -d' ' -f2 ) (--no-index -f)" "$t_pip"
+printf '%-28s %10s   (%s)\n' "envpack pip install" "$t_ep" "$split"
+printf '%-28s %9sx\n' "speed-up" "$(awk -v a="$t_pip" -v b="$t_ep" 'BEGIN { printf "%.1f", a / b }')"
