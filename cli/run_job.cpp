@@ -19,6 +19,7 @@
 #include "core/process_tree.h"
 #include "core/signals.h"
 #include "launcher/local_backend.h"
+#include "launcher/netns.h"
 #include "launcher/plan.h"
 #include "launcher/run_record.h"
 #include "launcher/runtime.h"
@@ -134,11 +135,9 @@ int run_attached(Context& ctx, const JobSpec& job, const RunRecord& record, RunS
     }
     pc.pause_path = self_dir() / "envpack-pause";
     pc.agent_path = self_dir() / "envpack-agent";
+    // Several nodes on this machine: one network namespace each, removed when the run ends.
+    std::optional<RunNetwork> network = prepare_node_network(job, record.id(), pc);
     RunPlan plan = make_plan(job, pc);
-    if (plan.containers.size() > 1) {
-        throw Error("jobs on several nodes are not run by this envpack yet",
-                    "set resources.instance_count: 1", ExitCode::run_failed);
-    }
     write_file_atomic(record.dir() / "plan.json", plan_to_json(plan).dump(2) + "\n",
                       Durability::none);
     for (const auto& c : plan.containers) {

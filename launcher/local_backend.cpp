@@ -18,7 +18,9 @@
 #include "core/process_tree.h"
 #include "core/signals.h"
 #include "core/supervisor.h"
+#include "launcher/broker.h"
 #include "launcher/command_check.h"
+#include "launcher/mpi_python_hook.h"
 #include "launcher/oci_config.h"
 
 namespace envpack {
@@ -155,6 +157,12 @@ class LocalRun {
         if (!m_plan.hostfile.empty()) {
             write_file_atomic(m_record.dir() / "hostfile", m_plan.hostfile, Durability::none);
         }
+        if (m_plan.distribution == DistributionType::mpi) {
+            make_dirs(m_record.dir() / "python");
+            write_file_atomic(m_record.dir() / "python" / "sitecustomize.py", mpi_sitecustomize(),
+                              Durability::none);
+        }
+        start_broker();
         for (const auto& c : m_plan.containers) {
             make_dirs(c.bundle);
             m_rootfs.push_back(std::make_unique<RunRootfs>(
@@ -168,6 +176,30 @@ class LocalRun {
                               render_oci_config(c, user_of(c), oci_options()), Durability::none);
         }
         check_plan_commands(m_plan, m_plan.containers.front().rootfs);
+    }
+
+    // mpirun in node 0 reaches the other node containers through the broker (broker.h).
+    void start_broker() {
+        if (m_plan.distribution != DistributionType::mpi || m_plan.containers.size() < 2) {
+            return;
+        }
+        BrokerOptions bo;
+        bo.dir = m_record.dir() / "broker";
+        bo.work_dir = m_record.dir() / "nodes" / "broker";
+        bo.runtime = m_options.runtime;
+        for (const auto& c : m_plan.containers) {
+            BrokerTarget t;
+            t.node = m_plan.nodes.at(static_cast<size_t>(c.node)).name;
+            t.container_id = c.id;
+            for (const auto& [k, v] : c.env) {
+                t.process.env[k] = v;
+            }
+            t.process.cwd = c.cwd.empty() ? "/" : c.cwd;
+            t.process.uid = user_of(c).uid;
+            t.process.gid = user_of(c).gid;
+            bo.targets.push_back(std::move(t));
+        }
+        m_broker = std::make_unique<Broker>(std::move(bo));
     }
 
     ProcessSpec spec_for(const PlanProcess& p, std::vector<std::string> argv) {
@@ -258,6 +290,9 @@ class LocalRun {
         }
         m_torn_down = true;
         std::optional<Error> first;
+        if (m_broker) {
+            m_broker->stop();
+        }
         auto destroy_containers = [&] {
             for (const auto& c : m_plan.containers) {
                 try {
@@ -293,6 +328,7 @@ class LocalRun {
     RuntimeDriver m_driver;
     std::vector<std::unique_ptr<RunRootfs>> m_rootfs;
     std::unique_ptr<ProcessLogs> m_logs;
+    std::unique_ptr<Broker> m_broker;
     std::vector<std::string> m_started;
     bool m_torn_down = false;
 };

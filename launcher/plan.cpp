@@ -228,9 +228,15 @@ class Planner {
             }
         }
         c.mounts.push_back(bind_mount("/etc/hosts", (m_ctx.run_dir / "hosts").string(), true));
-        if (m_job.distribution.type == DistributionType::mpi && node.index == 0) {
+        if (m_job.distribution.type == DistributionType::mpi) {
+            // mpi_python_hook.h: a failing rank aborts the job instead of hanging it.
+            c.mounts.push_back(bind_mount(std::string(cp::k_python_hooks),
+                                          (m_ctx.run_dir / "python").string(), true));
+            // Every orted checks that its plm_rsh_agent exists, though only node 0's runs it.
             c.mounts.push_back(
                 bind_mount(std::string(cp::k_agent), m_ctx.agent_path.string(), true));
+        }
+        if (m_job.distribution.type == DistributionType::mpi && node.index == 0) {
             c.mounts.push_back(bind_mount(std::string(cp::k_hostfile),
                                           (m_ctx.run_dir / "hostfile").string(), true));
             c.mounts.push_back(
@@ -291,6 +297,13 @@ class Planner {
             m_plan.hostfile += fmt::format("{} slots={}\n", node.name, ppn);
         }
         EnvList shared = master_env();
+        std::string pythonpath = std::string(cp::k_python_hooks);
+        for (const auto& [k, v] : m_base_env) {
+            if (k == "PYTHONPATH" && !v.empty()) {
+                pythonpath += ":" + v;
+            }
+        }
+        shared.emplace_back("PYTHONPATH", pythonpath);
         shared.emplace_back("AZ_BATCH_MASTER_NODE",
                             fmt::format("{}:{}", master().address, k_master_port));
         shared.emplace_back("AZ_BATCHAI_MPI_MASTER_NODE", master().address);

@@ -55,6 +55,7 @@ inline constexpr std::string_view k_pause = "/.envpack/bin/envpack-pause";
 inline constexpr std::string_view k_agent = "/.envpack/bin/envpack-agent";
 inline constexpr std::string_view k_hostfile = "/.envpack/hostfile";
 inline constexpr std::string_view k_broker = "/.envpack/broker";
+inline constexpr std::string_view k_python_hooks = "/.envpack/python";  // mpi: sitecustomize
 }  // namespace container_paths
 
 inline constexpr int k_master_port = 6105;    // Azure ML's MASTER_PORT

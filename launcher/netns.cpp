@@ -1,0 +1,270 @@
+#include "launcher/netns.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "core/digest.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/process.h"
+#include "launcher/job_spec.h"
+#include "launcher/plan.h"
+
+namespace envpack {
+
+namespace fs = std::filesystem;
+
+std::string NetNames::node_address(int node) const {
+    return fmt::format("{}.{}", subnet_prefix, node + 2);
+}
+
+std::string NetNames::netns_path(int node) const {
+    return "/run/netns/" + namespaces.at(static_cast<size_t>(node));
+}
+
+NetNames net_names(std::string_view run_id, int nodes, int attempt) {
+    Sha256 h;
+    h.update(run_id);
+    std::string hex = h.finish().hex();
+    Sha256 s;
+    s.update(fmt::format("{}/{}", run_id, attempt));
+    std::string shex = s.finish().hex();
+    unsigned a = static_cast<unsigned>(std::stoul(shex.substr(0, 2), nullptr, 16));
+    unsigned b = static_cast<unsigned>(std::stoul(shex.substr(2, 2), nullptr, 16));
+    NetNames n;
+    n.bridge = "epb" + hex.substr(0, 8);
+    n.subnet_prefix = fmt::format("10.{}.{}", 64 + a % 64, b);
+    for (int i = 0; i < nodes; ++i) {
+        n.veths.push_back(fmt::format("epv{}{}", hex.substr(0, 8), i));
+        n.namespaces.push_back(fmt::format("envpack-{}-{}", run_id, i));
+    }
+    return n;
+}
+
+std::vector<std::vector<std::string>> net_setup_commands(const NetNames& n) {
+    std::vector<std::vector<std::string>> cmds;
+    cmds.push_back({"ip", "link", "add", n.bridge, "type", "bridge"});
+    cmds.push_back({"ip", "addr", "add", n.subnet_prefix + ".1/24", "dev", n.bridge});
+    cmds.push_back({"ip", "link", "set", n.bridge, "up"});
+    for (size_t i = 0; i < n.namespaces.size(); ++i) {
+        const auto& ns = n.namespaces[i];
+        const auto& veth = n.veths[i];
+        cmds.push_back({"ip", "netns", "add", ns});
+        cmds.push_back(
+            {"ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns});
+        cmds.push_back({"ip", "link", "set", veth, "master", n.bridge, "up"});
+        cmds.push_back({"ip", "-n", ns, "addr", "add", n.node_address(static_cast<int>(i)) + "/24",
+                        "dev", "eth0"});
+        cmds.push_back({"ip", "-n", ns, "link", "set", "eth0", "up"});
+        cmds.push_back({"ip", "-n", ns, "link", "set", "lo", "up"});
+    }
+    return cmds;
+}
+
+std::vector<std::vector<std::string>> net_teardown_commands(const NetNames& n) {
+    std::vector<std::vector<std::string>> cmds;
+    // Deleting a namespace deletes its eth0 and so the host end of the pair.
+    for (const auto& ns : n.namespaces) {
+        cmds.push_back({"ip", "netns", "delete", ns});
+    }
+    for (const auto& veth : n.veths) {
+        cmds.push_back({"ip", "link", "delete", veth});
+    }
+    cmds.push_back({"ip", "link", "delete", n.bridge});
+    return cmds;
+}
+
+namespace {
+
+std::string join(const std::vector<std::string>& argv) {
+    std::string out;
+    for (const auto& a : argv) {
+        out += (out.empty() ? "" : " ") + a;
+    }
+    return out;
+}
+
+void run_quiet(const std::vector<std::string>& argv) {
+    (void)run_process(argv);
+}
+
+// Runs the teardown; what is already gone is not an error. Also removes the lock file.
+void remove_network(const NetNames& n) {
+    for (const auto& cmd : net_teardown_commands(n)) {
+        bool exists = true;
+        if (cmd[1] == "netns") {
+            exists = fs::exists("/run/netns/" + cmd.back());
+        } else {
+            exists = fs::exists("/sys/class/net/" + cmd.back());
+        }
+        if (exists) {
+            run_quiet(cmd);
+        }
+    }
+    std::error_code ec;
+    fs::remove(fs::path(k_net_lock_dir) / (n.bridge + ".lock"), ec);
+}
+
+std::string lock_text(const NetNames& n) {
+    std::string out = fmt::format("bridge {}\nsubnet {}\n", n.bridge, n.subnet_prefix);
+    for (size_t i = 0; i < n.namespaces.size(); ++i) {
+        out += fmt::format("node {} {}\n", n.namespaces[i], n.veths[i]);
+    }
+    return out;
+}
+
+NetNames parse_lock_text(const std::string& text) {
+    NetNames n;
+    std::istringstream in(text);
+    std::string key;
+    while (in >> key) {
+        if (key == "bridge") {
+            in >> n.bridge;
+        } else if (key == "subnet") {
+            in >> n.subnet_prefix;
+        } else if (key == "node") {
+            std::string ns, veth;
+            in >> ns >> veth;
+            n.namespaces.push_back(ns);
+            n.veths.push_back(veth);
+        }
+    }
+    return n;
+}
+
+// Whether an IPv4 address on this host already lies in PREFIX.0/24.
+bool subnet_in_use(const std::string& prefix) {
+    auto r = run_process({"ip", "-o", "-4", "addr", "show"});
+    auto r2 = run_process({"ip", "-4", "route", "show"});
+    std::string needle = " " + prefix + ".";
+    return r.out.find(needle) != std::string::npos ||
+           ("\n" + r2.out).find("\n" + prefix + ".") != std::string::npos;
+}
+
+}  // namespace
+
+int sweep_dead_networks() {
+    int removed = 0;
+    std::error_code ec;
+    if (!fs::is_directory(k_net_lock_dir, ec)) {
+        return 0;
+    }
+    for (const auto& entry : fs::directory_iterator(k_net_lock_dir, ec)) {
+        if (entry.path().extension() != ".lock") {
+            continue;
+        }
+        int fd = ::open(entry.path().c_str(), O_RDWR | O_CLOEXEC);
+        if (fd < 0) {
+            continue;
+        }
+        UniqueFd owner(fd);
+        if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            continue;  // a live run holds it
+        }
+        NetNames n = parse_lock_text(read_file(entry.path()));
+        if (n.bridge.empty()) {
+            n.bridge = entry.path().stem().string();
+        }
+        remove_network(n);
+        ++removed;
+    }
+    return removed;
+}
+
+RunNetwork::RunNetwork(NetNames names, int lock_fd)
+    : m_names(std::move(names)), m_lock_fd(lock_fd) {}
+
+RunNetwork::RunNetwork(RunNetwork&& other) noexcept
+    : m_names(std::move(other.m_names)), m_lock_fd(other.m_lock_fd) {
+    other.m_lock_fd = -1;
+    other.m_names = {};
+}
+
+RunNetwork::~RunNetwork() {
+    try {
+        release();
+    } catch (...) {
+    }
+}
+
+void RunNetwork::release() {
+    if (m_lock_fd < 0) {
+        return;
+    }
+    remove_network(m_names);
+    ::close(m_lock_fd);
+    m_lock_fd = -1;
+}
+
+RunNetwork RunNetwork::create(std::string_view run_id, int nodes) {
+    sweep_dead_networks();
+    NetNames names = net_names(run_id, nodes, 0);
+    for (int attempt = 1; subnet_in_use(names.subnet_prefix); ++attempt) {
+        if (attempt > 32) {
+            throw Error("no free /24 under 10.64.0.0/10 for the run's node network",
+                        "remove stale bridges (ip -o -4 addr)", ExitCode::run_failed);
+        }
+        names = net_names(run_id, nodes, attempt);
+    }
+    make_dirs(fs::path(k_net_lock_dir));
+    fs::path lock = fs::path(k_net_lock_dir) / (names.bridge + ".lock");
+    int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        throw_errno("open", lock.string(), errno);
+    }
+    if (::flock(fd, LOCK_EX) != 0) {
+        int err = errno;
+        ::close(fd);
+        throw_errno("flock", lock.string(), err);
+    }
+    std::string text = lock_text(names);
+    if (::ftruncate(fd, 0) != 0 || ::write(fd, text.data(), text.size()) < 0) {
+        int err = errno;
+        ::close(fd);
+        throw_errno("write", lock.string(), err);
+    }
+    RunNetwork net(names, fd);
+    for (const auto& cmd : net_setup_commands(names)) {
+        auto r = run_process(cmd);
+        if (!r.ok()) {
+            throw Error(fmt::format("node network: `{}` failed: {}", join(cmd), r.err),
+                        "envpack makes one network namespace per node as root (iproute2)",
+                        ExitCode::run_failed);
+        }
+    }
+    return net;
+}
+
+std::optional<RunNetwork> prepare_node_network(const JobSpec& job, std::string_view run_id,
+                                               PlanContext& context) {
+    if (job.envpack.effective_backend() != "local" && job.envpack.hosts.empty()) {
+        return std::nullopt;  // not this machine's nodes
+    }
+    if (!job.envpack.hosts.empty()) {
+        throw Error("jobs on `envpack.hosts` are not run by this envpack yet",
+                    "drop envpack.hosts to run the nodes as network namespaces on this machine",
+                    ExitCode::run_failed);
+    }
+    int nodes = job.resources.instance_count.value_or(1);
+    if (nodes < 2) {
+        return std::nullopt;
+    }
+    if (::geteuid() != 0) {
+        context.node_network = NodeNetwork::host;
+        return std::nullopt;
+    }
+    RunNetwork net = RunNetwork::create(run_id, nodes);
+    context.node_network = NodeNetwork::namespaces;
+    context.subnet_prefix = net.names().subnet_prefix;
+    context.socket_ifname = "eth0";
+    return net;
+}
+
+}  // namespace envpack
