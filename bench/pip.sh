@@ -5,7 +5,7 @@
 # ones, two versions of each) from a --find-links directory into an empty prefix.
 #   pip:     pip install --isolated --no-compile --ignore-installed --no-index --find-links DIR --prefix P
 #   envpack: envpack pip install --find-links DIR --prefix P
-# Each side runs RUNS times (fresh prefix each time, page cache warm); medians are printed side by
+# Each side runs RUNS times (fresh prefix each time, its removal untimed, page cache warm); medians are printed side by
 # side with the ratio. The installed trees are compared once (tests/integration/pip_compare.py).
 set -euo pipefail
 ENVPACK=${ENVPACK:-build/cli/envpack}
@@ -24,19 +24,21 @@ wheels=$(ls "$scratch/wheels" | wc -l)
 bytes=$(du -sb "$scratch/wheels" | cut -f1)
 
 run_pip() {
-  rm -rf "$scratch/pip"
   env $(env | sed -n 's/^\(PIP_[A-Z_]*\)=.*/-u \1/p') PIP_DISABLE_PIP_VERSION_CHECK=1 \
     /usr/bin/python3 -m pip install --isolated --no-compile --ignore-installed --no-index \
     --no-warn-script-location -q --find-links "$scratch/wheels" --prefix "$scratch/pip" "${REQS[@]}"
 }
 run_envpack() {
-  rm -rf "$scratch/ep"
   "$ENVPACK" pip install --find-links "$scratch/wheels" --prefix "$scratch/ep" --python "$PYVER" \
     --interpreter /usr/bin/python3 --json "${REQS[@]}" >"$scratch/ep.json"
 }
+# median PREFIX CMD...: median wall time of RUNS runs of CMD, each into an emptied PREFIX (the
+# removal is not timed).
 median() {
-  local times=() t0 t1
+  local prefix=$1 times=() t0 t1
+  shift
   for _ in $(seq "$RUNS"); do
+    rm -rf "$prefix"
     t0=$(date +%s.%N)
     "$@" >/dev/null 2>&1
     t1=$(date +%s.%N)
@@ -45,13 +47,14 @@ median() {
   printf '%s\n' "${times[@]}" | sort -g | sed -n "$(( (RUNS + 1) / 2 ))p"
 }
 
+rm -rf "$scratch/ep" "$scratch/pip"
 run_envpack && run_pip  # warm-up (and page cache)
 installed=$(/usr/bin/python3 -c 'import json,sys;print(len(json.load(open(sys.argv[1]))["packages"]))' "$scratch/ep.json")
 files=$(find "$scratch/ep" -type f | wc -l)
 same=$(/usr/bin/python3 "$src/tests/integration/pip_compare.py" "$scratch/pip" "$scratch/ep" "$PYVER" | tail -1)
 
-t_pip=$(median run_pip)
-t_ep=$(median run_envpack)
+t_pip=$(median "$scratch/pip" run_pip)
+t_ep=$(median "$scratch/ep" run_envpack)
 split=$(/usr/bin/python3 -c 'import json,sys;d=json.load(open(sys.argv[1]));print("resolve %d ms, install %d ms" % (d["resolve_ms"], d["install_ms"]))' "$scratch/ep.json")
 printf 'pip bench: %d wheel files (%s MB), %d packages installed, %d files; %s\n' \
   "$wheels" "$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }')" "$installed" "$files" "$same"

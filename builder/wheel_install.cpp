@@ -84,8 +84,9 @@ bool is_record_file(std::string_view name, std::string_view info_dir) {
 // Writes a file with a fixed mode (no umask), exclusively.
 class FileSink : public Sink {
   public:
-    FileSink(const fs::path& path, mode_t mode) : m_path(path), m_fd(open_new(path)) {
-        if (::fchmod(m_fd.get(), mode) != 0) {
+    FileSink(const fs::path& path, mode_t mode) : m_path(path), m_fd(open_new(path, mode)) {
+        // open() applied the umask; put back what it took (fixed modes whatever the umask).
+        if ((mode & ~process_umask()) != mode && ::fchmod(m_fd.get(), mode) != 0) {
             throw_errno("chmod", path.string(), errno);
         }
     }
@@ -95,8 +96,19 @@ class FileSink : public Sink {
     using Sink::write;
 
   private:
-    static int open_new(const fs::path& path) {
-        int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    static mode_t process_umask() {
+        // Read, not set and restored: umask() is process-wide and other threads create files.
+        static const mode_t mask = [] {
+            std::string status = read_file("/proc/self/status");
+            auto at = status.find("Umask:");
+            return at == std::string::npos
+                       ? mode_t{0777}  // unknown: always fchmod
+                       : static_cast<mode_t>(std::stoul(status.substr(at + 6, 16), nullptr, 8));
+        }();
+        return mask;
+    }
+    static int open_new(const fs::path& path, mode_t mode) {
+        int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
         if (fd < 0) {
             throw_errno("create", path.string(), errno);
         }
@@ -272,10 +284,18 @@ struct Staged {
     bool changed = false;
 };
 
+// Creates `dir` and its parents unless this install already did (saves a stat per component
+// per file on trees of thousands of files).
+void ensure_dir(const fs::path& dir, std::set<fs::path>& made) {
+    if (made.insert(dir).second) {
+        make_dirs(dir);
+    }
+}
+
 Staged extract(const Wheel& w, const PlannedFile& f, const fs::path& stage,
-               const std::string& interpreter) {
+               const std::string& interpreter, std::set<fs::path>& made) {
     const fs::path target = stage / f.dest;
-    make_dirs(target.parent_path());
+    ensure_dir(target.parent_path(), made);
     const ZipMember& m = *f.member;
     auto row = w.record.find(m.name);
     const bool checked = !is_record_file(m.name, w.info_dir);
@@ -341,11 +361,12 @@ void move_into_place(const fs::path& stage, const fs::path& prefix,
         std::optional<fs::path> saved;
     };
     std::vector<Moved> moved;
+    std::set<fs::path> made;
     try {
         for (std::size_t i = 0; i < files.size(); ++i) {
             const fs::path from = stage / files[i];
             const fs::path to = prefix / files[i];
-            make_dirs(to.parent_path());
+            ensure_dir(to.parent_path(), made);
             Moved entry{to, std::nullopt};
             struct stat st {};
             if (::lstat(to.c_str(), &st) == 0) {
@@ -414,8 +435,9 @@ Installed install_wheel(const fs::path& wheel_path, const Options& options,
     result.dist_info = w.info_dir;
 
     std::map<std::string, Staged> staged;  // member name -> staged file
+    std::set<fs::path> made;
     for (const auto& f : plan) {
-        staged.emplace(f.member->name, extract(w, f, stage.path(), interpreter));
+        staged.emplace(f.member->name, extract(w, f, stage.path(), interpreter, made));
         result.files.push_back(f.dest);
     }
 

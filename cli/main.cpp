@@ -94,7 +94,8 @@ constexpr Command k_commands[] = {
      "                           [--extra-index-url URL]... [--no-index] [--pre]\n"
      "                           [--interpreter PATH] [--threads N] [--json] REQ...\n"
      "  wheels only (sdists are refused); markers and tags are those of the target image;\n"
-     "  shebangs name --interpreter (default P/bin/python); downloads cached in $ENVPACK_HOME/pip\n"},
+     "  shebangs name --interpreter (default P/bin/python); downloads are cached in\n"
+     "  $ENVPACK_HOME/pip\n"},
     {"run", cmd_run, "launch a job file (Azure ML command-job keys); --dry-run prints the plan",
      "usage: envpack run JOB.yaml [--set KEY=VALUE]... --dry-run [--json]\n"
      "  --set K=V   override a field of the job file (K a dotted path: resources.instance_count;\n"

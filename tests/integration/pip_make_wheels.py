@@ -182,18 +182,17 @@ def bad(out):
 
 
 def bench(out, n):
-    """n wheels shaped like a data-science stack: a few big native ones, many small pure ones, a
-    layered dependency graph (each package depends on 0-4 packages of later layers)."""
+    """n projects (two versions each) shaped like a data-science stack: a few big native ones, many
+    small pure ones, a layered dependency graph (each depends on 0-4 later ones)."""
     os.makedirs(out, exist_ok=True)
     rng = random.Random(1234)
     names = [f"pkg{i:02d}" for i in range(n)]
-    tops = []
+    depended = set()
     for i, name in enumerate(names):
         later = names[i + 1:]
         deps = rng.sample(later, min(len(later), rng.randint(0, 4))) if later else []
         reqs = [f"{d}>={rng.randint(0, 1)}.0" for d in deps]
-        if i < 5:
-            tops.append(name)
+        depended.update(deps)
         r = rng.random()
         if r < 0.06:      # large native: numpy/scipy-like, many files, a few MB of .so
             nfiles, size, native = 600, 12 << 20, True
@@ -220,7 +219,8 @@ def bench(out, n):
                                    modules=modules + [(f"{mod}/__init__.py", b"", 0o644)],
                                    entry_points=ep)
             write_wheel(os.path.join(out, filename), files)
-    print(" ".join(tops))
+    # The top-level requirements: every package nothing else depends on (so all n are installed).
+    print(" ".join(n for n in names if n not in depended))
 
 
 if __name__ == "__main__":
