@@ -41,18 +41,6 @@ BaseSource job_base_source(const JobSpec& job, const std::string& value) {
     return BaseSource::parse(value, job.base_dir);
 }
 
-// A reference missing from the store is the run's own failure (125), as before it starts.
-EnsuredBase ensure(Context& ctx, Store& store, const BaseSource& source) {
-    try {
-        return ensure_base(store, source, base_context(ctx), ctx.log);
-    } catch (const Error& e) {
-        if (source.kind == BaseSource::Kind::reference && e.kind() == ErrorKind::bad_input) {
-            throw e.with_exit_code(ExitCode::run_failed);
-        }
-        throw;
-    }
-}
-
 }  // namespace
 
 JobImage ensure_job_image(Context& ctx, const JobSpec& job, Store& store) {
@@ -61,7 +49,7 @@ JobImage ensure_job_image(Context& ctx, const JobSpec& job, Store& store) {
         env.kind == JobEnvironment::Kind::azureml ? env.azureml_image() : env.image;
     const BaseSource source = job_base_source(job, value);
     if (env.kind != JobEnvironment::Kind::conda) {
-        EnsuredBase base = ensure(ctx, store, source);
+        EnsuredBase base = ensure_base(store, source, base_context(ctx), ctx.log);
         std::string origin = source.kind == BaseSource::Kind::recipe
                                  ? fmt::format("built from recipe {}", source.recipe.string())
                              : base.pulled ? "pulled"

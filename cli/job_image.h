@@ -22,9 +22,9 @@ struct JobImage {
     std::string origin;  // "store", "pulled", "built from recipe ...", "built from ... + ..."
 };
 
-// Throws: a bad-input Error located in the job file for a value that is not a reference; Error
-// 125 (run_failed) for an image neither in the store nor on a registry; what base and environment
-// builds throw (lock failures, unsatisfiable environments, mmdebstrap failures).
+// Throws: a bad-input Error located in the job file for a value that is not a reference; what
+// base_source.h and env_build.h throw (an image neither in the store nor on a registry, lock
+// failures, unsatisfiable environments, mmdebstrap failures). `envpack run` exits 125 for all.
 JobImage ensure_job_image(Context& ctx, const JobSpec& job, Store& store);
 
 }  // namespace envpack::cli

@@ -16,6 +16,17 @@ make_busybox_image() {
 
 # The ID of the newest run in ENVPACK_HOME.
 last_run() { ls "$ENVPACK_HOME/runs" | sort | tail -n 1; }
+# Waits (up to $2 s) for a run newer than run $1 ("" for none) and prints its ID: a run started in
+# the background is not the last one until its record exists.
+new_run_after() {
+  local before=$1 secs=$2 i id
+  for i in $(seq $((secs * 20))); do
+    id=$(ls "$ENVPACK_HOME/runs" 2>/dev/null | sort | tail -n 1)
+    if [ -n "$id" ] && [ "$id" != "$before" ]; then echo "$id"; return 0; fi
+    sleep 0.05
+  done
+  fail "no new run after ${before:-none} in $secs s"
+}
 status_of() { cat "$ENVPACK_HOME/runs/$1/status.json"; }
 jfield() { /usr/bin/python3 -c 'import json,sys; v=json.load(sys.stdin); [v:=v[k] for k in sys.argv[1:]]; print(v)' "$@"; }
 

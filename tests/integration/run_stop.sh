@@ -24,10 +24,10 @@ cat > "$job/long.yaml" <<'YAML'
 command: echo started; sleep 4713
 environment: {image: it/bb:1}
 YAML
+before=$(last_run)
 "$ENVPACK" run "$job/long.yaml" > "$SCRATCH/long.out" 2>&1 & pid=$!
-cleanup "kill -9 $pid 2>/dev/null"
-for i in $(seq 200); do [ -d "$ENVPACK_HOME/runs" ] && [ -n "$(ls "$ENVPACK_HOME/runs")" ] && break; sleep 0.05; done
-id=$(last_run)
+cleanup "kill -TERM $pid 2>/dev/null; sleep 2; kill -9 $pid 2>/dev/null"
+id=$(new_run_after "$before" 30)
 wait_phase "$id" 30 running
 for i in $(seq 100); do pgrep -f "sleep 4713" > /dev/null && break; sleep 0.05; done
 # The overlay is there while it runs (in envpack's private mount namespace)...
