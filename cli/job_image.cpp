@@ -24,21 +24,14 @@ BaseContext base_context(const Context& ctx) {
     return c;
 }
 
+// The environment's image or recipe, resolved against the job file's folder; a value that is
+// neither is an error located in the job file.
 BaseSource job_base_source(const JobSpec& job, const std::string& value) {
-    if (job.environment.kind == JobEnvironment::Kind::recipe ||
-        job.environment.kind == JobEnvironment::Kind::conda) {
-        if (!looks_like_recipe(value) && !ImageRef::try_parse(value)) {
-            throw job.error_at(
-                job.environment.mark,
-                fmt::format("`{}` is neither an image reference nor a recipe", value));
-        }
+    try {
         return BaseSource::parse(value, job.base_dir);
+    } catch (const Error& e) {
+        throw job.error_at(job.environment.mark, e.what(), e.hint());
     }
-    if (!ImageRef::try_parse(value)) {
-        throw job.error_at(job.environment.mark,
-                           fmt::format("`{}` is not an image reference", value));
-    }
-    return BaseSource::parse(value, job.base_dir);
 }
 
 }  // namespace

@@ -88,4 +88,15 @@ for id in $ids; do
   [ "$(status_of "$id" | jfield exit_code)" = 0 ] || fail "run $id: $(status_of "$id")"
   assert_nothing_left "$id"
 done
+# An environment that is neither an image reference nor a recipe: 125, located in the job file.
+printf 'command: /bin/true\nenvironment: "Not A Ref!"\n' > "$job/badenv.yaml"
+expect_exit 125 "$ENVPACK" run "$job/badenv.yaml"
+grep -q "badenv.yaml:2:14: \`Not A Ref!\` is neither a base recipe nor an image reference" "$SCRATCH/err" || { cat "$SCRATCH/err"; fail "bad environment message"; }
+
+# Under sudo, the record belongs to the user behind it (SUDO_UID/SUDO_GID), outputs included.
+SUDO_UID=65534 SUDO_GID=65534 expect_exit 0 "$ENVPACK" run "$job/io.yaml"
+rec="$ENVPACK_HOME/runs/$(last_run)"
+for f in "$rec" "$rec/status.json" "$rec/logs/main.log" "$rec/outputs/model/weights.txt" "$rec/outputs/result/r.txt"; do
+  [ "$(stat -c %u:%g "$f")" = 65534:65534 ] || fail "$f is owned by $(stat -c %u:%g "$f"), not SUDO_UID:SUDO_GID"
+done
 echo "run_basic: ok"
