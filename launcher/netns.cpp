@@ -214,20 +214,25 @@ RunNetwork RunNetwork::create(std::string_view run_id, int nodes) {
         names = net_names(run_id, nodes, attempt);
     }
     make_dirs(fs::path(k_net_lock_dir));
+    // Locked under a temporary name, then renamed into place: a sweep by another run never
+    // finds this run's lock file unlocked.
     fs::path lock = fs::path(k_net_lock_dir) / (names.bridge + ".lock");
-    int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    fs::path tmp = fs::path(k_net_lock_dir) / fmt::format("{}.tmp-{}", names.bridge, ::getpid());
+    int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
-        throw_errno("open", lock.string(), errno);
+        throw_errno("open", tmp.string(), errno);
     }
     if (::flock(fd, LOCK_EX) != 0) {
         int err = errno;
         ::close(fd);
-        throw_errno("flock", lock.string(), err);
+        ::unlink(tmp.c_str());
+        throw_errno("flock", tmp.string(), err);
     }
     std::string text = lock_text(names);
-    if (::ftruncate(fd, 0) != 0 || ::write(fd, text.data(), text.size()) < 0) {
+    if (::write(fd, text.data(), text.size()) < 0 || ::rename(tmp.c_str(), lock.c_str()) != 0) {
         int err = errno;
         ::close(fd);
+        ::unlink(tmp.c_str());
         throw_errno("write", lock.string(), err);
     }
     RunNetwork net(names, fd);
