@@ -36,6 +36,10 @@ else
 fi
 
 source "$(dirname "$0")/run_multi_lib.bash"
+# The code snapshot is train.py and the job files: .amlignore keeps channel/ and outputs/ out.
+"$ENVPACK" snapshot "$EX" --list > "$SCRATCH/snap.list"
+grep -qx train.py "$SCRATCH/snap.list" || { cat "$SCRATCH/snap.list"; fail "train.py not in the snapshot"; }
+if grep -E '^(channel|outputs|__pycache__)/' "$SCRATCH/snap.list"; then fail "junk in the snapshot"; fi
 # The jobs name the base image by its reference; should the fixture's differ, it is set.
 over=(--set inputs.epochs.value=6)
 [ "$IMAGE" = envpack/debian12-openmpi4-python:1 ] || over+=(--set "environment=$IMAGE")
