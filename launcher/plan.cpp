@@ -322,19 +322,13 @@ class Planner {
             "export RANK=$r WORLD_SIZE=$n LOCAL_RANK=$l LOCAL_WORLD_SIZE=$s "
             "NODE_RANK=$((r / s)){}; exec \"$@\"",
             gpu);
-        std::vector<std::string> argv = {"mpirun",
-                                         "--hostfile",
-                                         std::string(container_paths::k_hostfile),
-                                         "-np",
-                                         std::to_string(nodes * ppn),
-                                         "--bind-to",
-                                         "none",
-                                         "--mca",
-                                         "plm_rsh_agent",
-                                         std::string(container_paths::k_agent),
-                                         "--mca",
-                                         "plm_rsh_no_tree_spawn",
-                                         "1"};
+        std::vector<std::string> argv = {
+            "mpirun", "--hostfile", std::string(container_paths::k_hostfile), "-np",
+            std::to_string(nodes * ppn), "--bind-to", "none", "--mca", "plm_rsh_agent",
+            std::string(container_paths::k_agent), "--mca", "plm_rsh_no_tree_spawn", "1",
+            // Each rank's output also kept apart, on its node's
+            // logs mount: logs/ranks/1/rank.N/{stdout,stderr}.
+            "--output-filename", m_cwd + "/logs/ranks"};
         if (!m_plan.nodes.front().netns.empty()) {
             std::string subnet = m_ctx.subnet_prefix + ".0/24";
             for (const char* mca : {"btl_tcp_if_include", "oob_tcp_if_include"}) {

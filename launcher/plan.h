@@ -16,7 +16,9 @@
 //   plm_rsh_agent set to envpack's agent, tree spawn off; each rank runs through a small shell
 //   wrapper that derives RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, NODE_RANK (and
 //   CUDA_VISIBLE_DEVICES on GPU nodes) from OpenMPI's OMPI_COMM_WORLD_* or MPICH's PMI_*. The
-//   ranks are listed too (`launch == by_mpirun`) with the environment they will see.
+//   ranks are listed too (`launch == by_mpirun`) with the environment they will see. Each
+//   rank's output is also kept apart by mpirun (`--output-filename`) under its node's logs:
+//   `logs/ranks/1/rank.N/{stdout,stderr}` (node 0's in the record, node K's in nodes/NAME/).
 // - tensorflow: one process per task, workers then parameter servers spread round-robin over the
 //   nodes, ports from 2222 up per node, a TF_CONFIG each (none for a single task); parameter
 //   servers are stopped when the workers are done (`must_succeed == false`).

@@ -60,6 +60,12 @@ for r in 0 1 2 3; do
   grep -q "rank $r of 4 on node$((r / 2)): allreduce 10 ok" "$SCRATCH/out" || { cat "$SCRATCH/out" "$SCRATCH/err"; fail "rank $r did not report"; }
 done
 [ "$(status_of "$id" | jq -r .exit_code)" = 0 ] || fail "status: $(status_of "$id")"
+# Each rank's output kept apart in the record, on its node's side (node 1 under nodes/node1).
+for r in 0 1 2 3; do
+  base="$ENVPACK_HOME/runs/$id"; [ $r -ge 2 ] && base="$base/nodes/node1"
+  grep -q "rank $r of 4 on node$((r / 2)): allreduce 10 ok" "$base/logs/ranks/1/rank.$r/stdout" \
+    || { find "$ENVPACK_HOME/runs/$id" -path '*ranks*'; fail "rank $r's own log is missing"; }
+done
 assert_nothing_left "$id"
 
 # 2. Rank 3 exits 3 (os._exit, hard) while the others wait in the allreduce: exit 3 in < 10 s.
