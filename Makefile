@@ -14,7 +14,7 @@ TOOL_PACKAGES := git skopeo umoci runc crun docker-registry apache2-utils golang
   python3-numpy python3-mpi4py binutils python3-pip python3-pip-whl python3-setuptools-whl \
   python3-sklearn
 
-.PHONY: all deps build test demo bench format clean
+.PHONY: all deps build binary test demo bench format clean
 
 all: build
 
@@ -37,7 +37,11 @@ build: deps $(BUILD_DIR)/build.ninja
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
-demo: build
+# Only the binary and its two static helpers: a newcomer's `make demo` does not wait for the tests.
+binary: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target envpack envpack-pause envpack-agent
+
+demo: binary
 	ENVPACK=$(BUILD_DIR)/cli/envpack bash examples/demo.sh
 
 bench: build
