@@ -8,32 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/strings.h"
 
 namespace envpack::pip_index {
 namespace {
 
-char lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
 bool is_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
-}
-void append_utf8(std::string& out, unsigned long cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x110000) {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
 }
 
 // Decodes the character references an index page uses in attributes.
@@ -60,9 +41,10 @@ std::string html_unescape(std::string_view s) {
             unsigned long cp = 0;
             bool ok = !digits.empty();
             for (char c : digits) {
-                const int d = (c >= '0' && c <= '9')                      ? c - '0'
-                              : hex && lower(c) >= 'a' && lower(c) <= 'f' ? lower(c) - 'a' + 10
-                                                                          : -1;
+                const int d = (c >= '0' && c <= '9') ? c - '0'
+                              : hex && lower_ascii(c) >= 'a' && lower_ascii(c) <= 'f'
+                                  ? lower_ascii(c) - 'a' + 10
+                                  : -1;
                 if (d < 0 || cp > 0x10FFFF) {
                     ok = false;
                     break;
@@ -70,7 +52,7 @@ std::string html_unescape(std::string_view s) {
                 cp = cp * (hex ? 16 : 10) + static_cast<unsigned long>(d);
             }
             if (ok) {
-                append_utf8(out, cp);
+                append_utf8(out, static_cast<std::uint32_t>(std::min<unsigned long>(cp, 0x110000)));
                 done = true;
             }
         } else {
@@ -257,7 +239,7 @@ std::optional<HtmlTag> read_tag(std::string_view html, size_t& i) {
     HtmlTag tag;
     while (i < html.size() && (std::isalnum(static_cast<unsigned char>(html[i])) ||
                                html[i] == '/' || html[i] == '!')) {
-        tag.name += lower(html[i++]);
+        tag.name += lower_ascii(html[i++]);
     }
     while (i < html.size() && html[i] != '>') {
         if (is_space(html[i]) || html[i] == '/') {
@@ -267,7 +249,7 @@ std::optional<HtmlTag> read_tag(std::string_view html, size_t& i) {
         std::string key;
         while (i < html.size() && !is_space(html[i]) && html[i] != '=' && html[i] != '>' &&
                html[i] != '/') {
-            key += lower(html[i++]);
+            key += lower_ascii(html[i++]);
         }
         while (i < html.size() && is_space(html[i])) {
             ++i;
@@ -305,8 +287,7 @@ std::optional<HtmlTag> read_tag(std::string_view html, size_t& i) {
 }  // namespace
 
 FileKind kind_of(std::string_view filename) {
-    std::string low(filename);
-    std::transform(low.begin(), low.end(), low.begin(), lower);
+    const std::string low = to_lower(filename);
     if (low.ends_with(".whl")) {
         return FileKind::wheel;
     }
@@ -321,7 +302,7 @@ FileKind kind_of(std::string_view filename) {
 
 std::string percent_decode(std::string_view text) {
     auto hex = [](char c) -> int {
-        c = lower(c);
+        c = lower_ascii(c);
         return (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
     };
     std::string out;
