@@ -196,16 +196,8 @@ BaseLayerInfo write_one_layer(Store& store, std::string name, std::vector<LayerE
     lo.threads = o.threads;
     lo.source_date_epoch = o.source_date_epoch;
     lo.owners = owners;
-    std::uint64_t total = 0;
-    for (const auto& e : entries) {
-        total += e.type == EntryType::file ? e.size : 0;
-    }
-    Progress progress(log, fmt::format("layer {}", name), total);
-    lo.on_progress = [&progress](std::uint64_t n) { progress.add(n); };
-    BlobWriter blob = store.begin_blob();
-    LayerResult r = write_layer(std::move(entries), lo, blob);
-    blob.commit(r.digest);
-    progress.done();
+    LayerResult r =
+        write_tree_layer(store, std::move(entries), lo, fmt::format("layer {}", name), log);
     log.infof("base build: layer {} {} ({} files, {} bytes)", name, r.digest.to_string(), r.files,
               r.size);
     BaseLayerInfo info;

@@ -15,6 +15,21 @@ namespace envpack {
 
 namespace fs = std::filesystem;
 
+LayerResult write_tree_layer(Store& store, std::vector<LayerEntry> entries, LayerOptions options,
+                             const std::string& label, Log& log) {
+    std::uint64_t total = 0;
+    for (const auto& e : entries) {
+        total += e.type == EntryType::file ? e.size : 0;
+    }
+    Progress progress(log, label, total);
+    options.on_progress = [&progress](std::uint64_t n) { progress.add(n); };
+    BlobWriter blob = store.begin_blob();
+    LayerResult layer = write_layer(std::move(entries), options, blob);
+    blob.commit(layer.digest);
+    progress.done();
+    return layer;
+}
+
 std::string rfc3339(std::int64_t seconds) {
     std::time_t t = static_cast<std::time_t>(seconds);
     std::tm tm{};
@@ -147,16 +162,8 @@ ImportResult import_rootfs(Store& store, const fs::path& source, const std::stri
     lo.threads = options.threads;
     lo.source_date_epoch = options.source_date_epoch;
     lo.owners = options.owners;
-    std::uint64_t total = 0;
-    for (const auto& e : entries) {
-        total += e.type == EntryType::file ? e.size : 0;
-    }
-    Progress progress(log, fmt::format("import {}", name), total);
-    lo.on_progress = [&progress](std::uint64_t n) { progress.add(n); };
-    BlobWriter blob = store.begin_blob();
-    LayerResult layer = write_layer(std::move(entries), lo, blob);
-    blob.commit(layer.digest);
-    progress.done();
+    LayerResult layer =
+        write_tree_layer(store, std::move(entries), lo, fmt::format("import {}", name), log);
 
     ImageConfig config;
     config.platform = options.platform;

@@ -39,6 +39,12 @@ struct ImportResult {
 ImportResult import_rootfs(Store& store, const std::filesystem::path& source,
                            const std::string& name, const ImportOptions& options, Log& log);
 
+// Writes `entries` as one layer blob into `store`, with progress on `log` under `label` counted in
+// bytes of regular files — the step `import` and `base build` share. Throws what write_layer and
+// the store throw; nothing is committed on failure.
+LayerResult write_tree_layer(Store& store, std::vector<LayerEntry> entries, LayerOptions options,
+                             const std::string& label, Log& log);
+
 // RFC 3339 UTC for seconds since the epoch ("1970-01-01T00:00:00Z").
 std::string rfc3339(std::int64_t seconds);
 
