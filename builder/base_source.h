@@ -47,7 +47,7 @@ struct BaseContext {
     std::filesystem::path home;  // $ENVPACK_HOME
     RegistryOptions registry;    // for pulls
     std::optional<std::int64_t> source_date_epoch;
-    std::string mmdebstrap = "mmdebstrap";
+    std::string mmdebstrap = "mmdebstrap";  // the program (cli: $ENVPACK_MMDEBSTRAP for tests)
 };
 
 // Throws what build_base_image and RegistryClient::pull throw; a reference that is neither in the

@@ -22,6 +22,7 @@ EnvBuildResult build_env_file(Store& store, const EnvBuildRequest& request, Http
         context.home = options.home;
         context.registry = request.registry;
         context.source_date_epoch = options.source_date_epoch;
+        context.mmdebstrap = request.mmdebstrap;
         const EnsuredBase base = ensure_base(store, *request.base, context, log);
         options.base = base.name;
         const ImageConfig base_config = store.read_config(store.read_manifest(base.manifest));

@@ -33,10 +33,11 @@ struct EnvBuildRequest {
     std::vector<std::string> virtual_overrides;  // `--virtual`, applied after the base's label
     Offline offline = Offline::no;
     ChannelOptions channel_options;
-    std::optional<BaseSource> base;  // none: no base
-    std::optional<ImageRef> push;    // push target, also used as the remote build cache
-    BuildOptions build;              // `base` and `remote_cache` are filled from the fields above
-    RegistryOptions registry;        // for pulling the base and pushing
+    std::optional<BaseSource> base;         // none: no base
+    std::string mmdebstrap = "mmdebstrap";  // for a base recipe built on demand
+    std::optional<ImageRef> push;           // push target, also used as the remote build cache
+    BuildOptions build;        // `base` and `remote_cache` are filled from the fields above
+    RegistryOptions registry;  // for pulling the base and pushing
 };
 
 struct EnvBuildResult {

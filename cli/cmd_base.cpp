@@ -9,6 +9,7 @@
 #include "builder/layer.h"
 #include "cli/args.h"
 #include "cli/context.h"
+#include "cli/http_env.h"
 #include "core/error.h"
 #include "registry/client.h"
 #include "registry/reference.h"
@@ -45,9 +46,7 @@ int base_build(Context& ctx, const std::vector<std::string>& argv) {
     }
     o.source_date_epoch = source_date_epoch_from_env();
     o.home = ctx.home;
-    if (const char* m = std::getenv("ENVPACK_MMDEBSTRAP"); m != nullptr && *m != '\0') {
-        o.mmdebstrap = m;
-    }
+    o.mmdebstrap = mmdebstrap_from_env();
     std::optional<ImageRef> push_to;
     if (auto p = args.value("--push")) {
         push_to = ImageRef::parse(*p);

@@ -67,6 +67,7 @@ int cmd_build(Context& ctx, const std::vector<std::string>& argv) {
     }
     if (auto b = args.value("--base")) {
         request.base = BaseSource::parse(*b, std::filesystem::current_path());
+        request.mmdebstrap = mmdebstrap_from_env();
     }
     if (auto t = args.value("--tag")) {
         options.tag = ImageRef::parse(*t).store_name();

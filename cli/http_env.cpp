@@ -20,4 +20,9 @@ HttpOptions http_options_from_env(Log& log) {
     return o;
 }
 
+std::string mmdebstrap_from_env() {
+    const char* m = std::getenv("ENVPACK_MMDEBSTRAP");
+    return m != nullptr && *m != '\0' ? m : "mmdebstrap";
+}
+
 }  // namespace envpack::cli

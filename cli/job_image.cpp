@@ -18,9 +18,7 @@ BaseContext base_context(const Context& ctx) {
     BaseContext c;
     c.home = ctx.home;
     c.source_date_epoch = source_date_epoch_from_env();
-    if (const char* m = std::getenv("ENVPACK_MMDEBSTRAP"); m != nullptr && *m != '\0') {
-        c.mmdebstrap = m;
-    }
+    c.mmdebstrap = mmdebstrap_from_env();
     return c;
 }
 
@@ -58,6 +56,7 @@ JobImage ensure_job_image(Context& ctx, const JobSpec& job, Store& store) {
     request.lock_file = home_lock_path(ctx.home, request.env_file);
     request.lock_mode = LockPolicy::refresh;
     request.base = source;
+    request.mmdebstrap = mmdebstrap_from_env();
     request.build.home = ctx.home;
     request.build.source_date_epoch = source_date_epoch_from_env();
     HttpClient http(http_options_from_env(ctx.log));
