@@ -61,13 +61,7 @@ JobImage ensure_job_image(Context& ctx, const JobSpec& job, Store& store) {
     request.build.source_date_epoch = source_date_epoch_from_env();
     HttpClient http(http_options_from_env(ctx.log));
     EnvBuildResult built = build_env_file(store, request, &http, ctx.log);
-    auto desc = store.resolve(built.image.name);
-    if (!desc) {
-        throw Error(fmt::format("the environment image {} vanished from the store {}",
-                                built.image.name, store.root().string()),
-                    "run `envpack gc` and try again");
-    }
-    return {built.image.name, *desc,
+    return {built.image.name, built.image.manifest,
             fmt::format("{} from {} + {}", built.image.cached ? "cached" : "built", env.image,
                         env.conda_file)};
 }
