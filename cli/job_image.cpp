@@ -41,12 +41,12 @@ JobImage ensure_job_image(Context& ctx, const JobSpec& job, Store& store) {
     const BaseSource source = job_base_source(job, value);
     if (env.kind != JobEnvironment::Kind::conda) {
         EnsuredBase base = ensure_base(store, source, base_context(ctx), ctx.log);
-        std::string origin = source.kind == BaseSource::Kind::recipe
-                                 ? fmt::format("built from recipe {}", source.recipe.string())
-                             : base.pulled ? "pulled"
-                                           : "store";
-        if (source.kind == BaseSource::Kind::recipe && !base.built) {
-            origin = fmt::format("recipe {} (cached)", source.recipe.string());
+        std::string origin;  // empty: found in the store as named
+        if (source.kind == BaseSource::Kind::recipe) {
+            origin = base.built ? fmt::format("built from recipe {}", source.recipe.string())
+                                : fmt::format("recipe {} (cached)", source.recipe.string());
+        } else if (base.pulled) {
+            origin = "pulled";
         }
         return {base.name, base.manifest, origin};
     }

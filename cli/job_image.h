@@ -19,7 +19,8 @@ namespace envpack::cli {
 struct JobImage {
     std::string name;  // store name
     Descriptor manifest;
-    std::string origin;  // "store", "pulled", "built from recipe ...", "built from ... + ..."
+    std::string
+        origin;  // "" (in the store), "pulled", "built from recipe ...", "built from ... + ..."
 };
 
 // Throws: a bad-input Error located in the job file for a value that is not a reference; what

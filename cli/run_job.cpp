@@ -113,7 +113,7 @@ int run_attached(Context& ctx, const JobSpec& job, const RunRecord& record, RunS
     const JobImage image = ensure_job_image(ctx, job, store);
     const std::string& name = image.name;
     const Descriptor* desc = &image.manifest;
-    if (image.origin != "store" && ctx.log.level() != LogLevel::quiet) {
+    if (!image.origin.empty() && ctx.log.level() != LogLevel::quiet) {
         std::fprintf(stderr, "envpack: run %s: image %s (%s)\n", record.id().c_str(), name.c_str(),
                      image.origin.c_str());
     }
