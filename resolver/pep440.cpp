@@ -535,8 +535,12 @@ bool Specifier::matches(const Version& candidate) const {
     return false;
 }
 
-SpecifierSet SpecifierSet::parse(std::string_view text) {
-    SpecifierSet out;
+namespace {
+
+// Calls `fn` on each non-empty comma-separated clause of `text`, stripped; stops at the first
+// clause `fn` returns false for and returns false then.
+template <typename Fn>
+bool for_each_clause(std::string_view text, Fn fn) {
     size_t start = 0;
     while (start <= text.size()) {
         size_t comma = text.find(',', start);
@@ -544,39 +548,40 @@ SpecifierSet SpecifierSet::parse(std::string_view text) {
             comma = text.size();
         }
         const std::string_view clause = strip(text.substr(start, comma - start));
-        if (!clause.empty()) {
-            std::string why;
-            auto s = Specifier::parse_impl(clause, &why);
-            if (!s) {
-                throw invalid_specifier(clause, why)
-                    .with_context(fmt::format("in `{}`", strip(text)));
-            }
-            out.add(std::move(*s));
+        if (!clause.empty() && !fn(clause)) {
+            return false;
         }
         start = comma + 1;
     }
+    return true;
+}
+
+}  // namespace
+
+SpecifierSet SpecifierSet::parse(std::string_view text) {
+    SpecifierSet out;
+    for_each_clause(text, [&](std::string_view clause) {
+        std::string why;
+        auto s = Specifier::parse_impl(clause, &why);
+        if (!s) {
+            throw invalid_specifier(clause, why).with_context(fmt::format("in `{}`", strip(text)));
+        }
+        out.add(std::move(*s));
+        return true;
+    });
     return out;
 }
 
 std::optional<SpecifierSet> SpecifierSet::try_parse(std::string_view text) {
     SpecifierSet out;
-    size_t start = 0;
-    while (start <= text.size()) {
-        size_t comma = text.find(',', start);
-        if (comma == std::string_view::npos) {
-            comma = text.size();
-        }
-        const std::string_view clause = strip(text.substr(start, comma - start));
-        if (!clause.empty()) {
-            auto s = Specifier::try_parse(clause);
-            if (!s) {
-                return std::nullopt;
-            }
+    const bool ok = for_each_clause(text, [&](std::string_view clause) {
+        auto s = Specifier::try_parse(clause);
+        if (s) {
             out.add(std::move(*s));
         }
-        start = comma + 1;
-    }
-    return out;
+        return s.has_value();
+    });
+    return ok ? std::optional<SpecifierSet>(std::move(out)) : std::nullopt;
 }
 
 void SpecifierSet::add(Specifier specifier) {
