@@ -88,10 +88,10 @@ assert_nothing_left "$(last_run)" "check.py"
 
 # 3. SIGTERM to envpack run while the ranks run: 143, nothing left.
 write_job sleep sleep
+before=$(last_run)
 "$ENVPACK" run "$job/sleep.yaml" > "$SCRATCH/sleep.out" 2>&1 & pid=$!
-cleanup "kill -9 $pid 2>/dev/null"
-for i in $(seq 200); do [ -n "$(ls "$ENVPACK_HOME/runs" 2>/dev/null)" ] && break; sleep 0.05; done
-id=$(last_run)
+cleanup "kill -TERM $pid 2>/dev/null; sleep 2; kill -9 $pid 2>/dev/null"
+id=$(new_run_after "$before" 60)
 wait_phase "$id" 60 running
 for i in $(seq 600); do [ "$(grep -c 'allreduce 10 ok' "$SCRATCH/sleep.out")" = 4 ] && break; sleep 0.05; done
 [ "$(grep -c 'allreduce 10 ok' "$SCRATCH/sleep.out")" = 4 ] || { cat "$SCRATCH/sleep.out"; fail "the ranks did not start"; }
