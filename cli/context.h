@@ -48,6 +48,7 @@ int cmd_login(Context&, const std::vector<std::string>&);
 int cmd_base(Context&, const std::vector<std::string>&);
 int cmd_run(Context&, const std::vector<std::string>&);
 int cmd_pip(Context&, const std::vector<std::string>&);
+int cmd_node(Context&, const std::vector<std::string>&);  // internal: envpack.hosts
 
 // Registry options shared by push, pull and login (defined in cmd_push.cpp): --insecure-registry,
 // --ca-cert, --parallel, --retries, --chunk-size, --authfile, --json.

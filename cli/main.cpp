@@ -109,6 +109,9 @@ constexpr Command k_commands[] = {
      "usage: envpack logs ID [--rank N] [-f|--follow]\n"},
     {"cancel", cmd_cancel, "stop a run (detached or not) and everything it started",
      "usage: envpack cancel ID\n"},
+    {"node", cmd_node, "internal: what `envpack run` runs on each of envpack.hosts",
+     "usage: envpack node blobs-have DIGEST... | blobs-receive | run --run ID --node NAME\n"
+     "       | exec --run ID --node NAME --container ID --runtime R --process JSON\n"},
     {"login", cmd_login, "check and save registry credentials (docker config.json)",
      "usage: envpack login REGISTRY -u USER --password-stdin [--authfile FILE] [--no-check]\n"
      "                    [--insecure-registry HOST]... [--ca-cert FILE]\n"},

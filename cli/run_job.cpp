@@ -18,11 +18,13 @@
 #include "core/fs.h"
 #include "core/process_tree.h"
 #include "core/signals.h"
+#include "launcher/hosts_backend.h"
 #include "launcher/local_backend.h"
 #include "launcher/netns.h"
 #include "launcher/plan.h"
 #include "launcher/run_record.h"
 #include "launcher/runtime.h"
+#include "launcher/transport.h"
 #include "registry/reference.h"
 #include "registry/store.h"
 
@@ -136,7 +138,9 @@ int run_attached(Context& ctx, const JobSpec& job, const RunRecord& record, RunS
     pc.pause_path = self_dir() / "envpack-pause";
     pc.agent_path = self_dir() / "envpack-agent";
     // Several nodes on this machine: one network namespace each, removed when the run ends.
-    std::optional<RunNetwork> network = prepare_node_network(job, record.id(), pc);
+    // Nodes on envpack.hosts use their hosts' networks.
+    std::optional<RunNetwork> network =
+        job.envpack.hosts.empty() ? prepare_node_network(job, record.id(), pc) : std::nullopt;
     RunPlan plan = make_plan(job, pc);
     write_file_atomic(record.dir() / "plan.json", plan_to_json(plan).dump(2) + "\n",
                       Durability::none);
@@ -150,6 +154,35 @@ int run_attached(Context& ctx, const JobSpec& job, const RunRecord& record, RunS
     }
     record.write_status(status);
 
+    std::vector<std::string> node_names;
+    for (const auto& n : plan.nodes) {
+        node_names.push_back(n.name);
+    }
+    if (!job.envpack.hosts.empty()) {
+        // The image is checked here, before any host is contacted (127/126).
+        check_plan_commands(plan, unpacked.rootfs());
+        HostsRunOptions ho;
+        ho.transport = Transport::parse(job.envpack.remote_exec);
+        ho.hosts = job.envpack.hosts;
+        ho.store = &store;
+        ho.manifest = *desc;
+        ho.runtime = job.envpack.runtime;
+        ho.echo = echo;
+        ho.signals = &signals;
+        ho.on_running = [&] {
+            status.phase = RunPhase::running;
+            status.started_at = now_rfc3339();
+            record.write_status(status);
+        };
+        HostsRunOutcome outcome = run_hosts(plan, record, ho);
+        status.output_conflicts = outcome.conflicts;
+        finish(record, status, outcome.exit_code, outcome.reason, outcome.message);
+        if (outcome.exit_code != 0) {
+            ctx.log.warnf("run {}: {}", record.id(), outcome.message);
+        }
+        return outcome.exit_code;
+    }
+
     LocalRunOptions options;
     options.runtime = runtime;
     options.image_rootfs = unpacked.rootfs();
@@ -162,6 +195,9 @@ int run_attached(Context& ctx, const JobSpec& job, const RunRecord& record, RunS
     };
     LocalRunOutcome outcome = run_local(plan, record, options);
     status.rootfs = outcome.rootfs;
+    if (node_names.size() > 1) {
+        status.output_conflicts = merge_node_outputs(record.dir(), node_names);
+    }
     finish(record, status, outcome.exit_code, outcome.reason, outcome.message);
     if (outcome.exit_code != 0) {
         ctx.log.warnf("run {}: {}", record.id(), outcome.message);

@@ -142,51 +142,6 @@ std::vector<std::string> agent_command(const std::vector<std::string>& words) {
     return {"/bin/sh", "-c", line};
 }
 
-std::string shell_quote(std::string_view word) {
-    bool plain = !word.empty();
-    for (char c : word) {
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || std::strchr("@%+=:,./_-", c))) {
-            plain = false;
-            break;
-        }
-    }
-    if (plain) {
-        return std::string(word);
-    }
-    std::string out = "'";
-    for (char c : word) {
-        if (c == '\'') {
-            out += "'\\''";
-        } else {
-            out.push_back(c);
-        }
-    }
-    return out + "'";
-}
-
-std::string shell_join(const std::vector<std::string>& argv) {
-    std::string out;
-    for (const auto& a : argv) {
-        out += (out.empty() ? "" : " ") + shell_quote(a);
-    }
-    return out;
-}
-
-std::vector<std::string> transport_command(const std::vector<std::string>& prefix,
-                                           std::string_view host,
-                                           const std::vector<std::string>& argv,
-                                           TransportQuoting quoting) {
-    std::vector<std::string> out = prefix;
-    out.emplace_back(host);
-    std::string cmd = shell_join(argv);
-    if (quoting == TransportQuoting::argv) {
-        out.insert(out.end(), {"sh", "-c", cmd});
-    } else {
-        out.insert(out.end(), {"sh", "-c", shell_quote(cmd)});
-    }
-    return out;
-}
-
 // ---- the server ---------------------------------------------------------------------------
 
 namespace {
@@ -324,14 +279,20 @@ struct Broker::State {
             p.env[k] = v;
         }
         fs::path json = options.work_dir / fmt::format("broker-{}.json", counter++);
-        write_file_atomic(json, render_exec_process(p), Durability::none);
+        std::vector<std::string> argv;
+        if (t->remote_exec) {
+            argv = t->remote_exec(p);
+        } else {
+            write_file_atomic(json, render_exec_process(p), Durability::none);
+            argv = commands.exec(t->container_id, json);
+        }
         ChildOptions co;
         co.in = ChildInput::fd(fds[0]);
         co.out = ChildOutput::fd(fds[1]);
         co.err = ChildOutput::fd(fds[2]);
         std::optional<Child> child;
         try {
-            child.emplace(Child::spawn(commands.exec(t->container_id, json), std::move(co)));
+            child.emplace(Child::spawn(argv, std::move(co)));
         } catch (const std::exception& e) {
             send_line(conn, fmt::format("error {}", e.what()));
             return;

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "launcher/runtime.h"
+#include "launcher/transport.h"  // shell_quote, transport_command (were here)
 
 namespace envpack {
 
@@ -47,26 +48,14 @@ std::optional<ExecRequest> decode_request(std::string_view payload, std::string*
 // ...`), which the remote shell is meant to join and parse once: `/bin/sh -c "WORDS joined"`.
 std::vector<std::string> agent_command(const std::vector<std::string>& words);
 
-// POSIX shell quoting of one word ('...' with embedded quotes as '\''); plain words as is.
-std::string shell_quote(std::string_view word);
-std::string shell_join(const std::vector<std::string>& argv);
-
-// How a transport passes a command (DESIGN.md: `remote_exec PREFIX HOST sh -c CMD`).
-enum class TransportQuoting {
-    argv,        // keeps argv (`ip netns exec`, `srun`): CMD quoted once
-    joined_line  // joins its arguments into one remote command line (`ssh`): quoted twice
-};
-// PREFIX... HOST sh -c CMD, CMD = shell_join(argv), quoted once more for joined_line.
-std::vector<std::string> transport_command(const std::vector<std::string>& prefix,
-                                           std::string_view host,
-                                           const std::vector<std::string>& argv,
-                                           TransportQuoting quoting);
-
 // A node container the broker may exec into.
 struct BrokerTarget {
     std::string node;          // the name mpirun uses (hostfile)
     std::string container_id;  // the runtime's ID
     ExecProcess process;       // env, cwd, uid/gid of processes entered there (args replaced)
+    // A node on another host (hosts_backend.h): the command that enters the process there
+    // (through the transport) instead of this host's `runtime exec`. Empty: a local container.
+    std::function<std::vector<std::string>(const ExecProcess&)> remote_exec;
 };
 
 struct BrokerOptions {

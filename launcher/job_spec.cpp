@@ -455,14 +455,24 @@ class JobReader {
             if (h.is_scalar()) {
                 host.name = h.str();
             } else {
-                h.expect_keys({"name", "address"}, "a host of `envpack.hosts`");
+                h.expect_keys({"name", "address", "home", "program"}, "a host of `envpack.hosts`");
                 auto name = h.get("name");
                 if (!name) {
                     h.fail("a host needs `name` (how the transport reaches it)");
                 }
                 host.name = name->str();
-                if (auto a = h.get("address")) {
-                    host.address = a->str();
+                auto address = h.get("address");
+                if (!address || address->str().empty()) {
+                    h.fail(fmt::format("host `{}` needs `address` (how the nodes reach each other "
+                                       "for MPI, TF_CONFIG and MASTER_ADDR)",
+                                       host.name));
+                }
+                host.address = address->str();
+                if (auto home = h.get("home")) {
+                    host.home = home->str();
+                }
+                if (auto program = h.get("program")) {
+                    host.program = program->str();
                 }
             }
             if (host.name.empty()) {

@@ -126,11 +126,18 @@ struct JobResources {
 // an optional trailing `b`: "2g", "512MB", "1024"). nullopt when malformed.
 std::optional<std::uint64_t> parse_size(std::string_view text);
 
+// One of `envpack.hosts`: `{name, address}` (both required), optionally `home` (ENVPACK_HOME on
+// that host; default: its envpack's own default) and `program` (the envpack binary there, default
+// `envpack` from its PATH). A plain scalar `NAME` means {name: NAME, address: NAME}.
 struct JobHost {
     std::string name;     // for the transport (`ssh NAME`, `ip netns exec NAME`)
     std::string address;  // for MPI / TF_CONFIG / MASTER_ADDR wiring
+    std::string home;     // ENVPACK_HOME there ("" = that envpack's default)
+    std::string program;  // envpack there ("" = `envpack`)
     yaml::Mark mark;
-    bool operator==(const JobHost& o) const { return name == o.name && address == o.address; }
+    bool operator==(const JobHost& o) const {
+        return name == o.name && address == o.address && home == o.home && program == o.program;
+    }
 };
 
 enum class GpuRequestKind { all, count, none };

@@ -116,6 +116,12 @@ Node envpack_node(const EnvpackSettings& s) {
             Node host = Node::map();
             host.set("name", str(h.name));
             host.set("address", str(h.address));
+            if (!h.home.empty()) {
+                host.set("home", str(h.home));
+            }
+            if (!h.program.empty()) {
+                host.set("program", str(h.program));
+            }
             hosts.push_back(std::move(host));
         }
         m.set("hosts", std::move(hosts));

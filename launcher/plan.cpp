@@ -449,7 +449,8 @@ class Planner {
                 started.push_back(&p);
             }
         }
-        if (m_plan.containers.size() == 1 && started.size() == 1) {
+        // On envpack.hosts every process is entered through the transport (hosts_backend.h).
+        if (m_plan.containers.size() == 1 && started.size() == 1 && m_job.envpack.hosts.empty()) {
             started.front()->launch = Launch::init;
             m_plan.containers.front().init_args = started.front()->argv;
             m_plan.containers.front().env = started.front()->env;

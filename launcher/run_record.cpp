@@ -69,6 +69,9 @@ std::string RunStatus::to_json() const {
         {"supervisor", {{"pid", supervisor_pid}, {"start", supervisor_start}}},
         {"detached", detached},
     };
+    if (!output_conflicts.empty()) {
+        j["output_conflicts"] = output_conflicts;
+    }
     return j.dump(2) + "\n";
 }
 
@@ -106,6 +109,7 @@ RunStatus RunStatus::parse(std::string_view text, std::string_view origin) {
             s.supervisor_start = j["supervisor"].value("start", 0ULL);
         }
         s.detached = j.value("detached", false);
+        s.output_conflicts = j.value("output_conflicts", std::vector<std::string>{});
         return s;
     } catch (const json::exception& e) {
         throw bad_input(fmt::format("{}: malformed run status: {}", origin, e.what()));

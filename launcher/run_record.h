@@ -46,6 +46,9 @@ struct RunStatus {
     int supervisor_pid = 0;                   // the envpack process that owns the run
     unsigned long long supervisor_start = 0;  // its start time (/proc/PID/stat), against PID reuse
     bool detached = false;
+    // Output paths more than one node wrote: "outputs/REL: kept NODE's copy, also written by ..."
+    // (the lowest node's copy wins).
+    std::vector<std::string> output_conflicts;
 
     std::string to_json() const;
     // Throws a bad-input Error naming `origin` when the text is not a status.

@@ -1,0 +1,448 @@
+#include "launcher/hosts_node.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "builder/unpack_cache.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/process.h"
+#include "core/signals.h"
+#include "launcher/node_spec.h"
+#include "launcher/oci_config.h"
+#include "launcher/rootfs.h"
+#include "launcher/runtime.h"
+
+namespace envpack {
+
+namespace fs = std::filesystem;
+
+// ---- fd helpers ---------------------------------------------------------------------------
+
+bool FdReader::fill() {
+    if (m_pos > 0) {
+        m_buf.erase(0, m_pos);
+        m_pos = 0;
+    }
+    char chunk[1 << 16];
+    for (;;) {
+        ssize_t n = ::read(m_fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        m_buf.append(chunk, static_cast<size_t>(n));
+        return true;
+    }
+}
+
+std::optional<std::string> FdReader::line() {
+    for (;;) {
+        auto nl = m_buf.find('\n', m_pos);
+        if (nl != std::string::npos) {
+            std::string out = m_buf.substr(m_pos, nl - m_pos);
+            m_pos = nl + 1;
+            return out;
+        }
+        if (!fill()) {
+            return std::nullopt;
+        }
+    }
+}
+
+bool FdReader::read_exact(std::uint64_t n, const std::function<void(std::string_view)>& sink) {
+    while (n > 0) {
+        if (m_pos == m_buf.size() && !fill()) {
+            return false;
+        }
+        size_t take = static_cast<size_t>(std::min<std::uint64_t>(n, m_buf.size() - m_pos));
+        sink(std::string_view(m_buf).substr(m_pos, take));
+        m_pos += take;
+        n -= take;
+    }
+    return true;
+}
+
+namespace {
+
+void write_all(int fd, std::string_view bytes, std::string_view what) {
+    while (!bytes.empty()) {
+        ssize_t n = ::write(fd, bytes.data(), bytes.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            throw_errno("write", std::string(what), errno);
+        }
+        bytes.remove_prefix(static_cast<size_t>(n));
+    }
+}
+
+}  // namespace
+
+// ---- blobs ----------------------------------------------------------------------------------
+
+fs::path node_run_dir(const fs::path& home, std::string_view run_id, std::string_view node_name) {
+    return home / "node-runs" / std::string(run_id) / std::string(node_name);
+}
+
+std::vector<std::string> blobs_present(const Store& store, const std::vector<std::string>& wanted) {
+    std::vector<std::string> out;
+    for (const auto& w : wanted) {
+        auto d = Digest::parse(w);
+        if (d && store.has_blob(*d)) {
+            out.push_back(d->to_string());
+        }
+    }
+    return out;
+}
+
+std::vector<Descriptor> image_blobs(const Store& store, const Descriptor& manifest) {
+    Manifest m = store.read_manifest(manifest);
+    std::vector<Descriptor> out = {manifest, m.config};
+    out.insert(out.end(), m.layers.begin(), m.layers.end());
+    return out;
+}
+
+std::uint64_t write_blob_stream(int fd, const Store& store, const std::vector<Descriptor>& blobs) {
+    std::uint64_t total = 0;
+    std::vector<char> buf(1 << 20);
+    for (const auto& d : blobs) {
+        fs::path path = store.blob_path(d.digest);
+        UniqueFd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (in.get() < 0) {
+            throw_errno("open", path.string(), errno);
+        }
+        std::uint64_t size = fs::file_size(path);
+        write_all(fd, fmt::format("blob {} {}\n", d.digest.to_string(), size), "the blob stream");
+        for (std::uint64_t left = size; left > 0;) {
+            ssize_t n = ::read(in.get(), buf.data(), std::min<std::uint64_t>(left, buf.size()));
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                throw Error(fmt::format("read {}: the blob ended early", path.string()));
+            }
+            write_all(fd, std::string_view(buf.data(), static_cast<size_t>(n)), "the blob stream");
+            left -= static_cast<std::uint64_t>(n);
+        }
+        total += size;
+    }
+    write_all(fd, "end\n", "the blob stream");
+    return total;
+}
+
+int receive_blob_stream(int fd, const Store& store) {
+    FdReader in(fd);
+    int count = 0;
+    for (;;) {
+        auto line = in.line();
+        if (!line) {
+            throw Error("blobs-receive: the stream ended without `end`", "", ExitCode::failure);
+        }
+        if (*line == "end") {
+            return count;
+        }
+        // blob sha256:HEX SIZE
+        auto sp1 = line->find(' ');
+        auto sp2 = line->rfind(' ');
+        if (!line->starts_with("blob ") || sp1 == sp2) {
+            throw Error(fmt::format("blobs-receive: malformed header `{}`", *line), "",
+                        ExitCode::bad_input);
+        }
+        Digest digest = Digest::parse_or_throw(line->substr(sp1 + 1, sp2 - sp1 - 1), "blob");
+        std::uint64_t size = 0;
+        std::string_view sz = std::string_view(*line).substr(sp2 + 1);
+        if (std::from_chars(sz.data(), sz.data() + sz.size(), size).ec != std::errc()) {
+            throw Error(fmt::format("blobs-receive: malformed size in `{}`", *line), "",
+                        ExitCode::bad_input);
+        }
+        BlobWriter writer = store.begin_blob();
+        if (!in.read_exact(size, [&](std::string_view b) { writer.write(b.data(), b.size()); })) {
+            throw Error(
+                fmt::format("blobs-receive: the stream ended inside {}", digest.to_string()));
+        }
+        writer.commit(digest);  // verified, renamed into place
+        ++count;
+    }
+}
+
+// ---- node run -------------------------------------------------------------------------------
+
+namespace {
+
+OciOptions oci_options() {
+    OciOptions o;
+    struct rlimit rl {};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY) {
+        o.nofile = std::min<std::uint64_t>(o.nofile, rl.rlim_max);
+    }
+    return o;
+}
+
+void prepare_mounts(const PlanContainer& c) {
+    for (const auto& m : c.mounts) {
+        if (m.make_source) {
+            make_dirs(m.source);
+        }
+        if (!m.copy_from.empty()) {
+            make_dirs(fs::path(m.source).parent_path());
+            auto r = run_process({"cp", "-a", "--reflink=auto", "-T", m.copy_from, m.source});
+            if (!r.ok()) {
+                throw Error(
+                    fmt::format("copy the input {} to {}: {}", m.copy_from, m.source, r.err), "",
+                    ExitCode::run_failed);
+            }
+        }
+        if (m.type == "bind" && !fs::exists(m.source)) {
+            throw Error(fmt::format("the mount source {} (for {}) does not exist on this host",
+                                    m.source, m.destination),
+                        "inputs and the broker socket must exist on every host at the same path",
+                        ExitCode::run_failed);
+        }
+    }
+}
+
+// `ip netns exec` (the transport of the tests, and of a machine playing several hosts) mounts a
+// fresh /sys for the namespace, without the cgroup hierarchies the runtime needs ("no cgroup mount
+// found in mountinfo"), and a mount cannot be bound in from another mount namespace. So, in this
+// process's private mount namespace, the hierarchies PID 1 has under /sys/fs/cgroup are mounted
+// again (the same hierarchy, by type and options); the crun workaround (runtime.h) is applied
+// again on top. A no-op where they are mounted.
+void restore_cgroup_mounts(const Runtime& runtime) {
+    if (read_file("/proc/self/mountinfo").find(" /sys/fs/cgroup") != std::string::npos) {
+        return;
+    }
+    std::string info = read_file("/proc/1/mountinfo");
+    size_t start = 0;
+    for (size_t nl; (nl = info.find('\n', start)) != std::string::npos; start = nl + 1) {
+        std::string line = info.substr(start, nl - start);
+        std::vector<std::string> f;
+        for (size_t i = 0, j; i <= line.size(); i = j + 1) {
+            j = line.find(' ', i);
+            j = j == std::string::npos ? line.size() : j;
+            f.push_back(line.substr(i, j - i));
+        }
+        auto dash = std::find(f.begin(), f.end(), "-");
+        if (f.size() < 5 || dash == f.end() || f.end() - dash < 4) {
+            continue;
+        }
+        const std::string& point = f[4];
+        const std::string& type = *(dash + 1);
+        std::string options = *(dash + 3);
+        if (point != "/sys/fs/cgroup" && !point.starts_with("/sys/fs/cgroup/")) {
+            continue;
+        }
+        if (options.starts_with("rw,")) {
+            options.erase(0, 3);
+        } else if (options == "rw") {
+            options.clear();
+        }
+        make_dirs(point);
+        const char* data = options.empty() ? nullptr : options.c_str();
+        if (::mount(type.c_str(), point.c_str(), type.c_str(), 0, data) != 0) {
+            throw_errno(fmt::format("mount {} ({}) on", type, options), point, errno);
+        }
+    }
+    if (runtime.workaround == CgroupWorkaround::hybrid) {
+        ::umount2("/sys/fs/cgroup/unified", MNT_DETACH);
+    }
+}
+
+// Everything a node run made on its host, removed however it ends.
+class NodeRun {
+  public:
+    NodeRun(fs::path dir, Runtime runtime) : m_dir(std::move(dir)), m_driver(std::move(runtime)) {}
+    ~NodeRun() {
+        try {
+            teardown();
+        } catch (...) {
+        }
+        std::error_code ec;
+        fs::remove_all(m_dir, ec);
+        fs::remove(m_dir.parent_path(), ec);  // only when empty
+    }
+
+    void start(const NodeSpec& spec, const fs::path& home, const fs::path& helpers_dir, Log& log) {
+        Store store(home / "store");
+        m_unpacked.emplace(ensure_unpacked(store, spec.manifest, home, log));
+        m_rootfs.emplace(m_unpacked->rootfs(), m_dir / "node", RootfsMode::automatic);
+        m_container = localize(spec, m_dir, helpers_dir, m_rootfs->path());
+        make_dirs(m_container.bundle);
+        prepare_mounts(m_container);
+        write_file_atomic(
+            m_container.bundle / "config.json",
+            render_oci_config(m_container, parse_numeric_user(m_container.user).value_or(OciUser{}),
+                              oci_options()),
+            Durability::none);
+        m_started = true;
+        m_driver.create_and_start(m_container.id, m_container.bundle);
+    }
+
+    void teardown() {
+        if (m_started) {
+            m_started = false;
+            if (m_driver.state(m_container.id)) {
+                m_driver.destroy(m_container.id);
+            }
+        }
+        if (m_rootfs) {
+            m_rootfs->release();
+        }
+    }
+
+  private:
+    fs::path m_dir;
+    RuntimeDriver m_driver;
+    std::optional<UnpackedImage> m_unpacked;
+    std::optional<RunRootfs> m_rootfs;
+    PlanContainer m_container;
+    bool m_started = false;
+};
+
+}  // namespace
+
+int node_run(const fs::path& home, const fs::path& helpers_dir, std::string_view run_id,
+             std::string_view node_name, Log& log, int in_fd, int out_fd) {
+    ::signal(SIGPIPE, SIG_IGN);
+    FdReader in(in_fd);
+    auto line = in.line();
+    if (!line) {
+        throw Error("node run: no node spec on stdin", "", ExitCode::bad_input);
+    }
+    nlohmann::json j = nlohmann::json::parse(*line, nullptr, false);
+    if (j.is_discarded()) {
+        throw Error("node run: the node spec is not JSON", "", ExitCode::bad_input);
+    }
+    NodeSpec spec = NodeSpec::from_json(j, "node spec");
+    if (spec.run_id != run_id || spec.node_name != node_name) {
+        throw Error(fmt::format("node run: the spec is for {} node {}, not {} node {}", spec.run_id,
+                                spec.node_name, run_id, node_name),
+                    "", ExitCode::bad_input);
+    }
+    Runtime runtime =
+        select_runtime(runtime_choice_from(std::string_view(spec.runtime)), probe_host_facts());
+    if (::geteuid() != 0) {
+        throw Error(fmt::format("node {}: envpack node run needs root on this host", node_name), "",
+                    ExitCode::run_failed);
+    }
+    // Single-threaded still: nothing this node mounts is seen outside it or outlives it.
+    enter_private_mount_namespace(runtime);
+    restore_cgroup_mounts(runtime);
+    fs::path dir = node_run_dir(home, run_id, node_name);
+    if (fs::exists(dir)) {
+        throw Error(fmt::format("node {}: {} already exists", node_name, dir.string()),
+                    "another envpack node run of this run is alive on this host, or one was "
+                    "killed: remove the directory",
+                    ExitCode::run_failed);
+    }
+    make_dirs(dir);
+    NodeRun run(dir, runtime);
+    if (spec.code_bytes > 0) {
+        std::string tar;
+        tar.reserve(spec.code_bytes);
+        if (!in.read_exact(spec.code_bytes, [&](std::string_view b) { tar.append(b); })) {
+            throw Error(fmt::format("node {}: the code snapshot ended early", node_name));
+        }
+        make_dirs(dir / "code");
+        ProcessOptions po;
+        po.stdin_data = std::move(tar);
+        auto r = run_process({"tar", "-x", "-f", "-", "-C", (dir / "code").string()}, po);
+        if (!r.ok()) {
+            throw Error(fmt::format("node {}: unpack the code snapshot: {}", node_name, r.err));
+        }
+    }
+    for (const auto& [rel, content] : spec.files) {
+        make_dirs((dir / rel).parent_path());
+        write_file_atomic(dir / rel, content, Durability::none);
+    }
+    run.start(spec, home, helpers_dir, log);
+    write_all(out_fd, "ready\n", "stdout");
+
+    // Until the launcher closes stdin (done, or gone) or a signal arrives.
+    SignalForwarder signals({SIGTERM, SIGINT, SIGHUP});
+    for (;;) {
+        pollfd p[2] = {{in_fd, POLLIN, 0}, {signals.fd(), POLLIN, 0}};
+        if (::poll(p, 2, -1) < 0 && errno != EINTR) {
+            break;
+        }
+        if (p[1].revents) {
+            break;
+        }
+        if (p[0].revents) {
+            char chunk[4096];
+            ssize_t n = ::read(in_fd, chunk, sizeof chunk);
+            if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+                break;
+            }
+        }
+    }
+    run.teardown();
+
+    std::vector<std::string> dirs;
+    for (const auto& rel : returned_dirs(spec)) {
+        if (fs::exists(dir / rel)) {
+            dirs.push_back(rel);
+        }
+    }
+    std::string tar;
+    if (!dirs.empty()) {
+        std::vector<std::string> argv = {"tar", "-c", "-f", "-", "-C", dir.string()};
+        argv.insert(argv.end(), dirs.begin(), dirs.end());
+        auto r = run_process(argv);
+        if (!r.ok()) {
+            log.warnf("node {}: collect outputs: {}", node_name, r.err);
+        } else {
+            tar = std::move(r.out);
+        }
+    }
+    try {
+        write_all(out_fd, fmt::format("outputs {}\n", tar.size()), "stdout");
+        write_all(out_fd, tar, "stdout");
+    } catch (const Error&) {
+        // The launcher is gone: the outputs have nowhere to go; the node is cleaned up anyway.
+    }
+    return 0;
+}
+
+// ---- node exec ------------------------------------------------------------------------------
+
+void node_exec(const fs::path& home, std::string_view run_id, std::string_view node_name,
+               std::string_view container_id, std::string_view runtime_name,
+               std::string_view process_json) {
+    Runtime runtime = select_runtime(runtime_choice_from(runtime_name), probe_host_facts());
+    fs::path dir = node_run_dir(home, run_id, node_name);
+    if (!fs::exists(dir / "bundle")) {
+        throw Error(fmt::format("node {} of run {} does not run on this host (no {})", node_name,
+                                run_id, dir.string()),
+                    "", ExitCode::run_failed);
+    }
+    enter_private_mount_namespace(runtime);
+    restore_cgroup_mounts(runtime);
+    make_dirs(dir / "exec");
+    fs::path json = dir / "exec" / fmt::format("process-{}.json", ::getpid());
+    write_file_atomic(json, std::string(process_json), Durability::none);
+    std::vector<std::string> argv = RuntimeCommands(runtime).exec(container_id, json);
+    std::vector<char*> cargv;
+    for (auto& a : argv) {
+        cargv.push_back(a.data());
+    }
+    cargv.push_back(nullptr);
+    ::execvp(cargv[0], cargv.data());
+    throw_errno("exec", argv.front(), errno);
+}
+
+}  // namespace envpack

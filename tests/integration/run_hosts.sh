@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# envpack.hosts: two "hosts" made by this test as network namespaces (ip netns add, a veth pair
+# each on a bridge of the test's own), each with its own ENVPACK_HOME, reached with
+# `remote_exec: ip netns exec`. The MPI 2x2 allreduce passes with every node container on its
+# host; the second host receives the image's blobs on the first run only (counted in the
+# record's hosts.json); outputs come back from both nodes, the lowest node winning a path both
+# wrote (listed in status.json); a job variable full of shell syntax reaches every rank intact;
+# the same job through an ssh-like transport (arguments joined into one remote command line);
+# bad input: a host the transport cannot reach (a namespace that does not exist: 125 before
+# anything starts), a hostname not in the list (the broker refuses it), a host without address.
+# Nothing of a run is left: containers, mounts, node directories on either host.
+# Uses the base_image fixture (base-image.env, read by run_multi_lib.bash).
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/run_multi_lib.bash"
+need tar
+
+# ---- the test's two hosts -------------------------------------------------------------------
+tag=$(printf '%04x' $((RANDOM % 65536)))
+NS1=eph1-$tag; NS2=eph2-$tag; BR=ephb$tag
+prefix=""
+for i in $(seq 40); do
+  p="10.$((100 + RANDOM % 60)).$((RANDOM % 250))"
+  ip -o -4 addr | grep -q " $p\." || { prefix=$p; break; }
+done
+[ -n "$prefix" ] || fail "no free /24 for the test's hosts"
+cleanup "ip netns del $NS1 2>/dev/null; ip netns del $NS2 2>/dev/null; ip link del $BR 2>/dev/null"
+ip link add "$BR" type bridge
+ip addr add "$prefix.1/24" dev "$BR"
+ip link set "$BR" up
+n=0
+for ns in "$NS1" "$NS2"; do
+  n=$((n + 1))
+  ip netns add "$ns"
+  ip link add "ephv$n$tag" type veth peer name eth0 netns "$ns"
+  ip link set "ephv$n$tag" master "$BR" up
+  ip -n "$ns" addr add "$prefix.$((n + 1))/24" dev eth0
+  ip -n "$ns" link set eth0 up
+  ip -n "$ns" link set lo up
+done
+
+HOME1=$ENVPACK_HOME          # host 1 shares the launcher's home: it has the image
+HOME2=$SCRATCH/home2         # host 2 starts empty: it receives the blobs
+mkdir -p "$HOME2"
+
+job="$SCRATCH/job"; mkdir -p "$job/src"
+cat > "$job/src/check.py" <<PY
+import os, socket
+from mpi4py import MPI
+comm = MPI.COMM_WORLD
+r, n = comm.Get_rank(), comm.Get_size()
+env = os.environ
+total = comm.allreduce(r + 1)
+assert n == 4 and total == 10, (n, total)
+hosts = ["$NS1", "$NS2"]
+host = socket.gethostname()
+assert host == hosts[r // 2], host
+want = {"OMPI_COMM_WORLD_RANK": r, "RANK": r, "WORLD_SIZE": 4, "LOCAL_RANK": r % 2, "NODE_RANK": r // 2}
+for k, v in want.items():
+    assert env.get(k) == str(v), (k, env.get(k), v)
+assert env["MASTER_ADDR"] == "$prefix.2", env["MASTER_ADDR"]
+assert socket.gethostbyname("$NS2") == "$prefix.3"
+PY
+cat >> "$job/src/check.py" <<'PY'
+nasty = 'sp ace \'single\' "double" $HOME $(id -u) `tick` ; & | * \\back\nline2'
+assert env.get("NASTY") == nasty, repr(env.get("NASTY"))
+os.makedirs("outputs", exist_ok=True)
+with open(f"outputs/rank{r}.txt", "w") as f:
+    f.write(f"{r}\n")
+if r % 2 == 0:
+    with open("outputs/shared.txt", "w") as f:
+        f.write(f"node {r // 2}\n")
+print(f"rank {r} of {n} on {host}: allreduce {total} ok", flush=True)
+PY
+write_job() {  # NAME HOST2_NAME [REMOTE_EXEC]
+  cat > "$job/$1.yaml" <<YAML
+code: ./src
+command: python3 check.py
+environment: {image: $IMAGE}
+resources: {instance_count: 2}
+distribution: {type: mpi, process_count_per_instance: 2}
+envpack:
+  remote_exec: ${3:-ip netns exec}
+  hosts:
+    - {name: $NS1, address: $prefix.2, home: $HOME1, program: $ENVPACK}
+    - {name: $2, address: $prefix.3, home: $HOME2, program: $ENVPACK}
+YAML
+  cat >> "$job/$1.yaml" <<'YAML'
+environment_variables:
+  NASTY: "sp ace 'single' \"double\" $HOME $(id -u) `tick` ; & | * \\back\nline2"
+YAML
+}
+sent_to() { jq -r ".[] | select(.host == \"$2\") | .blobs_sent" "$ENVPACK_HOME/runs/$1/hosts.json"; }
+# Nothing of run $1 on either host: no node directory, no mount, no container.
+assert_hosts_clean() {
+  local id=$1 h
+  for h in "$HOME1" "$HOME2"; do
+    if [ -e "$h/node-runs/$id" ]; then find "$h/node-runs/$id" -maxdepth 3; fail "node files of $id left in $h"; fi
+  done
+  if grep -q "node-runs/$id" /proc/mounts; then grep "node-runs/$id" /proc/mounts; fail "mounts of $id left on a host"; fi
+  assert_nothing_left "$id" "check.py"
+}
+
+# 1. MPI 2x2 across the two hosts; host 2 gets the blobs it lacks.
+write_job ok "$NS2"
+start=$(date +%s.%N)
+expect_exit 0 "$ENVPACK" run "$job/ok.yaml"
+echo "2x2 MPI on two hosts (first, with blobs): $(echo "$(date +%s.%N) - $start" | bc) s"
+id=$(last_run)
+for r in 0 1 2 3; do
+  h=$NS1; [ $r -ge 2 ] && h=$NS2
+  grep -q "rank $r of 4 on $h: allreduce 10 ok" "$SCRATCH/out" || { cat "$SCRATCH/out" "$SCRATCH/err"; fail "rank $r did not report"; }
+done
+[ "$(sent_to "$id" "$NS1")" = 0 ] || fail "host 1 has the image but got blobs: $(cat "$ENVPACK_HOME/runs/$id/hosts.json")"
+first=$(sent_to "$id" "$NS2")
+[ "$first" -gt 0 ] || fail "host 2 got no blobs: $(cat "$ENVPACK_HOME/runs/$id/hosts.json")"
+grep -q "host $NS2: sent $first blobs" "$SCRATCH/err" || { cat "$SCRATCH/err"; fail "the blob count is not printed"; }
+# Outputs from both nodes; shared.txt from node 0 (the lowest), the conflict listed.
+rec=$ENVPACK_HOME/runs/$id
+for r in 0 1 2 3; do [ "$(cat "$rec/outputs/rank$r.txt")" = "$r" ] || { find "$rec" -maxdepth 4; fail "outputs/rank$r.txt missing"; }; done
+[ "$(cat "$rec/outputs/shared.txt")" = "node 0" ] || fail "shared.txt: $(cat "$rec/outputs/shared.txt"), wanted node 0's"
+[ "$(cat "$rec/nodes/$NS2/outputs/shared.txt")" = "node 1" ] || fail "node 1's own copy is not kept"
+status_of "$id" | jq -e --arg n "$NS1" '.output_conflicts | any(startswith("outputs/shared.txt: kept " + $n))' > /dev/null \
+  || fail "status.json lists no conflict: $(status_of "$id")"
+grep -q "rank 2 of 4 on $NS2" "$rec/nodes/$NS2/logs/ranks/1/rank.2/stdout" || { find "$rec" -path '*ranks*'; fail "rank 2's own log did not come back"; }
+[ -f "$HOME2/store/blobs/sha256/$(status_of "$id" | jq -r .image.digest | cut -d: -f2)" ] || fail "host 2's store lacks the manifest"
+assert_hosts_clean "$id"
+
+# 2. Again: host 2 has everything now.
+start=$(date +%s.%N)
+expect_exit 0 "$ENVPACK" run "$job/ok.yaml"
+echo "2x2 MPI on two hosts (second): $(echo "$(date +%s.%N) - $start" | bc) s"
+id=$(last_run)
+[ "$(sent_to "$id" "$NS2")" = 0 ] || fail "the second run sent blobs again: $(cat "$ENVPACK_HOME/runs/$id/hosts.json")"
+assert_hosts_clean "$id"
+
+# 3. An ssh-like transport: a program named ssh that joins its words after HOST into one line for
+#    the remote shell, as ssh does (here the remote side is `ip netns exec HOST sh -c LINE`).
+mkdir -p "$SCRATCH/fake"
+cat > "$SCRATCH/fake/ssh" <<'SH'
+#!/bin/sh
+host=$1; shift
+exec ip netns exec "$host" sh -c "$*"
+SH
+chmod +x "$SCRATCH/fake/ssh"
+write_job ssh "$NS2" "$SCRATCH/fake/ssh"
+expect_exit 0 "$ENVPACK" run "$job/ssh.yaml"
+grep -c "allreduce 10 ok" "$SCRATCH/out" | grep -qx 4 || { cat "$SCRATCH/out" "$SCRATCH/err"; fail "the ssh-like transport run"; }
+assert_hosts_clean "$(last_run)"
+
+# 4. A host the transport cannot reach: 125 naming it, before any node starts.
+write_job unreachable "envpack-no-such-ns-$tag"
+expect_exit 125 "$ENVPACK" run "$job/unreachable.yaml"
+grep -q "host \`envpack-no-such-ns-$tag\` (node 1) cannot be reached through \`ip netns exec\`" "$SCRATCH/err" \
+  || { cat "$SCRATCH/err"; fail "the error does not name the host"; }
+id=$(last_run)
+[ ! -e "$ENVPACK_HOME/runs/$id/remote/$NS1.log" ] || fail "host 1's node was started before host 2 was checked"
+assert_hosts_clean "$id"
+
+# 5. mpirun (here: the agent by hand) asking for a host that is not in the list: refused.
+cat > "$job/nothost.yaml" <<YAML
+command: sh -c 'if [ "\$RANK" = 0 ]; then /.envpack/bin/envpack-agent not-a-host true; fi'
+environment: {image: $IMAGE}
+resources: {instance_count: 2}
+distribution: {type: mpi, process_count_per_instance: 1}
+envpack:
+  remote_exec: ip netns exec
+  hosts:
+    - {name: $NS1, address: $prefix.2, home: $HOME1, program: $ENVPACK}
+    - {name: $NS2, address: $prefix.3, home: $HOME2, program: $ENVPACK}
+YAML
+set +e; "$ENVPACK" run "$job/nothost.yaml" > "$SCRATCH/out" 2> "$SCRATCH/err"; rc=$?; set -e
+[ $rc != 0 ] || fail "a job asking for a host not in the list succeeded"
+grep -q "\`not-a-host\` is not a node of this run (nodes: $NS1, $NS2)" "$SCRATCH/out" "$SCRATCH/err" \
+  || { cat "$SCRATCH/out" "$SCRATCH/err"; fail "the refusal does not name the host and the list"; }
+assert_hosts_clean "$(last_run)"
+
+# 6. A host without address: the job file's line and column, nothing run.
+cat > "$job/noaddr.yaml" <<YAML
+command: "true"
+environment: {image: $IMAGE}
+envpack:
+  remote_exec: ip netns exec
+  hosts:
+    - {name: $NS1, address: $prefix.2}
+    - {name: $NS2}
+YAML
+expect_exit 125 "$ENVPACK" run "$job/noaddr.yaml"
+grep -q "noaddr.yaml:7:7: host \`$NS2\` needs \`address\`" "$SCRATCH/err" || { cat "$SCRATCH/err"; fail "no file:line:column for the missing address"; }
+echo "run_hosts: ok"
