@@ -463,9 +463,10 @@ class JobReader {
                 host.name = name->str();
                 auto address = h.get("address");
                 if (!address || address->str().empty()) {
-                    h.fail(fmt::format("host `{}` needs `address` (how the nodes reach each other "
-                                       "for MPI, TF_CONFIG and MASTER_ADDR)",
-                                       host.name));
+                    h.fail(
+                        fmt::format("host `{}` needs `address` (how the nodes reach each other "
+                                    "for MPI, TF_CONFIG and MASTER_ADDR)",
+                                    host.name));
                 }
                 host.address = address->str();
                 if (auto home = h.get("home")) {
