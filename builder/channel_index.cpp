@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "builder/channel_shards.h"
 #include "builder/conda_package.h"
 #include "builder/package_cache.h"
 #include "core/error.h"
@@ -15,7 +16,7 @@ namespace envpack {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::vector<IndexResult> index_channel(const fs::path& channel_dir, Log& log) {
+std::vector<IndexResult> index_channel(const fs::path& channel_dir, Log& log, IndexShards shards) {
     if (!fs::is_directory(channel_dir)) {
         throw bad_input(fmt::format("index `{}`: not a directory", channel_dir.string()),
                         "give the channel's root directory (holding linux-64/, noarch/, ...)");
@@ -71,7 +72,14 @@ std::vector<IndexResult> index_channel(const fs::path& channel_dir, Log& log) {
                       {"packages.conda", packages_conda},
                       {"repodata_version", 1}};
         write_file_atomic(dir / "repodata.json", repodata.dump(1) + "\n");
-        results.push_back({subdir, count});
+        std::size_t shard_count = 0;
+        if (shards == IndexShards::yes) {
+            shard_count = write_channel_shards(dir, repodata);
+        } else if (remove_channel_shards(dir)) {
+            log.infof("index: removed the shard index of `{}` (index with --shards to keep one)",
+                      subdir);
+        }
+        results.push_back({subdir, count, shard_count});
     }
     return results;
 }

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 
@@ -414,6 +415,55 @@ void MsgpackWriter::array_header(std::size_t entries) {
 
 void MsgpackWriter::map_header(std::size_t pairs) {
     sized_header(pairs, 0x80, 15, 0, 0xde, 0xdf);
+}
+
+void write_json(MsgpackWriter& w, const nlohmann::json& value) {
+    using T = nlohmann::json::value_t;
+    switch (value.type()) {
+        case T::null:
+        case T::discarded:
+            w.nil();
+            return;
+        case T::boolean:
+            w.boolean(value.get<bool>());
+            return;
+        case T::number_integer:
+            w.integer(value.get<std::int64_t>());
+            return;
+        case T::number_unsigned: {
+            const auto u = value.get<std::uint64_t>();
+            if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+                w.floating(static_cast<double>(u));
+            } else {
+                w.integer(static_cast<std::int64_t>(u));
+            }
+            return;
+        }
+        case T::number_float:
+            w.floating(value.get<double>());
+            return;
+        case T::string:
+            w.str(value.get_ref<const std::string&>());
+            return;
+        case T::binary: {
+            const auto& b = value.get_binary();
+            w.bin(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
+            return;
+        }
+        case T::array:
+            w.array_header(value.size());
+            for (const auto& v : value) {
+                write_json(w, v);
+            }
+            return;
+        case T::object:
+            w.map_header(value.size());
+            for (const auto& [k, v] : value.items()) {
+                w.str(k);
+                write_json(w, v);
+            }
+            return;
+    }
 }
 
 }  // namespace envpack

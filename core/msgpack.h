@@ -10,13 +10,16 @@
 //
 // `MsgpackWriter` appends values in the smallest encoding for each (positive fixint, uint8..64,
 // negative fixint, int8..64, fixstr/str8/16/32, bin8/16/32, fixmap/map16/32, fixarray/
-// array16/32, float64), so equal values always give equal bytes.
+// array16/32, float64), so equal values always give equal bytes. `write_json` writes a JSON
+// document that way.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
 
 namespace envpack {
 
@@ -89,5 +92,9 @@ class MsgpackWriter {
 
     std::string m_out;
 };
+
+// Writes `value` as msgpack: objects as maps in their (sorted) key order, JSON binary values
+// (`nlohmann::json::binary`) as bin, integers and floats by their JSON type.
+void write_json(MsgpackWriter& writer, const nlohmann::json& value);
 
 }  // namespace envpack

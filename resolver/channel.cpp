@@ -207,6 +207,17 @@ std::filesystem::path RepodataFetcher::cache_entry(std::string_view subdir_url) 
     return m_options.cache_dir / Digest::of(subdir_url).hex().substr(0, 16);
 }
 
+bool RepodataFetcher::cached_fresh(const Channel& channel, std::string_view subdir) const {
+    if (channel.kind() == Channel::Kind::local || m_options.cache_dir.empty()) {
+        return false;
+    }
+    const std::filesystem::path entry = cache_entry(channel.subdir_url(subdir));
+    std::optional<CacheState> state = CacheState::load(entry / "state.json");
+    std::error_code ec;
+    return state && std::filesystem::is_regular_file(entry / "repodata.json", ec) &&
+           state->fetched_at + state->max_age > now_seconds();
+}
+
 Repodata RepodataFetcher::fetch(const Channel& channel, std::string_view subdir) {
     if (channel.kind() == Channel::Kind::local) {
         return fetch_local(channel, subdir);

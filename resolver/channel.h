@@ -95,6 +95,10 @@ class RepodataFetcher {
     // Where the cache for `url` (a subdir URL) lives.
     std::filesystem::path cache_entry(std::string_view subdir_url) const;
 
+    // Whether `fetch` would answer from the cache without a request: a remote channel's cached
+    // repodata.json younger than its max-age (false for local channels).
+    bool cached_fresh(const Channel& channel, std::string_view subdir) const;
+
   private:
     Repodata fetch_local(const Channel& channel, std::string_view subdir);
     Repodata fetch_remote(const Channel& channel, std::string_view subdir);

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "resolver/channel_loader.h"
 #include "resolver/match_spec.h"
 
 namespace envpack {
@@ -256,7 +257,7 @@ std::expected<LockFile, LockUnsatisfiable> lock_environment(const EnvSpec& spec,
     FetchOptions fetch_options;
     fetch_options.cache_dir = options.repodata_cache;
     fetch_options.offline = options.offline;
-    RepodataFetcher fetcher(fetch_options, options.http, log);
+    ChannelLoader loader(fetch_options, options.http, log);  // repodata.json or CEP 16 shards
 
     LockFile lock;
     lock.channels = channel_texts(spec);
@@ -264,18 +265,11 @@ std::expected<LockFile, LockUnsatisfiable> lock_environment(const EnvSpec& spec,
     lock.sources = {spec.file.filename().string()};
     for (const auto& platform : options.platforms) {
         auto t0 = std::chrono::steady_clock::now();
-        std::vector<ChannelRecords> channel_records;
+        std::vector<ChannelRecords> channel_records = loader.load(
+            channels, platform, specs, options.solver_options.add_pip_as_python_dependency);
         std::size_t total = 0;
-        for (const auto& channel : channels) {
-            ChannelRecords cr;
-            cr.name = channel.name();
-            for (const std::string& subdir : {platform, std::string("noarch")}) {
-                Repodata r = fetcher.fetch(channel, subdir);
-                cr.records.insert(cr.records.end(), std::make_move_iterator(r.records.begin()),
-                                  std::make_move_iterator(r.records.end()));
-            }
+        for (const auto& cr : channel_records) {
             total += cr.records.size();
-            channel_records.push_back(std::move(cr));
         }
         log.infof("{}: read {} records from {} channel(s) in {:.3f} s", platform, total,
                   channels.size(), seconds_since(t0));

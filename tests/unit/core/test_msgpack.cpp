@@ -7,6 +7,8 @@
 #include "core/error.h"
 #include "core/msgpack.h"
 
+#include <nlohmann/json.hpp>
+
 using namespace envpack;
 
 namespace {
@@ -181,4 +183,27 @@ TEST_CASE("msgpack malformed input throws a protocol error naming the source", "
         const std::string d = bytes({0xd7, 0x01, 0x00});
         error_of([&] { MsgpackReader(d, "x").skip(); });
     }
+}
+
+TEST_CASE("msgpack write_json writes sorted maps, binaries as bin and numbers by type",
+          "[msgpack]") {
+    nlohmann::json j = {{"z", nullptr},
+                        {"a", {1, -2, 2.5, true, "s"}},
+                        {"h", nlohmann::json::binary({0xde, 0xad})}};
+    MsgpackWriter w;
+    write_json(w, j);
+    MsgpackReader r(w.data(), "t");
+    REQUIRE(r.read_map_header() == 3);
+    CHECK(r.read_str() == "a");
+    REQUIRE(r.read_array_header() == 5);
+    CHECK(r.read_int() == 1);
+    CHECK(r.read_int() == -2);
+    CHECK(r.read_double() == 2.5);
+    CHECK(r.read_bool());
+    CHECK(r.read_str() == "s");
+    CHECK(r.read_str() == "h");
+    CHECK(r.read_bin() == bytes({0xde, 0xad}));
+    CHECK(r.read_str() == "z");
+    r.read_nil();
+    CHECK(r.at_end());
 }
