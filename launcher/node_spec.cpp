@@ -163,10 +163,20 @@ PlanContainer localize(const NodeSpec& spec, const fs::path& node_dir, const fs:
 }
 
 std::vector<std::string> returned_dirs(const NodeSpec& spec) {
-    std::vector<std::string> out;
+    std::vector<std::string> all;
     for (const auto& m : spec.container.mounts) {
         if (m.make_source && m.source.starts_with(k_run_relative)) {
-            out.push_back(relative_source(m.source));
+            all.push_back(relative_source(m.source));
+        }
+    }
+    std::vector<std::string> out;
+    for (const auto& d : all) {
+        bool nested = false;
+        for (const auto& other : all) {
+            nested = nested || d.starts_with(other + "/");
+        }
+        if (!nested) {
+            out.push_back(d);
         }
     }
     return out;

@@ -55,7 +55,7 @@ PlanContainer localize(const NodeSpec& spec, const std::filesystem::path& node_d
                        const std::filesystem::path& rootfs);
 
 // The relative directories whose contents come back to the launcher (outputs and logs: the
-// mounts envpack creates), in mount order.
+// mounts envpack creates), in mount order, without those inside another one listed.
 std::vector<std::string> returned_dirs(const NodeSpec& spec);
 
 }  // namespace envpack

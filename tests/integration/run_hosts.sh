@@ -49,6 +49,9 @@ from mpi4py import MPI
 comm = MPI.COMM_WORLD
 r, n = comm.Get_rank(), comm.Get_size()
 env = os.environ
+if env.get("FAIL_MODE") == "hard" and r == 3:
+    print("rank 3 fails hard", flush=True)
+    os._exit(3)
 total = comm.allreduce(r + 1)
 assert n == 4 and total == 10, (n, total)
 hosts = ["$NS1", "$NS2"]
@@ -70,8 +73,11 @@ if r % 2 == 0:
     with open("outputs/shared.txt", "w") as f:
         f.write(f"node {r // 2}\n")
 print(f"rank {r} of {n} on {host}: allreduce {total} ok", flush=True)
+if env.get("FAIL_MODE") == "sleep":
+    import time
+    time.sleep(4714)
 PY
-write_job() {  # NAME HOST2_NAME [REMOTE_EXEC]
+write_job() {  # NAME HOST2_NAME [REMOTE_EXEC [FAIL_MODE]]
   cat > "$job/$1.yaml" <<YAML
 code: ./src
 command: python3 check.py
@@ -88,6 +94,7 @@ YAML
 environment_variables:
   NASTY: "sp ace 'single' \"double\" $HOME $(id -u) `tick` ; & | * \\back\nline2"
 YAML
+  echo "  FAIL_MODE: \"${4:-}\"" >> "$job/$1.yaml"
 }
 sent_to() { jq -r ".[] | select(.host == \"$2\") | .blobs_sent" "$ENVPACK_HOME/runs/$1/hosts.json"; }
 # Nothing of run $1 on either host: no node directory, no mount, no container.
@@ -146,6 +153,35 @@ write_job ssh "$NS2" "$SCRATCH/fake/ssh"
 expect_exit 0 "$ENVPACK" run "$job/ssh.yaml"
 grep -c "allreduce 10 ok" "$SCRATCH/out" | grep -qx 4 || { cat "$SCRATCH/out" "$SCRATCH/err"; fail "the ssh-like transport run"; }
 assert_hosts_clean "$(last_run)"
+
+# 3b. Rank 3 (on host 2) exits 3 while the others wait in the allreduce: 3 in < 10 s, nothing
+#     left on either host.
+write_job hard "$NS2" "ip netns exec" hard
+start=$(date +%s.%N)
+expect_exit 3 "$ENVPACK" run "$job/hard.yaml"
+took=$(echo "$(date +%s.%N) - $start" | bc)
+echo "hard failure on host 2: exit 3 after $took s"
+[ "$(echo "$took < 10" | bc)" = 1 ] || fail "the failure took $took s"
+assert_hosts_clean "$(last_run)"
+
+# 3c. envpack run killed (SIGKILL) mid-job: each host sees its node run's stdin close and removes
+#     its node (container, rootfs, files) by itself, within 10 s.
+write_job sleep "$NS2" "ip netns exec" sleep
+before=$(last_run)
+"$ENVPACK" run "$job/sleep.yaml" > "$SCRATCH/sleep.out" 2>&1 & pid=$!
+cleanup "kill -9 $pid 2>/dev/null"
+id=$(new_run_after "$before" 60)
+wait_phase "$id" 60 running
+for i in $(seq 600); do [ "$(grep -c 'allreduce 10 ok' "$SCRATCH/sleep.out")" = 4 ] && break; sleep 0.05; done
+[ "$(grep -c 'allreduce 10 ok' "$SCRATCH/sleep.out")" = 4 ] || { cat "$SCRATCH/sleep.out"; fail "the ranks did not start"; }
+kill -9 $pid; wait $pid 2>/dev/null || true
+start=$(date +%s.%N)
+for i in $(seq 200); do
+  runc list 2>/dev/null | grep -q "envpack-$id" || [ -e "$HOME1/node-runs/$id" ] || [ -e "$HOME2/node-runs/$id" ] || break
+  sleep 0.05
+done
+echo "hosts clean after the launcher's SIGKILL: $(echo "$(date +%s.%N) - $start" | bc) s"
+assert_hosts_clean "$id"
 
 # 4. A host the transport cannot reach: 125 naming it, before any node starts.
 write_job unreachable "envpack-no-such-ns-$tag"
