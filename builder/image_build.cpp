@@ -13,6 +13,7 @@
 #include "builder/layer_plan.h"
 #include "builder/manifest_assembly.h"
 #include "builder/package_cache.h"
+#include "builder/pip_layers.h"
 #include "core/archive.h"
 #include "core/error.h"
 #include "registry/build_cache.h"
@@ -70,22 +71,38 @@ void check_prefix(const std::string& prefix) {
     }
 }
 
-std::vector<const LockedPackage*> locked_conda_packages(const LockFile& lock,
-                                                        const std::string& platform) {
+struct LockedSets {
+    std::vector<const LockedPackage*> conda;
+    std::vector<const LockedPackage*> pip;
+};
+
+LockedSets locked_packages(const LockFile& lock, const std::string& platform) {
     if (!lock.content_hash.contains(platform) && lock.packages_for(platform).empty()) {
         throw bad_input(fmt::format("build: the lock has no packages for {}", platform),
                         fmt::format("lock that platform: envpack lock -p {}", platform));
     }
-    std::vector<const LockedPackage*> locked;
+    LockedSets out;
     for (const auto* p : lock.packages_for(platform)) {
-        if (p->manager != "conda") {
-            throw bad_input(fmt::format(
-                "build: the lock has a `{}` package ({}); only conda packages are installed yet",
-                p->manager, p->name));
+        if (p->manager == "conda") {
+            out.conda.push_back(p);
+        } else if (p->manager == "pip") {
+            out.pip.push_back(p);
+        } else {
+            throw bad_input(
+                fmt::format("build: the lock has a `{}` package ({}); envpack "
+                            "installs conda and pip packages",
+                            p->manager, p->name));
         }
-        locked.push_back(p);
     }
-    return locked;
+    return out;
+}
+
+// The layers the pip packages get: at most a quarter of the environment's, at least one.
+std::size_t pip_layer_budget(std::size_t pip_packages, std::size_t max_layers) {
+    if (pip_packages == 0) {
+        return 0;
+    }
+    return std::min(pip_packages, std::max<std::size_t>(1, (max_layers - 1) / 4));
 }
 
 std::size_t layer_budget(const BuildOptions& options, std::size_t base_layers, bool any) {
@@ -130,15 +147,13 @@ BuildResult build_environment(Store& store, const EnvSpec& env, const LockFile& 
                               const BuildOptions& options, HttpClient* http, Log& log) {
     BuildResult result;
     check_prefix(options.prefix);
-    if (!env.pip.empty()) {
-        // Said at every build, not only at lock time: the image will lack these packages.
-        log.warnf(
-            "{}: the `pip:` list ({} requirements) is not installed yet; the image holds the "
-            "conda packages only",
-            env.file.string(), env.pip.size());
-    }
-    const std::vector<const LockedPackage*> locked = locked_conda_packages(lock, options.platform);
+    const LockedSets sets = locked_packages(lock, options.platform);
+    const std::vector<const LockedPackage*>& locked = sets.conda;
     const std::string python_version = python_version_of(locked);
+    if (!sets.pip.empty() && python_version.empty()) {
+        throw bad_input("build: the lock has pip packages but no python",
+                        "add python to the environment's conda dependencies and lock again");
+    }
 
     // The base.
     FileLock writer = store.writer_lock();
@@ -158,6 +173,13 @@ BuildResult build_environment(Store& store, const EnvSpec& env, const LockFile& 
     }
     const std::size_t base_layers = base_manifest.layers.size();
     const std::size_t max_layers = layer_budget(options, base_layers, !locked.empty());
+    const std::size_t pip_layers = pip_layer_budget(sets.pip.size(), max_layers);
+    if (pip_layers > 0 && max_layers < 3) {
+        throw bad_input(fmt::format("build: --max-layers {} leaves no layer for the pip packages "
+                                    "(one is conda-meta, one at least for conda packages)",
+                                    max_layers),
+                        "use --max-layers 3 or more");
+    }
 
     // The build key, and the image it names.
     const std::string compressor = compressor_id(options.compression);
@@ -174,6 +196,21 @@ BuildResult build_environment(Store& store, const EnvSpec& env, const LockFile& 
     key_inputs.variables = env.variables;
     for (const auto* p : locked) {
         key_inputs.packages.push_back({portable_url(p->url, env), p->sha256, p->md5});
+    }
+    PipInstallOptions pip_options;
+    pip_options.prefix = options.prefix;
+    pip_options.home = options.home;
+    pip_options.parallel = options.parallel;
+    if (!sets.pip.empty()) {
+        const auto dot = python_version.find('.');
+        pip_options.python_major = static_cast<unsigned>(std::stoul(python_version.substr(0, dot)));
+        pip_options.python_minor =
+            static_cast<unsigned>(std::stoul(python_version.substr(dot + 1)));
+        pip_requests_of(env, pip_options);
+    }
+    for (const auto* p : sets.pip) {
+        key_inputs.packages.push_back(
+            {"pip:" + p->url, pip_install_key(*p, pip_options).hex(), ""});
     }
     const std::string lock_digest = Digest::of(portable_lock_text(lock, env)).to_string();
     key_inputs.lock_digest = lock_digest;
@@ -291,7 +328,7 @@ BuildResult build_environment(Store& store, const EnvSpec& env, const LockFile& 
     for (const auto& it : items) {
         inputs.push_back({it.record->name, it.record->installed_size});
     }
-    const auto plan = plan_layers(inputs, max_layers - 1);
+    const auto plan = plan_layers(inputs, max_layers - 1 - pip_layers);
     LayerOptions lo;
     lo.compression = options.compression;
     lo.threads = options.threads;
@@ -347,6 +384,57 @@ BuildResult build_environment(Store& store, const EnvSpec& env, const LockFile& 
             r.digest.to_string().substr(0, 19), what, key.hex().substr(0, 16)));
     }
 
+    // The pip packages, in their own layers above the conda ones.
+    std::vector<CachedPackage> pip_records;
+    if (!sets.pip.empty()) {
+        const std::vector<PipInstalled> pips =
+            install_pip_packages(sets.pip, pip_options, http, log);
+        std::vector<PlanInput> pip_inputs;
+        for (const auto& p : pips) {
+            pip_inputs.push_back({p.locked->name, p.installed_size});
+            CachedPackage record;
+            record.name = p.locked->name;
+            record.version = p.locked->version;
+            record.build = "pypi_0";  // what `conda list` shows for pip packages
+            record.channel = "pypi";
+            pip_records.push_back(std::move(record));
+        }
+        for (const auto& planned : plan_layers(pip_inputs, pip_layers)) {
+            std::vector<LayerMember> members;
+            std::string what;
+            for (size_t i : planned.packages) {
+                members.push_back({pips[i].install_key, {}});
+                what += fmt::format("{}{}-{}", what.empty() ? "" : " ", pips[i].locked->name,
+                                    pips[i].locked->version);
+            }
+            const Digest key = layer_key(compressor, options.source_date_epoch, members);
+            const std::string created_by = fmt::format("envpack build: pip {}", what);
+            if (auto cached = layer_cache.find_layer(key);
+                cached && store.has_blob(cached->descriptor.digest)) {
+                layers.push_back(cached->descriptor);
+                added.push_back({cached->diff_id, created_by});
+                ++result.layers_reused;
+                result.explain.push_back(
+                    fmt::format("layer {}: reused {} (pip {})", layers.size() + base_layers,
+                                cached->descriptor.digest.to_string().substr(0, 19), what));
+                continue;
+            }
+            std::vector<LayerEntry> entries;
+            for (size_t i : planned.packages) {
+                auto more = pip_layer_entries(pips[i], options.prefix, log);
+                std::move(more.begin(), more.end(), std::back_inserter(entries));
+            }
+            LayerResult r;
+            layers.push_back(write_entries(store, std::move(entries), lo, "pip " + what, r));
+            added.push_back({r.diff_id, created_by});
+            layer_cache.put_layer(key, r);
+            ++result.layers_written;
+            result.explain.push_back(fmt::format("layer {}: wrote {} (pip {})",
+                                                 layers.size() + base_layers,
+                                                 r.digest.to_string().substr(0, 19), what));
+        }
+    }
+
     // The conda-meta layer.
     std::vector<CachedPackage> records;
     for (const auto& it : items) {
@@ -367,6 +455,7 @@ BuildResult build_environment(Store& store, const EnvSpec& env, const LockFile& 
     config_inputs.source_date_epoch = options.source_date_epoch;
     config_inputs.labels[k_label_build_key] = result.build_key;
     config_inputs.labels[k_label_lock_digest] = lock_digest;
+    records.insert(records.end(), pip_records.begin(), pip_records.end());
     config_inputs.labels[k_label_packages] = package_list_label(records);
     config_inputs.layers = std::move(added);
     config = render_env_config(std::move(config), config_inputs);

@@ -31,6 +31,13 @@ int cmd_inspect(Context& ctx, const std::vector<std::string>& argv) {
     Descriptor md = store.resolve_or_throw(name);
     Manifest m = store.read_manifest(md);
     ImageConfig c = store.read_config(m);
+    // History entries that are not empty_layer describe the layers in order.
+    std::vector<std::string> created_by;
+    for (const auto& h : c.history) {
+        if (!h.value("empty_layer", false)) {
+            created_by.push_back(h.value("created_by", std::string()));
+        }
+    }
     nlohmann::json layers = nlohmann::json::array();
     std::int64_t total = 0;
     for (size_t i = 0; i < m.layers.size(); ++i) {
@@ -39,6 +46,9 @@ int cmd_inspect(Context& ctx, const std::vector<std::string>& argv) {
             {"digest", l.digest.to_string()}, {"size", l.size}, {"mediaType", l.media_type}};
         if (i < c.diff_ids.size()) {
             lj["diff_id"] = c.diff_ids[i].to_string();
+        }
+        if (i < created_by.size() && !created_by[i].empty()) {
+            lj["created_by"] = created_by[i];
         }
         layers.push_back(lj);
         total += l.size;

@@ -98,6 +98,7 @@ class Parser {
                 have_pip = true;
                 for (const auto& p : string_list(entries.front())) {
                     spec.pip.push_back(p.str());
+                    spec.pip_pos.push_back(p.mark().pos);
                 }
                 continue;
             }

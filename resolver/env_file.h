@@ -30,6 +30,7 @@ struct EnvSpec {
     std::filesystem::path file;             // the path given to load(), or the name for parse()
     std::vector<SourcePos> dependency_pos;  // parallel to `dependencies`
     std::vector<SourcePos> channel_pos;     // parallel to `channels`
+    std::vector<SourcePos> pip_pos;         // parallel to `pip`
     std::string source_text;                // the text parsed (for line display)
 
     // Parses the YAML `text`; `file_name` names it in errors. Throws bad-input Error.

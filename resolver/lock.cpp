@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "resolver/channel_loader.h"
 #include "resolver/match_spec.h"
+#include "resolver/pip_lock.h"
 
 namespace envpack {
 
@@ -241,10 +242,6 @@ Error LockUnsatisfiable::to_error(const std::filesystem::path& env_file) const {
 
 std::expected<LockFile, LockUnsatisfiable> lock_environment(const EnvSpec& spec,
                                                             const LockOptions& options, Log& log) {
-    if (!spec.pip.empty()) {
-        log.warnf("{}: the `pip:` list ({} requirements) is kept but not locked yet",
-                  spec.file.string(), spec.pip.size());
-    }
     if (spec.channels.empty()) {
         log.warnf("{}: no channels; using {}", spec.file.string(), k_default_channel);
     }
@@ -296,6 +293,24 @@ std::expected<LockFile, LockUnsatisfiable> lock_environment(const EnvSpec& spec,
         }
         for (const auto& record : result->records) {
             lock.packages.push_back(LockedPackage::from_record(record, platform));
+        }
+        if (!spec.pip.empty()) {
+            auto t2 = std::chrono::steady_clock::now();
+            PipLockRequest pip_request;
+            pip_request.platform = platform;
+            pip_request.cache_dir = options.pip_cache.empty()
+                                        ? options.repodata_cache.parent_path() / "pip"
+                                        : options.pip_cache;
+            pip_request.http = options.http;
+            pip_request.offline = options.offline == Offline::yes;
+            auto pip = lock_pip_list(spec, result->records, virtuals, pip_request, log);
+            if (!pip) {
+                return std::unexpected(LockUnsatisfiable{
+                    platform, Unsatisfiable{{}, std::move(pip.error().explanation)}});
+            }
+            log.infof("{}: locked {} pip package(s) in {:.3f} s", platform, pip->size(),
+                      seconds_since(t2));
+            std::move(pip->begin(), pip->end(), std::back_inserter(lock.packages));
         }
         record_lock_inputs(lock, spec, platform, options.virtual_overrides);
     }

@@ -48,6 +48,7 @@ struct LockOptions {
     ChannelOptions channel_options;
     SolverOptions solver_options;          // channel priority, solution policy (solver.h)
     std::filesystem::path repodata_cache;  // usually $ENVPACK_HOME/repodata
+    std::filesystem::path pip_cache;       // wheels; empty: `pip` beside repodata_cache
     HttpClient* http = nullptr;            // null: local channels and the offline cache only
     // A previous lock whose versions are preferred where the request allows them; null: none.
     const LockFile* preferred = nullptr;

@@ -295,7 +295,13 @@ std::string LockFile::to_explicit(std::string_view platform) const {
         "# $ conda create --name <env> --file <this file>\n"
         "# platform: {}\n@EXPLICIT\n",
         platform);
+    std::string pip;
     for (const auto* p : packages_for(platform)) {
+        if (p->manager == "pip") {
+            // conda-lock's form: a comment conda skips, that `pip install` can be fed.
+            pip += fmt::format("# pip {} @ {}#sha256={}\n", p->name, p->url, p->sha256);
+            continue;
+        }
         if (p->manager != "conda") {
             continue;
         }
@@ -303,7 +309,7 @@ std::string LockFile::to_explicit(std::string_view platform) const {
         out += "#" + (p->sha256.empty() ? p->md5 : p->sha256);
         out += '\n';
     }
-    return out;
+    return out + pip;
 }
 
 std::vector<const LockedPackage*> LockFile::packages_for(std::string_view platform) const {

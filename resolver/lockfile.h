@@ -61,7 +61,8 @@ struct LockFile {
     std::string to_string() const;
 
     // conda's explicit format for one platform: header comments, `@EXPLICIT`, one `URL#<sha256>`
-    // per conda package (`URL#<md5>` when a package has no sha256; conda reads both).
+    // per conda package (`URL#<md5>` when a package has no sha256; conda reads both), then, as
+    // conda-lock writes them, one `# pip NAME @ URL#sha256=<hex>` comment per pip package.
     // Throws bad-input Error if the platform is not in the lock.
     std::string to_explicit(std::string_view platform) const;
 

@@ -105,6 +105,59 @@ std::string wheel_metadata_text(const fs::path& wheel) {
     return metadata_from_zip(zip, wheel.filename().string());
 }
 
+fs::path fetch_wheel(const pip_index::IndexFile& f, const fs::path& cache_dir, HttpClient* http,
+                     bool* downloaded) {
+    if (downloaded != nullptr) {
+        *downloaded = false;
+    }
+    const auto sha = f.hashes.find("sha256");
+    if (f.url.starts_with("file://")) {
+        fs::path p = local_path_of(f.url);
+        if (sha != f.hashes.end() && Digest::of_file(p.string()).hex() != sha->second) {
+            throw protocol_error(
+                fmt::format("wheel `{}` does not match its sha256 {}", p.string(), sha->second),
+                "the file changed since it was locked; lock again");
+        }
+        return p;
+    }
+    const std::string key =
+        sha != f.hashes.end() ? sha->second : "url-" + Digest::of(f.url).hex().substr(0, 32);
+    const fs::path target = cache_dir / "wheels" / key / f.filename;
+    std::error_code ec;
+    if (fs::exists(target, ec)) {
+        return target;
+    }
+    if (http == nullptr) {
+        throw Error(ErrorKind::network,
+                    fmt::format("download `{}`: offline, and not in the cache `{}`", redact(f.url),
+                                target.parent_path().string()),
+                    "run once online, or serve the wheel from a --find-links directory");
+    }
+    make_dirs(target.parent_path());
+    AtomicFile file(target, Durability::none);
+    HashingSink hashing(&file);
+    HttpRequest req;
+    req.url = f.url;
+    req.response_sink = &hashing;
+    if (downloaded != nullptr) {
+        *downloaded = true;
+    }
+    HttpResponse r = http->send(req);
+    if (r.status != 200) {
+        throw Error(error_kind_for_http_status(r.status),
+                    fmt::format("download `{}`: HTTP {}", redact(f.url), r.status))
+            .with_http_status(r.status);
+    }
+    const std::string got = hashing.finish().hex();
+    if (sha != f.hashes.end() && sha->second != got) {
+        throw protocol_error(fmt::format("download `{}`: sha256 {} where {} was expected",
+                                         redact(f.url), got, sha->second),
+                             "the index or a proxy served other bytes; nothing was installed");
+    }
+    file.commit();
+    return target;
+}
+
 struct Finder::Impl {
     Impl(Options o, wheel::TargetTags t, HttpClient* h)
         : options(std::move(o)), tags(std::move(t)), http(h) {}
@@ -222,66 +275,33 @@ struct Finder::Impl {
         if (auto it = projects.find(name); it != projects.end()) {
             return it->second;
         }
-        load_find_links();
         std::vector<pip_index::IndexFile> files;
-        if (auto it = find_links_files.find(name); it != find_links_files.end()) {
-            files = it->second;
-        }
-        for (const auto& index : options.indexes) {
-            auto more = index_files(index, name);
-            files.insert(files.end(), more.begin(), more.end());
+        if (auto direct = options.direct.find(name); direct != options.direct.end()) {
+            files.push_back(direct->second);  // a `name @ URL` requirement: that file only
+        } else {
+            load_find_links();
+            if (auto it = find_links_files.find(name); it != find_links_files.end()) {
+                files = it->second;
+            }
+            for (const auto& index : options.indexes) {
+                auto more = index_files(index, name);
+                files.insert(files.end(), more.begin(), more.end());
+            }
         }
         pip_candidates::Query query{name, pep440::SpecifierSet{}, pep440::PreReleases::allow,
                                     options.python};
         return projects.emplace(name, pip_candidates::select(files, query, tags)).first->second;
     }
 
-    fs::path cache_path(const pip_index::IndexFile& f) const {
-        auto sha = f.hashes.find("sha256");
-        std::string key =
-            sha != f.hashes.end() ? sha->second : "url-" + Digest::of(f.url).hex().substr(0, 32);
-        return options.cache_dir / "wheels" / key / f.filename;
-    }
-
     fs::path download(const pip_index::IndexFile& f) {
         if (f.url.starts_with("file://")) {
-            fs::path p = local_path_of(f.url);
-            if (auto sha = f.hashes.find("sha256"); sha != f.hashes.end()) {
-                if (Digest::of_file(p.string()).hex() != sha->second) {
-                    throw protocol_error(fmt::format("wheel `{}` does not match its sha256 {}",
-                                                     p.string(), sha->second));
-                }
-            }
-            return p;
+            return fetch_wheel(f, options.cache_dir, http);
         }
-        const fs::path target = cache_path(f);
         std::lock_guard lock(download_mutex);
-        std::error_code ec;
-        if (fs::exists(target, ec)) {
-            ++counters.cache_hits;
-            return target;
-        }
-        make_dirs(target.parent_path());
-        AtomicFile file(target, Durability::none);
-        HashingSink hashing(&file);
-        HttpRequest req;
-        req.url = f.url;
-        req.response_sink = &hashing;
-        ++counters.downloads;
-        HttpResponse r = client(f.url).send(req);
-        if (r.status != 200) {
-            throw Error(error_kind_for_http_status(r.status),
-                        fmt::format("download `{}`: HTTP {}", redact(f.url), r.status))
-                .with_http_status(r.status);
-        }
-        const std::string got = hashing.finish().hex();
-        if (auto sha = f.hashes.find("sha256"); sha != f.hashes.end() && sha->second != got) {
-            throw protocol_error(fmt::format("download `{}`: sha256 {} where the index says {}",
-                                             redact(f.url), got, sha->second),
-                                 "the index or a proxy served other bytes; nothing was installed");
-        }
-        file.commit();
-        return target;
+        bool downloaded = false;
+        fs::path p = fetch_wheel(f, options.cache_dir, http, &downloaded);
+        ++(downloaded ? counters.downloads : counters.cache_hits);
+        return p;
     }
 
     std::optional<std::string> pep658(const pip_index::IndexFile& f) {
@@ -391,6 +411,16 @@ std::vector<pip_candidates::Rejection> Finder::rejections(const std::string& nam
     auto it = m_impl->projects.find(pep508::normalize_name(name));
     return it == m_impl->projects.end() ? std::vector<pip_candidates::Rejection>{}
                                         : it->second.rejected;
+}
+
+std::vector<std::string> Finder::unusable_projects() const {
+    std::vector<std::string> out;
+    for (const auto& [name, selection] : m_impl->projects) {
+        if (selection.candidates.empty()) {
+            out.push_back(name);
+        }
+    }
+    return out;
 }
 
 Counters Finder::counters() const {

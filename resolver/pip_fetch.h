@@ -48,6 +48,8 @@ struct Options {
     pep440::Version python;               // the image's python (requires-python)
     pep440::PreReleases pre = pep440::PreReleases::by_specifier;
     std::filesystem::path cache_dir;  // $ENVPACK_HOME/pip
+    // `name @ URL` requirements: the normalised name's only file (no page is read for it).
+    std::map<std::string, pip_index::IndexFile> direct;
 };
 
 // How metadata and files were obtained (for tests and the benchmark).
@@ -79,12 +81,22 @@ class Finder final : public pip_resolve::Provider {
     std::filesystem::path wheel_path(const std::string& name, const pip_resolve::Release& release);
     // Files of `name` no version matching could have used, with the reason (sdists, tags).
     std::vector<pip_candidates::Rejection> rejections(const std::string& name) const;
+    // Projects looked up that have no usable file at all (only sdists, no matching tag, ...).
+    std::vector<std::string> unusable_projects() const;
     Counters counters() const;
 
   private:
     struct Impl;
     std::unique_ptr<Impl> m_impl;
 };
+
+// A local path of the wheel `file` names: a `file://` URL's file (its sha256 checked when `file`
+// has one), else `cache_dir/wheels/<sha256>/<filename>`, downloaded with `http` when missing and
+// checked. `downloaded` (optional) says whether bytes were fetched. Errors: protocol (hash
+// mismatch, nothing kept), HTTP status kinds, network when `http` is null and the file is missing.
+std::filesystem::path fetch_wheel(const pip_index::IndexFile& file,
+                                  const std::filesystem::path& cache_dir, HttpClient* http,
+                                  bool* downloaded = nullptr);
 
 // The `.dist-info/METADATA` of a local wheel file; a bad-input Error naming it when the wheel has
 // no single `.dist-info` directory or no METADATA.

@@ -95,6 +95,19 @@ use_base_image  # base-image.env: BASE_IMAGE_REF in this ENVPACK_HOME's store
 grep -qE 'name: (python|numpy|mpi4py|openmpi)$' "$S/digits/conda-lock.yml" || fail "lock: $(cat "$S/digits/conda-lock.yml")"
 [ "$(grep -cE "^ *url: .*file://.*/digits/channel/linux-64/(python|numpy|mpi4py|openmpi)-[^/]*\.conda" "$S/digits/conda-lock.yml")" = 4 ] \
   || fail "the lock does not take the 4 packages from the channel: $(cat "$S/digits/conda-lock.yml")"
+# The pip list, locked after the conda solve as conda-lock records it.
+/usr/bin/python3 - "$S/digits/conda-lock.yml" <<'PY' || fail "pip packages in the lock: $(cat "$S/digits/conda-lock.yml")"
+import hashlib, sys, yaml
+pkgs = yaml.safe_load(open(sys.argv[1]))["package"]
+pip = {p["name"]: p for p in pkgs if p["manager"] == "pip"}
+assert sorted(pip) == ["pip", "setuptools"], sorted(pip)
+assert pip["setuptools"]["version"] == "66.1.1", pip["setuptools"]
+for p in pip.values():
+    path = p["url"].removeprefix("file://")
+    assert path.startswith("/usr/share/python-wheels/") and path.endswith(".whl"), p
+    assert hashlib.sha256(open(path, "rb").read()).hexdigest() == p["hash"]["sha256"], p
+    assert p["platform"] == "linux-64" and p["category"] == "main", p
+PY
 "$ENVPACK" unpack digits/env:test -o "$S/bundle/rootfs" > /dev/null || fail "envpack unpack"
 R="$S/bundle/rootfs"
 [ -x "$R/opt/conda/bin/python3.11" ] || fail "no conda python in the image"
@@ -102,6 +115,22 @@ compgen -G "$R/opt/conda/conda-meta/numpy-1.*.json" > /dev/null || fail "no cond
 grep -q "^#!/opt/conda/bin/python3.11$" "$R/opt/conda/bin/pydoc3.11" || fail "pydoc's #! was not rewritten: $(head -1 "$R/opt/conda/bin/pydoc3.11")"
 grep -q "'prefix': '/opt/conda'" "$R/opt/conda/lib/python3.11/_sysconfigdata__x86_64-linux-gnu.py" || fail "_sysconfigdata prefix"
 [ -d "$R/usr/lib/python3/dist-packages/numpy" ] || fail "the base image's own numpy is missing (the test would prove nothing)"
+# The pip packages: their own layer(s) above the conda ones, in the package label, installed as pip
+# installs them (INSTALLER, RECORD, console scripts naming the conda python).
+sp="$R/opt/conda/lib/python3.11/site-packages"
+[ "$(cat "$sp/setuptools-66.1.1.dist-info/INSTALLER")" = envpack ] || fail "setuptools INSTALLER"
+[ -f "$sp/pip-23.0.1.dist-info/REQUESTED" ] || fail "pip was requested: no REQUESTED"
+grep -q "^pip/__init__.py,sha256=" "$sp/pip-23.0.1.dist-info/RECORD" || fail "pip RECORD"
+head -1 "$R/opt/conda/bin/pip" | grep -qx '#!/opt/conda/bin/python' || fail "pip's script: $(head -1 "$R/opt/conda/bin/pip")"
+"$ENVPACK" inspect digits/env:test --json > "$S/inspect.json"
+jq -r '.layers[].created_by // ""' "$S/inspect.json" > "$S/created_by"
+# The last layers: pip's above the conda packages', then conda-meta.
+pip_layers=$(head -n -1 "$S/created_by" | tac | sed -n '/^envpack build: pip /!q;p')
+grep -q 'pip-23.0.1' <<<"$pip_layers" && grep -q 'setuptools-66.1.1' <<<"$pip_layers" \
+  && tail -1 "$S/created_by" | grep -qx 'envpack build: conda-meta' \
+  || fail "the pip packages are not in the layers just below conda-meta: $(cat "$S/created_by")"
+jq -r '.labels["org.envpack.packages"]' "$S/inspect.json" | jq -e '.[] | select(.name == "setuptools" and .version == "66.1.1" and .channel == "pypi")' >/dev/null \
+  || fail "setuptools not in the package label: $(jq -r '.labels["org.envpack.packages"]' "$S/inspect.json")"
 lap; echo "   locked, built and unpacked in $LAP s"
 touch "$S/before-runs"
 
@@ -121,8 +150,9 @@ run_in() {
   (cd "$S/bundle" && runc run "$id" < /dev/null)
 }
 out=$(run_in py python -c '
-import site, sys, sysconfig, numpy, mpi4py
+import site, sys, sysconfig, numpy, mpi4py, setuptools
 print("exe", sys.executable)
+print("setuptools", setuptools.__file__, setuptools.__version__)
 print("numpy", numpy.__file__)
 print("mpi4py", mpi4py.__file__)
 print("prefix", sys.prefix, sysconfig.get_config_var("prefix"))
@@ -135,14 +165,22 @@ echo "$out" | grep -v '^path'
 grep -qx 'exe /opt/conda/bin/python' <<<"$out" || fail "sys.executable"
 grep -qx 'numpy /opt/conda/lib/python3.11/site-packages/numpy/__init__.py' <<<"$out" || fail "numpy.__file__"
 grep -qx 'mpi4py /opt/conda/lib/python3.11/site-packages/mpi4py/__init__.py' <<<"$out" || fail "mpi4py.__file__"
+grep -qx 'setuptools /opt/conda/lib/python3.11/site-packages/setuptools/__init__.py 66.1.1' <<<"$out" || fail "setuptools (pip list) does not import from the prefix"
 grep -qx 'prefix /opt/conda /opt/conda' <<<"$out" || fail "sys.prefix / sysconfig prefix"
 grep -qx 'purelib /opt/conda/lib/python3.11/site-packages' <<<"$out" || fail "sysconfig purelib"
 grep -q '^site /opt/conda/lib/python3.11/site-packages' <<<"$out" || fail "site-packages"
 grep -qx 'sum 45' <<<"$out" || fail "numpy does not compute"
 ! grep '^path' <<<"$out" | grep -q '/usr/lib/python3' || fail "the base image's dist-packages are on sys.path"
+# A console script of the pip list runs with the conda python.
+out=$(run_in pipcli pip --version 2>&1) || fail "pip's console script in the image: $out"
+echo "$out"
+grep -q '^pip 23.0.1 from /opt/conda/lib/python3.11/site-packages/pip (python 3.11)$' <<<"$out" || fail "pip --version"
 # Checked-hash .pyc files that python accepts: it compiled nothing but the module whose source the
 # install rewrote (the prefix in _sysconfigdata, which has no .pyc in the package on purpose).
-written=$(cd "$R/opt/conda" && find . -newer "$S/before-runs" -name '*.pyc' ! -name '_sysconfigdata_*')
+# The pip list's wheels are installed as `pip install --no-compile` does: python may compile those.
+written=$(cd "$R/opt/conda" && find . -newer "$S/before-runs" -name '*.pyc' ! -name '_sysconfigdata_*' \
+  ! -path './lib/python3.11/site-packages/_distutils_hack/*' ! -path './lib/python3.11/site-packages/setuptools/*' \
+  ! -path './lib/python3.11/site-packages/pkg_resources/*' ! -path './lib/python3.11/site-packages/pip/*')
 [ -z "$written" ] || fail "python rewrote packaged .pyc files: $written"
 lap; echo "2. conda python, numpy and mpi4py under /opt/conda; the base image's python left alone ($LAP s)"
 

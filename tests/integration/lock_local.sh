@@ -18,13 +18,14 @@ dependencies:
   - python=3.12
   - numpy
   - pip:
-      - requests==2.31.0
+      - --no-index
+      - --find-links /usr/share/python-wheels
+      - setuptools==66.1.1
 YML
 "$ENVPACK" lock -f "$T/project/environment.yml" > "$T/out.txt" 2> "$T/err.txt"
 LOCK="$T/project/conda-lock.yml"
 [ -f "$LOCK" ] || fail "no conda-lock.yml beside the environment file"
 grep -q "packages for linux-64" "$T/out.txt" || fail "summary missing: $(cat "$T/out.txt")"
-grep -q "pip:. list (1 requirements) is kept" "$T/err.txt" || fail "no note about the pip list"
 
 # conda-lock v1 structure, checked with an independent YAML reader.
 /usr/bin/python3 - "$LOCK" <<'PY'
@@ -36,8 +37,15 @@ assert list(meta["content_hash"]) == ["linux-64"] and len(meta["content_hash"]["
 assert meta["channels"] == [{"url": "../channel", "used_env_vars": []}], meta["channels"]
 assert meta["platforms"] == ["linux-64"] and meta["sources"] == ["environment.yml"]
 pk = {p["name"]: p for p in lock["package"]}
-for p in lock["package"]:
-    assert p["manager"] == "conda" and p["platform"] == "linux-64" and p["category"] == "main"
+conda = [p for p in lock["package"] if p["manager"] == "conda"]
+pip = [p for p in lock["package"] if p["manager"] == "pip"]
+# The pip list, locked after the conda solve against its python 3.12 (conda-lock's pip entries).
+assert [(p["name"], p["version"]) for p in pip] == [("setuptools", "66.1.1")], pip
+assert pip[0]["url"] == "file:///usr/share/python-wheels/setuptools-66.1.1-py3-none-any.whl", pip
+assert len(pip[0]["hash"]["sha256"]) == 64 and "md5" not in pip[0]["hash"], pip
+assert lock["package"][-1]["manager"] == "pip"   # after every conda package
+for p in conda:
+    assert p["platform"] == "linux-64" and p["category"] == "main"
     assert p["optional"] is False and isinstance(p["version"], str)
     assert isinstance(p["dependencies"], dict)
     assert p["url"].startswith("file://") and p["url"].endswith((".conda", ".tar.bz2"))
@@ -48,7 +56,6 @@ assert pk["numpy"]["url"].endswith(".conda")        # .conda preferred over .tar
 assert pk["numpy"]["dependencies"]["python"] == ">=3.12,<3.13.0a0", pk["numpy"]["dependencies"]
 names = [p["name"] for p in lock["package"]]
 assert names.index("python") < names.index("numpy")   # install order: dependencies first
-assert "requests" not in pk
 PY
 
 # The same request written to stdout is byte-identical (deterministic output).
@@ -59,9 +66,11 @@ cmp "$LOCK" "$T/stdout.yml" || fail "lock differs between runs"
 "$ENVPACK" lock -f "$T/project/environment.yml" --explicit 2>/dev/null >/dev/null
 EXPL="$T/project/conda-linux-64.lock"
 grep -qx '@EXPLICIT' "$EXPL" || fail "no @EXPLICIT line"
-n_lock=$(grep -c '^- name:' "$LOCK")
+n_lock=$(grep -c '^  manager: conda' "$LOCK")
 n_expl=$(grep -cE '^file://.*\.(conda|tar\.bz2)#[0-9a-f]{64}$' "$EXPL")
 [ "$n_lock" = "$n_expl" ] || fail "explicit has $n_expl packages, lock has $n_lock"
+grep -qxE '# pip setuptools @ file:///usr/share/python-wheels/setuptools-66.1.1-py3-none-any.whl#sha256=[0-9a-f]{64}' "$EXPL" \
+  || fail "the pip package is not a conda-lock '# pip' line: $(cat "$EXPL")"
 
 # --json: machine output.
 "$ENVPACK" lock -f "$T/project/environment.yml" -o "$T/j.yml" --json 2>/dev/null > "$T/j.json"
@@ -73,7 +82,7 @@ assert any(p['name']=='numpy' and p['build'].startswith('py312') for p in j['pac
 
 # The content hash follows the request, not the formatting.
 h1=$(grep -A1 content_hash "$LOCK" | tail -1)
-printf '# reformatted\nname: other\nchannels: [../channel]\ndependencies: [python=3.12, numpy, {pip: [requests==2.31.0]}]\n' \
+printf '# reformatted\nname: other\nchannels: [../channel]\ndependencies: [python=3.12, numpy, {pip: [--no-index, --find-links /usr/share/python-wheels, setuptools==66.1.1]}]\n' \
   > "$T/project/environment.yml"
 "$ENVPACK" lock -f "$T/project/environment.yml" 2>/dev/null >/dev/null
 h2=$(grep -A1 content_hash "$LOCK" | tail -1)

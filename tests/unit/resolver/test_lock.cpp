@@ -125,7 +125,9 @@ TEST_CASE("lock: an unsatisfiable request is a value naming the platform", "[loc
 TEST_CASE("lock: freshness covers content, virtual packages, platforms, includes", "[lock]") {
     TempDir tmp;
     write_channel(tmp.path(), {{"a", "1.0", {}}});
-    write_file_atomic(tmp.path() / "requirements.txt", "-c constraints.txt\nrequests\n");
+    // Only options and a constraint: nothing to install, so the solve needs no python and no wheel
+    // (test_pip_lock.cpp locks real pip lists).
+    write_file_atomic(tmp.path() / "requirements.txt", "--no-index\n-c constraints.txt\n");
     write_file_atomic(tmp.path() / "constraints.txt", "requests<3\n");
     const std::string pip = "  - pip:\n    - -r requirements.txt\n";
     EnvSpec spec = EnvSpec::parse("channels: [./channel]\ndependencies:\n  - a\n" + pip,

@@ -1,0 +1,174 @@
+#include "builder/pip_layers.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <future>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "builder/wheel_install.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/hasher.h"
+#include "core/log.h"
+#include "core/thread_pool.h"
+#include "resolver/env_file.h"
+#include "resolver/lockfile.h"
+#include "resolver/pip_fetch.h"
+#include "resolver/pip_index.h"
+#include "resolver/pip_list.h"
+
+namespace envpack {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string file_name_of(const std::string& url) {
+    return pip_index::percent_decode(url.substr(url.find_last_of('/') + 1));
+}
+
+// PEP 610 direct_url.json as pip writes it for an archive.
+std::string direct_url_json(const std::string& url, const std::string& sha256) {
+    nlohmann::json j = {
+        {"url", url},
+        {"archive_info", {{"hash", "sha256=" + sha256}, {"hashes", {{"sha256", sha256}}}}}};
+    return j.dump();
+}
+
+PipInstalled install_one(const LockedPackage& p, const PipInstallOptions& options,
+                         HttpClient* http) {
+    PipInstalled out;
+    out.locked = &p;
+    out.install_key = pip_install_key(p, options);
+    const fs::path root = options.home / "pip" / "installed";
+    out.tree = root / out.install_key.hex().substr(0, 32);
+    std::error_code ec;
+    if (!fs::is_directory(out.tree, ec)) {
+        if (p.sha256.empty()) {
+            throw bad_input(fmt::format("build: the lock's pip package `{}` has no sha256", p.name),
+                            "lock again: envpack lock");
+        }
+        pip_index::IndexFile file;
+        file.url = p.url;
+        file.filename = file_name_of(p.url);
+        file.hashes["sha256"] = p.sha256;
+        const fs::path wheel = pip_fetch::fetch_wheel(file, options.home / "pip", http);
+        make_dirs(root);
+        TempDir staging(".install-", root);
+        wheel_install::Options o;
+        o.prefix = staging.path() / "tree";
+        o.python_major = options.python_major;
+        o.python_minor = options.python_minor;
+        o.interpreter = options.prefix + "/bin/python";
+        o.requested = options.requested.contains(p.name) ? wheel_install::Requested::yes
+                                                         : wheel_install::Requested::no;
+        if (auto direct = options.direct_urls.find(p.name); direct != options.direct_urls.end()) {
+            o.direct_url_json = direct_url_json(direct->second, p.sha256);
+        }
+        try {
+            wheel_install::install_wheel(wheel, o, p.name);
+        } catch (const Error& e) {
+            throw e.with_context(
+                fmt::format("build: install the pip package {} {}", p.name, p.version));
+        }
+        fs::rename(o.prefix, out.tree, ec);
+        if (ec && !fs::is_directory(out.tree)) {  // another build may have put it there first
+            throw Error(fmt::format("build: rename `{}` to `{}`: {}", o.prefix.string(),
+                                    out.tree.string(), ec.message()));
+        }
+    }
+    for (const auto& entry : fs::recursive_directory_iterator(out.tree)) {
+        if (entry.is_regular_file(ec) && !entry.is_symlink(ec)) {
+            out.installed_size += entry.file_size(ec);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+Digest pip_install_key(const LockedPackage& package, const PipInstallOptions& options) {
+    Hasher h("envpack.pip-install.v1");
+    h.add("sha256", package.sha256);
+    h.add("file", file_name_of(package.url));
+    h.add("prefix", options.prefix);
+    h.add("python", fmt::format("{}.{}", options.python_major, options.python_minor));
+    h.add("requested", options.requested.contains(package.name));
+    auto direct = options.direct_urls.find(package.name);
+    h.add("direct-url", direct == options.direct_urls.end() ? std::string() : direct->second);
+    return h.finish();
+}
+
+std::vector<PipInstalled> install_pip_packages(const std::vector<const LockedPackage*>& packages,
+                                               const PipInstallOptions& options, HttpClient* http,
+                                               Log& log) {
+    (void)log;
+    ThreadPool pool(std::max(1u, options.parallel));
+    std::atomic<bool> failed{false};
+    std::vector<std::future<PipInstalled>> work;
+    for (const auto* p : packages) {
+        work.push_back(pool.submit([&, p]() -> PipInstalled {
+            if (failed.load()) {
+                return {};
+            }
+            try {
+                return install_one(*p, options, http);
+            } catch (...) {
+                failed = true;
+                throw;
+            }
+        }));
+    }
+    std::vector<PipInstalled> out;
+    std::exception_ptr first;
+    for (auto& f : work) {
+        try {
+            out.push_back(f.get());
+        } catch (...) {
+            if (!first) {
+                first = std::current_exception();
+            }
+        }
+    }
+    if (first) {
+        std::rethrow_exception(first);
+    }
+    return out;
+}
+
+std::vector<LayerEntry> pip_layer_entries(const PipInstalled& installed, const std::string& prefix,
+                                          Log& log) {
+    std::vector<LayerEntry> entries = scan_tree(installed.tree, log);
+    const std::string under = prefix.substr(1);
+    for (auto& e : entries) {
+        e.path = under + "/" + e.path;
+        if (e.type == EntryType::hardlink) {
+            e.link_target = under + "/" + e.link_target;
+        }
+        e.mtime = 0;
+    }
+    return entries;
+}
+
+void pip_requests_of(const EnvSpec& env, PipInstallOptions& options) {
+    if (env.pip.empty()) {
+        return;
+    }
+    try {
+        for (const auto& line : pip_list::read(env).requirements) {
+            const std::string name = line.requirement.normalized_name();
+            options.requested.insert(name);
+            if (!line.requirement.url.empty()) {
+                const std::string& url = line.requirement.url;
+                options.direct_urls[name] = url.substr(0, url.find('#'));
+            }
+        }
+    } catch (const Error&) {
+        // A frozen lock built without the list's files: no REQUESTED markers.
+    }
+}
+
+}  // namespace envpack

@@ -1,0 +1,62 @@
+// The pip packages of a lock (`manager: pip`, resolver/pip_lock.h) installed for an image: each
+// wheel fetched once into `$ENVPACK_HOME/pip/wheels/<sha256>/` and checked against the lock's
+// sha256, then installed as pip would (builder/wheel_install.h) into the image's prefix —
+// shebangs name PREFIX/bin/python, the environment's own python — in parallel. An installed tree
+// is kept under `$ENVPACK_HOME/pip/installed/<install key>/` (renamed into place when complete),
+// so a rebuild only reads it. The image builder puts these trees into their own layers above the
+// conda layers.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "builder/layer.h"
+#include "core/digest.h"
+
+namespace envpack {
+
+class HttpClient;
+class Log;
+struct EnvSpec;
+struct LockedPackage;
+
+struct PipInstallOptions {
+    std::string prefix = "/opt/conda";  // in the image
+    unsigned python_major = 3;
+    unsigned python_minor = 11;
+    std::filesystem::path home;       // $ENVPACK_HOME
+    std::set<std::string> requested;  // normalised names the list asked for (REQUESTED)
+    std::map<std::string, std::string> direct_urls;  // `name @ URL` requirements: name -> URL
+    unsigned parallel = 4;
+};
+
+struct PipInstalled {
+    const LockedPackage* locked = nullptr;
+    Digest install_key;
+    std::filesystem::path tree;  // holds PREFIX-relative files (lib/python3.11/site-packages/...)
+    std::uint64_t installed_size = 0;
+};
+
+// The cache key of one installed wheel (sha256, file name, prefix, python, REQUESTED,
+// direct URL, installer schema).
+Digest pip_install_key(const LockedPackage& package, const PipInstallOptions& options);
+
+// Installs (or finds) every package. Throws Error: protocol for a wheel whose bytes differ from
+// the lock's sha256, bad input for a malformed wheel (nothing is kept), network/HTTP errors.
+std::vector<PipInstalled> install_pip_packages(const std::vector<const LockedPackage*>& packages,
+                                               const PipInstallOptions& options, HttpClient* http,
+                                               Log& log);
+
+// Layer entries of an installed tree, paths under the prefix ("opt/conda/lib/...").
+std::vector<LayerEntry> pip_layer_entries(const PipInstalled& installed, const std::string& prefix,
+                                          Log& log);
+
+// The names the environment's pip list requests, and its `name @ URL` requirements, for
+// PipInstallOptions; empty when the list cannot be read (a frozen lock without its files).
+void pip_requests_of(const EnvSpec& env, PipInstallOptions& options);
+
+}  // namespace envpack
