@@ -12,7 +12,7 @@ TOOL_PACKAGES := git skopeo umoci runc crun docker-registry apache2-utils golang
   golang-github-opencontainers-image-spec-dev pigz zstd tar gzip python3 python3-yaml python3-packaging iproute2 util-linux \
   busybox-static curl openssl time attr libcap2-bin mmdebstrap apt-utils jq \
   python3-numpy python3-mpi4py binutils python3-pip python3-pip-whl python3-setuptools-whl \
-  python3-sklearn
+  python3-sklearn openssh-server
 
 .PHONY: all deps build binary test demo bench format clean
 
