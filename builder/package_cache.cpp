@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/http.h"
+#include "core/netrc.h"
 #include "core/thread_pool.h"
 
 namespace envpack {
@@ -119,6 +120,9 @@ void PackageCache::fetch_file(const PackageSource& package, const fs::path& targ
         }
         HttpRequest request;
         request.url = package.url;
+        if (auto auth = netrc_authorization(Netrc::from_environment(), package.url)) {
+            request.headers.emplace_back("Authorization", *auth);  // never logged (core/http.h)
+        }
         request.response_sink = &out;
         HttpResponse response = m_http->send(request);
         if (response.status != 200) {

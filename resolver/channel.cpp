@@ -15,6 +15,7 @@
 #include "core/fs.h"
 #include "core/http.h"
 #include "core/log.h"
+#include "core/netrc.h"
 
 namespace envpack {
 namespace {
@@ -307,6 +308,9 @@ Repodata RepodataFetcher::fetch_remote(const Channel& channel, std::string_view 
         const std::string url = base + "/" + variant;
         HttpRequest request;
         request.url = url;
+        if (auto auth = netrc_authorization(Netrc::from_environment(), url)) {
+            request.headers.emplace_back("Authorization", *auth);  // never logged (core/http.h)
+        }
         if (cached && state->variant == variant) {
             if (!state->etag.empty()) {
                 request.headers.emplace_back("If-None-Match", state->etag);

@@ -11,6 +11,7 @@
 #include "core/fs.h"
 #include "core/http.h"
 #include "core/log.h"
+#include "core/netrc.h"
 
 namespace envpack {
 namespace {
@@ -161,6 +162,9 @@ std::optional<ShardedSubdir> ShardFetcher::open_remote(const Channel& channel,
     }
     HttpRequest request;
     request.url = url;
+    if (auto auth = netrc_authorization(Netrc::from_environment(), url)) {
+        request.headers.emplace_back("Authorization", *auth);  // never logged (core/http.h)
+    }
     if (cached) {
         if (!state->etag.empty()) {
             request.headers.emplace_back("If-None-Match", state->etag);
@@ -292,6 +296,9 @@ std::string ShardFetcher::download_shard(const ShardedSubdir& subdir, std::strin
     };
     HttpRequest request;
     request.url = url;
+    if (auto auth = netrc_authorization(Netrc::from_environment(), url)) {
+        request.headers.emplace_back("Authorization", *auth);  // never logged (core/http.h)
+    }
     HttpResponse response;
     try {
         response = m_http->send(request);
