@@ -356,6 +356,15 @@ def main():
         except ImportError:
             pass
     log(f"python {sys.executable}, numpy {np.__version__} from {np.__file__}")
+    prefix = env.get("CONDA_PREFIX")
+    if prefix:
+        # In an envpack (or conda) environment image: the job must run on that environment's python
+        # and numpy, not on whatever the base image brings.
+        inside = all(os.path.realpath(p).startswith(prefix.rstrip("/") + "/")
+                     for p in (sys.executable, np.__file__))
+        log(f"conda environment {prefix}: {'yes' if inside else 'NO'}")
+        if not inside:
+            sys.exit(f"python or numpy is not the conda environment's ({prefix})")
     if tf_config and tf_config.get("cluster", {}).get("ps"):
         task = tf_config["task"]
         if task["type"] == "ps":
