@@ -5,7 +5,9 @@
 # host; the second host receives the image's blobs on the first run only (counted in the
 # record's hosts.json); outputs come back from both nodes, the lowest node winning a path both
 # wrote (listed in status.json); a job variable full of shell syntax reaches every rank intact;
-# the same job through an ssh-like transport (arguments joined into one remote command line);
+# a TensorFlow job (2 workers + ps) over the two hosts; the same MPI job through an ssh-like
+# transport (arguments joined into one remote command line);
+# rank 3 exiting 3 (3 in < 10 s); envpack run SIGKILLed mid-job (the hosts clean up by themselves);
 # bad input: a host the transport cannot reach (a namespace that does not exist: 125 before
 # anything starts), a hostname not in the list (the broker refuses it), a host without address.
 # Nothing of a run is left: containers, mounts, node directories on either host.
@@ -46,6 +48,58 @@ echo "2x2 MPI on two hosts (second): $(echo "$(date +%s.%N) - $start" | bc) s"
 id=$(last_run)
 [ "$(sent_to "$id" "$NS2")" = 0 ] || fail "the second run sent blobs again: $(cat "$ENVPACK_HOME/runs/$id/hosts.json")"
 assert_hosts_clean "$id"
+
+# 2b. TensorFlow-style: 2 workers + 1 ps spread over the two hosts, each with its TF_CONFIG naming
+#     the hosts' addresses, every task reaching every other over TCP; the ps stopped at the end.
+cat > "$job/src/tf_task.py" <<'PY'
+import json, os, socket, sys, threading, time
+cfg = json.loads(os.environ["TF_CONFIG"])
+me_type, me_index = cfg["task"]["type"], cfg["task"]["index"]
+me = f"{me_type} {me_index}"
+want_hosts = {os.environ["HOST1_ADDR"], os.environ["HOST2_ADDR"]}
+assert {ep.rsplit(":", 1)[0] for t in cfg["cluster"] for ep in cfg["cluster"][t]} == want_hosts, cfg
+host, port = cfg["cluster"][me_type][me_index].rsplit(":", 1)
+srv = socket.create_server((host, int(port)))
+def serve():
+    while True:
+        c, _ = srv.accept()
+        c.sendall(me.encode())
+        c.close()
+threading.Thread(target=serve, daemon=True).start()
+if me_type == "ps":
+    time.sleep(4716)
+for t in ("worker", "ps"):
+    for i, ep in enumerate(cfg["cluster"][t]):
+        h, p = ep.rsplit(":", 1)
+        for attempt in range(600):
+            try:
+                s = socket.create_connection((h, int(p)), timeout=2)
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            sys.exit(f"{me}: cannot reach {t} {i} at {ep}")
+        assert s.recv(100).decode() == f"{t} {i}"
+time.sleep(1)  # the other worker may still be dialling this one
+print(f"{me} reached every task", flush=True)
+PY
+cat > "$job/tf.yaml" <<YAML
+code: ./src
+command: python3 tf_task.py
+environment: {image: $IMAGE}
+environment_variables: {HOST1_ADDR: "$prefix.2", HOST2_ADDR: "$prefix.3"}
+distribution: {type: tensorflow, worker_count: 2, parameter_server_count: 1}
+envpack:
+  remote_exec: ip netns exec
+  hosts:
+    - {name: $NS1, address: $prefix.2, home: $HOME1, program: $ENVPACK}
+    - {name: $NS2, address: $prefix.3, home: $HOME2, program: $ENVPACK}
+YAML
+expect_exit 0 "$ENVPACK" run "$job/tf.yaml"
+for w in 0 1; do
+  grep -q "worker $w reached every task" "$SCRATCH/out" || { cat "$SCRATCH/out" "$SCRATCH/err"; fail "worker $w"; }
+done
+assert_hosts_clean "$(last_run)" tf_task.py
 
 # 3. An ssh-like transport: a program named ssh that joins its words after HOST into one line for
 #    the remote shell, as ssh does (here the remote side is `ip netns exec HOST sh -c LINE`).

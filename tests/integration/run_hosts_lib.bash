@@ -3,7 +3,7 @@
 # bridge, addresses $prefix.2 and .3), removed on exit; HOME1 (the launcher's ENVPACK_HOME, which
 # holds the image) and HOME2 (empty: it receives the blobs); an MPI 2x2 check script in $job/src;
 # write_job NAME HOST2_NAME [REMOTE_EXEC [FAIL_MODE]]; sent_to RUN HOST (blobs sent to HOST);
-# assert_hosts_clean RUN (nothing of the run on either host, nor here).
+# assert_hosts_clean RUN [MARKER] (nothing of the run on either host, nor here).
 need tar
 
 # ---- the test's two hosts -------------------------------------------------------------------
@@ -90,12 +90,12 @@ YAML
 }
 sent_to() { jq -r ".[] | select(.host == \"$2\") | .blobs_sent" "$ENVPACK_HOME/runs/$1/hosts.json"; }
 # Nothing of run $1 on either host: no node directory, no mount, no container.
-assert_hosts_clean() {
-  local id=$1 h
+assert_hosts_clean() {  # RUN [PROCESS_MARKER]
+  local id=$1 marker=${2:-check.py} h
   for h in "$HOME1" "$HOME2"; do
     if [ -e "$h/node-runs/$id" ]; then find "$h/node-runs/$id" -maxdepth 3; fail "node files of $id left in $h"; fi
   done
   if grep -q "node-runs/$id" /proc/mounts; then grep "node-runs/$id" /proc/mounts; fail "mounts of $id left on a host"; fi
-  assert_nothing_left "$id" "check.py"
+  assert_nothing_left "$id" "$marker"
 }
 
