@@ -138,9 +138,8 @@ int run_attached(Context& ctx, const JobSpec& job, const RunRecord& record, RunS
     pc.pause_path = self_dir() / "envpack-pause";
     pc.agent_path = self_dir() / "envpack-agent";
     // Several nodes on this machine: one network namespace each, removed when the run ends.
-    // Nodes on envpack.hosts use their hosts' networks.
-    std::optional<RunNetwork> network =
-        job.envpack.hosts.empty() ? prepare_node_network(job, record.id(), pc) : std::nullopt;
+    // (Nodes on envpack.hosts use their hosts' networks: none is made.)
+    std::optional<RunNetwork> network = prepare_node_network(job, record.id(), pc);
     RunPlan plan = make_plan(job, pc);
     write_file_atomic(record.dir() / "plan.json", plan_to_json(plan).dump(2) + "\n",
                       Durability::none);

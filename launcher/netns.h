@@ -70,8 +70,7 @@ struct PlanContext;
 // The node network of a run, before its plan is made: nullopt for a job on one node; for
 // several nodes without `envpack.hosts`, as root, a RunNetwork whose subnet and interface
 // (`eth0`) are written into `context` (NodeNetwork::namespaces); without root,
-// NodeNetwork::host. Jobs with `envpack.hosts` are refused (Error, exit 125) until the hosts
-// backend exists.
+// NodeNetwork::host. Jobs with `envpack.hosts`: nullopt (each node uses its host's network).
 std::optional<RunNetwork> prepare_node_network(const JobSpec& job, std::string_view run_id,
                                                PlanContext& context);
 

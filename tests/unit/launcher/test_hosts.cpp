@@ -14,6 +14,7 @@
 #include "launcher/hosts_backend.h"
 #include "launcher/hosts_node.h"
 #include "launcher/node_spec.h"
+#include "launcher/run_record.h"
 
 using namespace envpack;
 namespace fs = std::filesystem;
@@ -191,4 +192,13 @@ TEST_CASE("hosts: outputs merge lowest node first; every path two nodes wrote is
     put(tmp2.path() / "nodes" / "b" / "outputs" / "x", "1");
     CHECK(merge_node_outputs(tmp2.path(), {"a", "b"}).empty());
     CHECK(read_file(tmp2.path() / "outputs" / "x") == "1");
+}
+
+TEST_CASE("hosts: status.json keeps the output conflicts") {
+    RunStatus s;
+    s.id = "r1";
+    CHECK(s.to_json().find("output_conflicts") == std::string::npos);
+    s.output_conflicts = {"outputs/x: kept a's copy, also written by b"};
+    RunStatus back = RunStatus::parse(s.to_json(), "status.json");
+    CHECK(back.output_conflicts == s.output_conflicts);
 }
