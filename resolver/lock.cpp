@@ -346,8 +346,8 @@ LockFreshness lock_freshness(const LockFile& lock, const EnvSpec& spec,
                                      describe_virtual_change(recorded->second, now)));
         }
         for (const auto* p : lock.packages_for(platform)) {
-            if (!p->url.starts_with("file://")) {
-                continue;
+            if (p->manager != "conda" || !p->url.starts_with("file://")) {
+                continue;  // pip wheels from --find-links folders are named by the pip list
             }
             bool inside = std::any_of(locals.begin(), locals.end(),
                                       [&](const auto& l) { return p->url.starts_with(l.first); });

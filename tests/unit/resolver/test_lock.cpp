@@ -141,6 +141,15 @@ TEST_CASE("lock: freshness covers content, virtual packages, platforms, includes
     REQUIRE(lock);
     const std::vector<std::string> linux = {"linux-64"};
     CHECK(lock_freshness(*lock, spec, linux, {}).fresh());
+    // A pip wheel from a --find-links folder is no local conda channel.
+    LockedPackage wheel;
+    wheel.name = "requests";
+    wheel.manager = "pip";
+    wheel.platform = "linux-64";
+    wheel.url = "file:///srv/wheels/requests-2.31.0-py3-none-any.whl";
+    LockFile with_wheel = *lock;
+    with_wheel.packages.push_back(wheel);
+    CHECK(lock_freshness(with_wheel, spec, linux, {}).fresh());
 
     EnvSpec edited = EnvSpec::parse("channels: [./channel]\ndependencies:\n  - a >=1\n" + pip,
                                     tmp.path() / "env.yml");
