@@ -85,7 +85,8 @@ std::size_t write_channel_shards(const fs::path& subdir_dir, const json& repodat
         const std::string hex = Digest::of(file).hex();
         const std::string fn = hex + ".msgpack.zst";
         if (!fs::exists(dir / fn)) {
-            write_file_atomic(dir / fn, file);
+            // The index, written last and synced, is what makes the shards visible.
+            write_file_atomic(dir / fn, file, Durability::none);
         }
         written.insert(fn);
         index.shards[name] = hex;
