@@ -20,7 +20,6 @@
 #include "core/process.h"
 #include "core/process_runner.h"
 #include "core/supervisor.h"
-#include "launcher/broker.h"
 #include "launcher/hosts_node.h"
 #include "launcher/local_backend.h"
 #include "launcher/mpi_python_hook.h"
@@ -330,11 +329,11 @@ class HostsRun {
             write_file_atomic(m_record.dir() / "python" / "sitecustomize.py", mpi_sitecustomize(),
                               Durability::none);
         }
-        start_broker();
         std::string code = code_tar();
         for (size_t k = 0; k < m_plan.nodes.size(); ++k) {
             NodeSpec spec = make_node_spec(m_plan, static_cast<int>(k), m_record.dir(),
                                            m_options.manifest, m_options.runtime);
+            add_broker_targets(spec);
             bool has_code = false;
             for (const auto& m : spec.container.mounts) {
                 has_code = has_code || m.destination == container_paths::k_workspace;
@@ -396,24 +395,19 @@ class HostsRun {
                                  m_options.runtime, "--process", render_exec_process(e)});
     }
 
-    // mpirun in node 0 reaches node K through the broker, and the broker through the transport.
-    void start_broker() {
-        if (m_plan.distribution != DistributionType::mpi || m_plan.containers.size() < 2) {
+    // mpirun in node 0 reaches node K through the broker on node 0's host, and the broker
+    // reaches node K's host through the transport.
+    void add_broker_targets(NodeSpec& spec) const {
+        if (spec.node != 0 || m_plan.distribution != DistributionType::mpi ||
+            m_plan.containers.size() < 2) {
             return;
         }
-        BrokerOptions bo;
-        bo.dir = m_record.dir() / "broker";
-        bo.work_dir = hosts_dir() / "broker";
+        spec.transport = m_options.transport.prefix();
         for (size_t k = 0; k < m_plan.containers.size(); ++k) {
             const auto& c = m_plan.containers[k];
-            BrokerTarget t;
-            t.node = m_plan.nodes.at(k).name;
-            t.container_id = c.id;
-            t.process = exec_process(c, {}, c.env, c.cwd);
-            t.remote_exec = [this, k](const ExecProcess& e) { return remote_exec(k, e); };
-            bo.targets.push_back(std::move(t));
+            spec.broker_targets.push_back(
+                {m_plan.nodes.at(k).name, c.id, host(k), exec_process(c, {}, c.env, c.cwd)});
         }
-        m_broker = std::make_unique<Broker>(std::move(bo));
     }
 
     void close_inputs() {
@@ -480,9 +474,6 @@ class HostsRun {
             return;
         }
         m_torn_down = true;
-        if (m_broker) {
-            m_broker->stop();
-        }
         close_inputs();
         std::optional<Error> first;
         for (size_t k = 0; k < m_nodes.size(); ++k) {
@@ -538,7 +529,6 @@ class HostsRun {
     std::vector<Descriptor> m_blobs;
     std::vector<std::vector<Descriptor>> m_missing;
     std::vector<NodeProcess> m_nodes;
-    std::unique_ptr<Broker> m_broker;
     std::unique_ptr<ProcessLogs> m_logs;
     bool m_started_ok = false;
     bool m_torn_down = false;

@@ -10,15 +10,13 @@
 //     the counts are printed and kept in the record's `hosts.json`;
 //  3. each host starts its node container (`node run`, spec and code snapshot on its stdin) and
 //     answers "ready"; a host that fails stops the ones already started;
-//  4. the processes run under the core Supervisor as in the local backend; MPI's agent reaches
-//     node K through the broker, which runs the transport (BrokerTarget::remote_exec);
+//  4. the processes run under the core Supervisor as in the local backend; in MPI jobs node 0's
+//     host serves the broker (its `node run` does), which reaches node K's host through the
+//     same transport (BrokerTarget::remote_exec), so that host must be able to run it too;
 //  5. closing a node run's stdin stops its container (also what happens when this process dies);
 //     it answers with a tar of that node's outputs and logs, unpacked into the record: node 0's
 //     into outputs/ and logs/, node K's under nodes/NAME/, then merged into outputs/ with the
 //     lowest node's copy winning (merge_node_outputs).
-//
-// The broker's socket is bind-mounted into node 0's container from the launching machine's record,
-// so node 0's host must share this machine's filesystem (this machine, or a namespace on it).
 #pragma once
 
 #include <chrono>

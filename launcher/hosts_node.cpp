@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <memory>
 #include <optional>
 
 #include <fmt/format.h>
@@ -19,6 +20,8 @@
 #include "core/fs.h"
 #include "core/process.h"
 #include "core/signals.h"
+#include "launcher/broker.h"
+#include "launcher/hosts_backend.h"
 #include "launcher/node_spec.h"
 #include "launcher/oci_config.h"
 #include "launcher/rootfs.h"
@@ -265,7 +268,8 @@ void restore_cgroup_mounts(const Runtime& runtime) {
 // Everything a node run made on its host, removed however it ends.
 class NodeRun {
   public:
-    NodeRun(fs::path dir, Runtime runtime) : m_dir(std::move(dir)), m_driver(std::move(runtime)) {}
+    NodeRun(fs::path dir, Runtime runtime)
+        : m_dir(std::move(dir)), m_runtime(runtime), m_driver(std::move(runtime)) {}
     ~NodeRun() {
         try {
             teardown();
@@ -282,6 +286,7 @@ class NodeRun {
         m_rootfs.emplace(m_unpacked->rootfs(), m_dir / "node", RootfsMode::automatic);
         m_container = localize(spec, m_dir, helpers_dir, m_rootfs->path());
         make_dirs(m_container.bundle);
+        start_broker(spec);
         prepare_mounts(m_container);
         write_file_atomic(
             m_container.bundle / "config.json",
@@ -292,7 +297,39 @@ class NodeRun {
         m_driver.create_and_start(m_container.id, m_container.bundle);
     }
 
+    // Node 0 of an MPI job: mpirun's agent (bind-mounted socket at @run/broker) reaches the
+    // other nodes through this host's transport to theirs.
+    void start_broker(const NodeSpec& spec) {
+        if (spec.broker_targets.empty()) {
+            return;
+        }
+        BrokerOptions bo;
+        bo.dir = m_dir / "broker";
+        bo.work_dir = m_dir / "broker-work";
+        bo.runtime = m_runtime;
+        Transport transport = Transport::parse(spec.transport);
+        for (const auto& t : spec.broker_targets) {
+            BrokerTarget b;
+            b.node = t.node;
+            b.container_id = t.container_id;
+            b.process = t.process;
+            b.remote_exec = [transport, t, run = spec.run_id,
+                             runtime = spec.runtime](const ExecProcess& e) {
+                return remote_envpack(
+                    transport, t.host,
+                    {"node", "exec", "--run", run, "--node", t.node, "--container", t.container_id,
+                     "--runtime", runtime, "--process", render_exec_process(e)});
+            };
+            bo.targets.push_back(std::move(b));
+        }
+        m_broker = std::make_unique<Broker>(std::move(bo));
+    }
+
     void teardown() {
+        if (m_broker) {
+            m_broker->stop();
+            m_broker.reset();
+        }
         if (m_started) {
             m_started = false;
             if (m_driver.state(m_container.id)) {
@@ -306,7 +343,9 @@ class NodeRun {
 
   private:
     fs::path m_dir;
+    Runtime m_runtime;
     RuntimeDriver m_driver;
+    std::unique_ptr<Broker> m_broker;
     std::optional<UnpackedImage> m_unpacked;
     std::optional<RunRootfs> m_rootfs;
     PlanContainer m_container;

@@ -7,7 +7,9 @@
 //   node run --run ID --node NAME
 //                               reads a NodeSpec (one JSON line) and a tar of the code on stdin;
 //                               unpacks the image from the host's store, makes the rootfs, starts
-//                               the node container (init: envpack-pause), prints "ready"; then
+//                               the node container (init: envpack-pause) and, for node 0 of an
+//                               MPI job, the exec broker mpirun's agent talks to (it reaches the
+//                               other nodes' hosts through the transport), prints "ready"; then
 //                               waits until stdin closes (the launcher is done, or gone) or a
 //                               signal comes, removes the container and rootfs, and prints
 //                               "outputs N" and N bytes: a tar of the node's outputs and logs.

@@ -38,6 +38,38 @@ std::optional<std::string> under(const fs::path& path, const fs::path& base) {
     return rel.string();
 }
 
+json target_to_json(const NodeBrokerTarget& t) {
+    return {{"node", t.node},
+            {"container_id", t.container_id},
+            {"host",
+             {{"name", t.host.name},
+              {"address", t.host.address},
+              {"home", t.host.home},
+              {"program", t.host.program}}},
+            {"process",
+             {{"env", t.process.env},
+              {"cwd", t.process.cwd},
+              {"uid", t.process.uid},
+              {"gid", t.process.gid}}}};
+}
+
+NodeBrokerTarget target_from_json(const json& j) {
+    NodeBrokerTarget t;
+    t.node = j.at("node").get<std::string>();
+    t.container_id = j.at("container_id").get<std::string>();
+    const json& h = j.at("host");
+    t.host.name = h.at("name").get<std::string>();
+    t.host.address = h.at("address").get<std::string>();
+    t.host.home = h.at("home").get<std::string>();
+    t.host.program = h.at("program").get<std::string>();
+    const json& p = j.at("process");
+    t.process.env = p.at("env").get<std::map<std::string, std::string>>();
+    t.process.cwd = p.at("cwd").get<std::string>();
+    t.process.uid = p.at("uid").get<unsigned>();
+    t.process.gid = p.at("gid").get<unsigned>();
+    return t;
+}
+
 std::string relative_source(std::string_view source) {
     return std::string(source.substr(k_run_relative.size()));
 }
@@ -52,6 +84,10 @@ json NodeSpec::to_json() const {
     json env = json::array();
     for (const auto& [k, v] : container.env) {
         env.push_back({k, v});
+    }
+    json targets = json::array();
+    for (const auto& t : broker_targets) {
+        targets.push_back(target_to_json(t));
     }
     json file_list = json::array();
     for (const auto& [path, content] : files) {
@@ -72,7 +108,9 @@ json NodeSpec::to_json() const {
               {"env", env},
               {"init_args", container.init_args}}},
             {"files", file_list},
-            {"code_bytes", code_bytes}};
+            {"code_bytes", code_bytes},
+            {"transport", transport},
+            {"broker_targets", targets}};
 }
 
 NodeSpec NodeSpec::from_json(const json& j, std::string_view where) {
@@ -102,6 +140,10 @@ NodeSpec NodeSpec::from_json(const json& j, std::string_view where) {
                                  f.at("content").get<std::string>());
         }
         s.code_bytes = j.at("code_bytes").get<std::uint64_t>();
+        s.transport = j.at("transport").get<std::vector<std::string>>();
+        for (const auto& t : j.at("broker_targets")) {
+            s.broker_targets.push_back(target_from_json(t));
+        }
         return s;
     } catch (const json::exception& e) {
         throw Error(fmt::format("{}: not a node spec: {}", where, e.what()), "",
@@ -123,9 +165,6 @@ NodeSpec make_node_spec(const RunPlan& plan, int node, const fs::path& record_di
     s.container.rootfs.clear();
     s.container.netns.clear();
     for (auto& m : s.container.mounts) {
-        if (m.destination == container_paths::k_broker) {
-            continue;  // the launcher's socket (hosts_backend.h: node 0 shares its filesystem)
-        }
         auto rel = under(m.source, record_dir);
         if (!rel) {
             continue;

@@ -16,10 +16,21 @@
 
 #include <nlohmann/json.hpp>
 
+#include "launcher/job_spec.h"
 #include "launcher/plan.h"
+#include "launcher/runtime.h"
 #include "registry/image.h"
 
 namespace envpack {
+
+// A node mpirun's agent may reach from node 0 (broker.h), as node 0's host sees it: the host
+// (transport name, home, program), the container, and the process template entered there.
+struct NodeBrokerTarget {
+    std::string node;
+    std::string container_id;
+    JobHost host;
+    ExecProcess process;  // env, cwd, uid, gid (args come from the agent)
+};
 
 // A mount source written `@run/REL` is REL under the node's directory on its host.
 inline constexpr std::string_view k_run_relative = "@run/";
@@ -35,15 +46,18 @@ struct NodeSpec {
     // content): `hosts`, `hostfile`, `python/sitecustomize.py`.
     std::vector<std::pair<std::string, std::string>> files;
     std::uint64_t code_bytes = 0;  // a tar of the code snapshot follows the spec on the wire
+    // Node 0 of an MPI job on several nodes: its host serves the broker (socket at @run/broker)
+    // and reaches the other nodes' hosts through this transport (`envpack.remote_exec`).
+    std::vector<std::string> transport;
+    std::vector<NodeBrokerTarget> broker_targets;
 
     nlohmann::json to_json() const;
     // Throws a bad-input Error naming `where` when the JSON is not a node spec.
     static NodeSpec from_json(const nlohmann::json& j, std::string_view where);
 };
 
-// Node `node` of `plan` as a NodeSpec: mount sources under `record_dir` become `@run/REL`
-// (except the broker's socket directory, which stays the launcher's path), the files those
-// mounts read are copied into `files`. Pure apart from reading those files.
+// Node `node` of `plan` as a NodeSpec: mount sources under `record_dir` become `@run/REL`, the
+// files those mounts read are copied into `files`. Pure apart from reading those files.
 NodeSpec make_node_spec(const RunPlan& plan, int node, const std::filesystem::path& record_dir,
                         const Descriptor& manifest, std::string runtime);
 

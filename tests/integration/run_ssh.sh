@@ -3,7 +3,7 @@
 # runs its own sshd (Debian's openssh-server) on port 22 of its own address, with a host key and
 # a client key made here; the job's `remote_exec: [ssh, -F, CONFIG]` (ssh joins its words into one
 # remote command line: envpack quotes CMD twice). The MPI 2x2 allreduce passes (mpirun's orteds
-# reach node 1 through the broker and ssh), a variable full of shell syntax arrives intact, the
+# reach node 1 through the broker on host 1, which runs ssh to host 2), a variable full of shell syntax arrives intact, the
 # second host receives the image's blobs through ssh, and nothing of the run is left.
 # Uses the base_image fixture (base-image.env, read by run_multi_lib.bash).
 source "$(dirname "$0")/lib.sh"

@@ -77,8 +77,8 @@ TEST_CASE("hosts: a node spec carries the node's container with run paths made r
     CHECK(mount_at(s1.container, "/workspace/outputs").source == "@run/nodes/h2/outputs");
     CHECK(mount_at(s1.container, "/mnt/outputs/model").source == "@run/nodes/h2/outputs/model");
     CHECK(mount_at(s0.container, "/etc/hosts").source == "@run/hosts");
-    // The broker's socket stays the launcher's path (node 0 shares its filesystem).
-    CHECK(mount_at(s0.container, "/.envpack/broker").source == (record / "broker").string());
+    // Node 0's host serves the broker.
+    CHECK(mount_at(s0.container, "/.envpack/broker").source == "@run/broker");
     std::map<std::string, std::string> files(s0.files.begin(), s0.files.end());
     CHECK(files.at("hosts") == plan.etc_hosts);
     CHECK(files.at("hostfile") == "h1 slots=2\nh2 slots=2\n");
@@ -86,6 +86,14 @@ TEST_CASE("hosts: a node spec carries the node's container with run paths made r
     CHECK(s0.container.bundle.empty());
     CHECK(returned_dirs(s1) == std::vector<std::string>{"nodes/h2/outputs", "nodes/h2/logs"});
 
+    s0.transport = {"ip", "netns", "exec"};
+    s0.broker_targets.push_back({"h2", "c-1", {"h2", "10.9.0.3", "/h2", "/bin/envpack", {}}, {}});
+    s0.broker_targets.back().process.env = {{"A", "1"}};
+    s0.broker_targets.back().process.uid = 7;
+    NodeSpec back0 = NodeSpec::from_json(nlohmann::json::parse(s0.to_json().dump()), "spec");
+    CHECK(back0.to_json() == s0.to_json());
+    CHECK(back0.broker_targets.at(0).host == s0.broker_targets.at(0).host);
+    CHECK(back0.broker_targets.at(0).process.uid == 7);
     // The wire form round-trips.
     NodeSpec back = NodeSpec::from_json(nlohmann::json::parse(s1.to_json().dump()), "spec");
     CHECK(back.to_json() == s1.to_json());
