@@ -9,6 +9,8 @@
 //       the last line printed names the deepest package (`deepest: pkg-N`) for solve benches
 //   bench_repodata parse FILE [REPEAT]   parse FILE REPEAT times (default 3); prints records, MB,
 //       best seconds, MB/s, peak RSS and the ratio of peak RSS to the JSON size
+//   bench_repodata shard SUBDIR_DIR   CEP 16 shards of SUBDIR_DIR/repodata.json (as `envpack index
+//       --shards` writes them), for the cold-shards lock
 // Each `parse` runs in its own process so its peak RSS (getrusage) is its own.
 #include <sys/resource.h>
 
@@ -22,6 +24,9 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "builder/channel_shards.h"
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -305,13 +310,24 @@ int main(int argc, char** argv) {
                 return generate_conda_forge(argv[2], std::atol(argv[3]));
             }
         }
+        if (mode == "shard" && argc == 3) {
+            // CEP 16 shards of SUBDIR_DIR/repodata.json, with `envpack index --shards`'s writer.
+            const std::filesystem::path dir = argv[2];
+            const auto t0 = std::chrono::steady_clock::now();
+            const std::size_t n = envpack::write_channel_shards(
+                dir, nlohmann::json::parse(envpack::read_file(dir / "repodata.json")));
+            std::printf(
+                "sharded %s: %zu shards in %.1f s\n", dir.c_str(), n,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+            return 0;
+        }
         if (mode == "parse" && (argc == 3 || argc == 4)) {
             return parse(argv[2], argc == 4 ? std::atoi(argv[3]) : 3);
         }
         std::fprintf(
             stderr,
             "usage: bench_repodata generate OUT.json RECORDS [conda-forge|uniform] | parse FILE "
-            "[REPEAT]\n");
+            "[REPEAT] | shard SUBDIR_DIR\n");
         return 2;
     } catch (const envpack::Error& e) {
         std::fprintf(stderr, "error: %s\n", e.what());

@@ -108,7 +108,8 @@ lock() {
     local label=$1 env=$2
     [ -f "$T/$env.yml" ] || return 0
     start=$(date +%s%N)
-    /usr/bin/time -f "%M" -o "$T/rss" "$ENVPACK" lock -f "$T/$env.yml" -o "$T/$env.lock" 2> /dev/null > /dev/null
+    /usr/bin/time -f "%M" -o "$T/rss" "$ENVPACK" lock -f "$T/$env.yml" -o "$T/$env.lock" 2> "$T/lock.err" > /dev/null \
+        || { cat "$T/lock.err" >&2; return 0; }
     end=$(date +%s%N)
     printf "%-34s %6d ms  peak RSS %5d MB  %s packages\n" "$label" "$(( (end - start) / 1000000 ))" \
         "$(( $(cat "$T/rss") / 1000 ))" "$(grep -c '^- name:' "$T/$env.lock")"
@@ -118,3 +119,37 @@ lock "generated (173 MB repodata.json)" gen
 lock "stress" stress
 lock "generated, only .json.zst: first" zst
 lock "generated, only .json.zst: cached" zst
+
+echo
+echo "== cold JSON, cold shards, warm lock: the generated channel (conda-forge shape, $RECORDS records)"
+echo "   over HTTP from a local server (tests/fixtures/channel_server.py: no network latency), a fresh process each,"
+echo "   peak RSS = /usr/bin/time max RSS."
+echo "   cold = empty cache; warm = cache filled by the row before (index/JSON revalidated: 304)."
+echo "   goals (issue 17): cold shards and warm < 0.654 s end to end, cold JSON < 1.5 s"
+# The same records as CEP 16 shards, written by `envpack index --shards`'s writer.
+"$BENCH" shard "$T/gen/linux-64"
+mkdir -p "$T/www/json/linux-64" "$T/www/json/noarch" "$T/www/sharded/linux-64" "$T/www/sharded/noarch"
+zstd -q -3 -T0 "$GEN" -o "$T/www/json/linux-64/repodata.json.zst"
+cp "$T/gen/noarch/repodata.json" "$T/www/json/noarch/"
+cp "$T/gen/noarch/repodata.json" "$T/www/sharded/noarch/"
+mv "$T/gen/linux-64/repodata_shards.msgpack.zst" "$T/gen/linux-64/shards" "$T/www/sharded/linux-64/"
+/usr/bin/python3 "$ROOT/tests/fixtures/channel_server.py" --dir "$T/www" --log "$T/www.log" \
+    --port-file "$T/www.port" > /dev/null 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2> /dev/null; rm -rf "$T"' EXIT
+for _ in $(seq 100); do [ -s "$T/www.port" ] && break; sleep 0.1; done
+URL="http://127.0.0.1:$(cat "$T/www.port")"
+printf "channels: [$URL/json]\ndependencies: [$DEEP]\n" > "$T/http-json.yml"
+printf "channels: [$URL/sharded]\ndependencies: [$DEEP]\n" > "$T/http-shards.yml"
+export ENVPACK_HOME="$T/home-json"
+lock "cold JSON (.json.zst, $(du -m "$T/www/json/linux-64/repodata.json.zst" | cut -f1) MB)" http-json
+lock "warm JSON (cached, 304, mmap)" http-json
+export ENVPACK_HOME="$T/home-shards"
+: > "$T/www.log"
+lock "cold shards ($(ls "$T/www/sharded/linux-64/shards" | wc -l) in the index)" http-shards
+echo "   (the cold shards lock made $(wc -l < "$T/www.log") requests, $(grep -c '/shards/' "$T/www.log") of them for shards)"
+lock "warm shards (index revalidated)" http-shards
+pkgs() { grep -E '^- name:|^  version:|^  url:' "$1" | sed 's#url: .*/#url: #'; }
+cmp -s <(pkgs "$T/http-json.lock") <(pkgs "$T/http-shards.lock") \
+    && echo "   (JSON and shards locks list the same packages)" \
+    || echo "   WARNING: the JSON and shards locks differ"
