@@ -4,7 +4,8 @@
 #    equals the lock from its repodata.json, byte for byte.
 # 2. Over HTTP (a logging server on port 0): only the shards of the names the request reaches
 #    are fetched (4 of 6); a second lock revalidates the index (304) and fetches no shard again;
-#    --offline works from the cache with the server gone.
+#    a damaged cached shard is dropped and fetched again; --offline works from the cache with the
+#    server gone.
 # 3. conda's own sharded test channel (conda-format-repo) served without its linux-64
 #    repodata.json locks `zlib` (and its dependency libgcc-ng) from the shards.
 # 4. Bad input: a shard whose sha256 does not match the index (exit 1, the cached index dropped,
@@ -83,6 +84,17 @@ diff <(grep -o "name: .*\|version: .*" "$T/json.lock") <(grep -o "name: .*\|vers
 cmp "$T/http.lock" "$T/http2.lock" || fail "second lock differs"
 [ "$(grep -c 'repodata_shards.msgpack.zst 304' "$LOG")" = 2 ] || fail "shard indexes not revalidated with 304"
 [ "$(grep -c 'shards/' "$LOG")" = 0 ] || fail "cached shards fetched again"
+
+# A damaged shard in the cache is dropped and fetched again (only that one).
+victim=$(ls "$ENVPACK_HOME"/repodata/shards/*.msgpack.zst | head -1)
+[ -n "$victim" ] || fail "no shard in the cache"
+printf 'damaged' > "$victim"
+: > "$LOG"
+"$ENVPACK" lock -f "$T/h/env.yml" -o "$T/http3.lock" 2> "$T/err" || { cat "$T/err"; fail "lock with a damaged cached shard"; }
+grep -q "cached shard .* is damaged; dropping it" "$T/err" || fail "no warning about the damaged shard: $(cat "$T/err")"
+[ "$(grep -c 'shards/' "$LOG")" = 1 ] || fail "expected exactly the damaged shard to be fetched again"
+grep -q "$(basename "$victim") 200" "$LOG" || fail "the damaged shard was not the one fetched"
+cmp "$T/http.lock" "$T/http3.lock" || fail "lock after refetching a shard differs"
 
 stop_pid "$SERVER"
 "$ENVPACK" lock -f "$T/h/env.yml" -o "$T/offline.lock" --offline 2> "$T/err" || { cat "$T/err"; fail "--offline from the shard cache"; }
