@@ -13,6 +13,7 @@
 //  4. the processes run under the core Supervisor as in the local backend; in MPI jobs node 0's
 //     host serves the broker (its `node run` does), which reaches node K's host through the
 //     same transport (BrokerTarget::remote_exec), so that host must be able to run it too;
+//     a host lost meanwhile (its node run ends) stops every node, and the job fails;
 //  5. closing a node run's stdin stops its container (also what happens when this process dies);
 //     it answers with a tar of that node's outputs and logs, unpacked into the record: node 0's
 //     into outputs/ and logs/, node K's under nodes/NAME/, then merged into outputs/ with the

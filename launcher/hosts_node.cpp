@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -265,6 +266,72 @@ void restore_cgroup_mounts(const Runtime& runtime) {
     }
 }
 
+// A node directory is made under a temporary name holding its lock, then renamed into place,
+// so a sweep never finds a live node's lock free.
+constexpr std::string_view k_lock_name = ".lock";
+constexpr std::string_view k_container_name = "container";
+
+int lock_node_dir(const fs::path& dir) {
+    fs::path tmp =
+        dir.parent_path() / fmt::format(".tmp-{}-{}", dir.filename().string(), ::getpid());
+    make_dirs(tmp);
+    int fd = ::open((tmp / k_lock_name).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || ::flock(fd, LOCK_EX) != 0) {
+        throw_errno("lock", (tmp / k_lock_name).string(), errno);
+    }
+    if (::rename(tmp.c_str(), dir.c_str()) != 0) {
+        int err = errno;
+        ::close(fd);
+        std::error_code ec;
+        fs::remove_all(tmp, ec);
+        throw_errno("rename to", dir.string(), err);
+    }
+    return fd;
+}
+
+}  // namespace
+
+int sweep_dead_nodes(const fs::path& home, const Runtime& runtime) {
+    int removed = 0;
+    std::error_code ec;
+    fs::path root = home / "node-runs";
+    if (!fs::is_directory(root, ec)) {
+        return 0;
+    }
+    RuntimeDriver driver(runtime);
+    for (const auto& run : fs::directory_iterator(root, ec)) {
+        for (const auto& node : fs::directory_iterator(run.path(), ec)) {
+            if (node.path().filename().string().starts_with(".tmp-")) {
+                continue;
+            }
+            int fd = ::open((node.path() / k_lock_name).c_str(), O_RDWR | O_CLOEXEC);
+            if (fd < 0) {
+                continue;
+            }
+            if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+                fs::path id_file = node.path() / k_container_name;
+                if (fs::exists(id_file, ec)) {
+                    std::string id = read_file(id_file);
+                    try {
+                        if (driver.state(id)) {
+                            driver.destroy(id);
+                        }
+                    } catch (const Error&) {
+                    }
+                }
+                ::umount2((node.path() / "node" / "rootfs").c_str(), MNT_DETACH);
+                fs::remove_all(node.path(), ec);
+                ++removed;
+            }
+            ::close(fd);
+        }
+        fs::remove(run.path(), ec);  // only when empty
+    }
+    return removed;
+}
+
+namespace {
+
 // Everything a node run made on its host, removed however it ends.
 class NodeRun {
   public:
@@ -293,6 +360,7 @@ class NodeRun {
             render_oci_config(m_container, parse_numeric_user(m_container.user).value_or(OciUser{}),
                               oci_options()),
             Durability::none);
+        write_file_atomic(m_dir / k_container_name, m_container.id, Durability::none);
         m_started = true;
         m_driver.create_and_start(m_container.id, m_container.bundle);
     }
@@ -381,6 +449,8 @@ int node_run(const fs::path& home, const fs::path& helpers_dir, std::string_view
     // Single-threaded still: nothing this node mounts is seen outside it or outlives it.
     enter_private_mount_namespace(runtime);
     restore_cgroup_mounts(runtime);
+    // Nodes of runs whose node run was killed (their lock is free) are removed first.
+    sweep_dead_nodes(home, runtime);
     fs::path dir = node_run_dir(home, run_id, node_name);
     if (fs::exists(dir)) {
         throw Error(fmt::format("node {}: {} already exists", node_name, dir.string()),
@@ -388,7 +458,9 @@ int node_run(const fs::path& home, const fs::path& helpers_dir, std::string_view
                     "killed: remove the directory",
                     ExitCode::run_failed);
     }
-    make_dirs(dir);
+    make_dirs(dir.parent_path());
+    int lock_fd = lock_node_dir(dir);  // held until this process ends
+    (void)lock_fd;
     NodeRun run(dir, runtime);
     if (spec.code_bytes > 0) {
         std::string tar;

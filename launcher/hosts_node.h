@@ -51,6 +51,12 @@ int receive_blob_stream(int fd, const Store& store);
 // Every blob an image needs: the manifest, its config and its layers.
 std::vector<Descriptor> image_blobs(const Store& store, const Descriptor& manifest);
 
+// Removes the nodes of `home` whose node run died without cleaning up (SIGKILL, host crash):
+// their lock is free; their container is destroyed and their directory removed. Returns how
+// many. `envpack node run` calls it first.
+struct Runtime;
+int sweep_dead_nodes(const std::filesystem::path& home, const Runtime& runtime);
+
 // `envpack node run` (see above). Returns the exit code for the process.
 int node_run(const std::filesystem::path& home, const std::filesystem::path& helpers_dir,
              std::string_view run_id, std::string_view node_name, Log& log, int in_fd, int out_fd);

@@ -8,6 +8,7 @@
 # a TensorFlow job (2 workers + ps) over the two hosts; the same MPI job through an ssh-like
 # transport (arguments joined into one remote command line);
 # rank 3 exiting 3 (3 in < 10 s); envpack run SIGKILLed mid-job (the hosts clean up by themselves);
+# a host lost mid-job (the run fails in < 10 s; the next run on that host sweeps what was left);
 # bad input: a host the transport cannot reach (a namespace that does not exist: 125 before
 # anything starts), a hostname not in the list (the broker refuses it), a host without address.
 # Nothing of a run is left: containers, mounts, node directories on either host.
@@ -143,6 +144,35 @@ for i in $(seq 200); do
 done
 echo "hosts clean after the launcher's SIGKILL: $(echo "$(date +%s.%N) - $start" | bc) s"
 assert_hosts_clean "$id"
+
+# 3d. Host 2 lost mid-job (its envpack node run SIGKILLed): the run fails within 10 s naming the
+#     host, node 0 is removed from host 1; host 2's leftovers go with the next run there (swept).
+write_job lost "$NS2" "ip netns exec" sleep
+before=$(last_run)
+"$ENVPACK" run "$job/lost.yaml" > "$SCRATCH/lost.out" 2>&1 & pid=$!
+cleanup "kill -9 $pid 2>/dev/null"
+id=$(new_run_after "$before" 60)
+wait_phase "$id" 60 running
+for i in $(seq 600); do [ "$(grep -c 'allreduce 10 ok' "$SCRATCH/lost.out")" = 4 ] && break; sleep 0.05; done
+[ "$(grep -c 'allreduce 10 ok' "$SCRATCH/lost.out")" = 4 ] || { cat "$SCRATCH/lost.out"; fail "the ranks did not start"; }
+node_pid=""
+for p in $(pgrep -f -- "node run --run $id --node $NS2"); do
+  [ "$(cat "/proc/$p/comm" 2>/dev/null)" = envpack ] && node_pid=$p
+done
+[ -n "$node_pid" ] || fail "host 2's node run of $id not found"
+kill -9 "$node_pid"
+start=$(date +%s.%N)
+set +e; wait $pid; rc=$?; set -e
+took=$(echo "$(date +%s.%N) - $start" | bc)
+echo "host 2 lost: exit $rc after $took s"
+[ $rc != 0 ] || fail "a run that lost a host succeeded"
+[ "$(echo "$took < 10" | bc)" = 1 ] || fail "losing a host took $took s to stop the run"
+grep -q "host \`$NS2\` was lost" "$SCRATCH/lost.out" || { cat "$SCRATCH/lost.out"; fail "the lost host is not named"; }
+[ ! -e "$HOME1/node-runs/$id" ] || fail "node 0 of $id left on host 1"
+runc list 2>/dev/null | grep -q "envpack-$id-0" && fail "node 0's container of $id left"
+expect_exit 0 "$ENVPACK" run "$job/ok.yaml"  # its node run on host 2 sweeps the dead node
+assert_hosts_clean "$id"
+assert_hosts_clean "$(last_run)"
 
 # 4. A host the transport cannot reach: 125 naming it, before any node starts.
 write_job unreachable "envpack-no-such-ns-$tag"

@@ -5,6 +5,8 @@
 // (verified by digest, a wrong blob refused and not kept); outputs merged lowest node first.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <thread>
@@ -15,6 +17,7 @@
 #include "launcher/hosts_node.h"
 #include "launcher/node_spec.h"
 #include "launcher/run_record.h"
+#include "launcher/runtime.h"
 
 using namespace envpack;
 namespace fs = std::filesystem;
@@ -209,4 +212,26 @@ TEST_CASE("hosts: status.json keeps the output conflicts") {
     s.output_conflicts = {"outputs/x: kept a's copy, also written by b"};
     RunStatus back = RunStatus::parse(s.to_json(), "status.json");
     CHECK(back.output_conflicts == s.output_conflicts);
+}
+
+TEST_CASE("hosts: a sweep removes the nodes whose node run died, never a live one") {
+    TempDir tmp;
+    fs::path dead = node_run_dir(tmp.path(), "r1", "a");
+    fs::path live = node_run_dir(tmp.path(), "r2", "b");
+    fs::path making = tmp.path() / "node-runs" / "r2" / ".tmp-c-1";
+    for (const auto& d : {dead, live, making}) {
+        make_dirs(d);
+        write_file_atomic(d / ".lock", "", Durability::none);
+    }
+    int fd = ::open((live / ".lock").c_str(), O_RDWR | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    REQUIRE(::flock(fd, LOCK_EX) == 0);
+    CHECK(sweep_dead_nodes(tmp.path(), Runtime{}) == 1);
+    CHECK_FALSE(fs::exists(dead));
+    CHECK_FALSE(fs::exists(dead.parent_path()));
+    CHECK(fs::exists(live));
+    CHECK(fs::exists(making));
+    ::close(fd);
+    CHECK(sweep_dead_nodes(tmp.path(), Runtime{}) == 1);
+    CHECK_FALSE(fs::exists(live));
 }
