@@ -7,6 +7,10 @@
 #   envpack: envpack pip install --find-links DIR --prefix P
 # Each side runs RUNS times (fresh prefix each time, its removal untimed, page cache warm); medians are printed side by
 # side with the ratio. The installed trees are compared once (tests/integration/pip_compare.py).
+# Then the same list as the `pip:` section of an environment file (with a stub python X.Y from a
+# conda channel the bench makes): `envpack lock` (conda solve + pip resolution) and `envpack build
+# --frozen` into a fresh image each run (the pip install cache, layer cache and build index
+# dropped, untimed): every wheel installed and the pip layers written and gzip-compressed.
 set -euo pipefail
 ENVPACK=${ENVPACK:-build/cli/envpack}
 ENVPACK=$(realpath "$ENVPACK")
@@ -62,3 +66,31 @@ printf '%-28s %10s\n' "" "seconds"
 printf '%-28s %10s\n' "pip $( /usr/bin/python3 -m pip --version | cut -d' ' -f2 ) (--no-index -f)" "$t_pip"
 printf '%-28s %10s   (%s)\n' "envpack pip install" "$t_ep" "$split"
 printf '%-28s %9sx\n' "speed-up" "$(awk -v a="$t_pip" -v b="$t_ep" 'BEGIN { printf "%.1f", a / b }')"
+
+# The pip layer of envpack build.
+mkdir -p "$scratch/env"
+cat > "$scratch/channel.json" <<JSON
+[{"name": "python", "version": "$PYVER.0", "build": "0", "formats": ["conda"],
+  "files": {"bin/python$PYVER": {"mode": 493, "text": "#!/bin/sh\\n"}}, "symlinks": {"bin/python": "python$PYVER"}}]
+JSON
+/usr/bin/python3 "$src/tests/fixtures/make_conda_pkg.py" "$scratch/channel.json" "$scratch/env/channel" > /dev/null
+"$ENVPACK" index "$scratch/env/channel" > /dev/null
+{ printf 'name: bench\nchannels: [./channel]\ndependencies:\n  - python=%s\n  - pip:\n' "$PYVER"
+  printf '      - --no-index\n      - --find-links %s\n' "$scratch/wheels"
+  for r in "${REQS[@]}"; do printf '      - %s\n' "$r"; done; } > "$scratch/env/env.yml"
+run_lock() { rm -f "$scratch/env/conda-lock.yml"; "$ENVPACK" lock -f "$scratch/env/env.yml"; }
+run_build() { "$ENVPACK" build -f "$scratch/env/env.yml" --frozen -t bench/pip:1 --compression "${COMPRESSION:-gzip}"; }
+drop_build_caches() { rm -rf "$ENVPACK_HOME/pip/installed" "$ENVPACK_HOME/layers" "$ENVPACK_HOME/builds"; }
+run_lock >/dev/null 2>&1 && drop_build_caches && run_build >/dev/null 2>&1  # warm-up
+pip_pkgs=$(grep -c '^  manager: pip' "$scratch/env/conda-lock.yml")
+t_lock=$(median "$scratch/none" run_lock)
+times=()
+for _ in $(seq "$RUNS"); do
+  drop_build_caches
+  t0=$(date +%s.%N); run_build >/dev/null 2>&1; t1=$(date +%s.%N)
+  times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')")
+done
+t_build=$(printf '%s\n' "${times[@]}" | sort -g | sed -n "$(( (RUNS + 1) / 2 ))p")
+printf '%-28s %10s   (%d pip packages locked)\n' "envpack lock (env file)" "$t_lock" "$pip_pkgs"
+printf '%-28s %10s   (install + pip layers, %s)\n' "envpack build --frozen" "$t_build" "${COMPRESSION:-gzip}"
+printf '%-28s %9sx   (pip vs lock + build)\n' "speed-up" "$(awk -v a="$t_pip" -v b="$t_lock" -v c="$t_build" 'BEGIN { printf "%.1f", a / (b + c) }')"
