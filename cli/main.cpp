@@ -52,7 +52,9 @@ constexpr Command k_commands[] = {
      "  --explicit    write conda's @EXPLICIT list (URL#sha256)\n"
      "  --offline     use only the repodata cache in $ENVPACK_HOME/repodata\n"},
     {"index", cmd_index, "write repodata.json for a local channel from its package files",
-     "usage: envpack index CHANNEL_DIR [--json]\n"},
+     "usage: envpack index CHANNEL_DIR [--shards] [--json]\n\n"
+     "  --shards      also write CEP 16 sharded repodata (SUBDIR/repodata_shards.msgpack.zst and\n"
+     "                SUBDIR/shards/), which lock reads name by name\n"},
     {"build", cmd_build, "build (or find in the cache) a conda environment's image, locking first",
      "usage: envpack build -f ENV.yml [--lock FILE] [--locked|--frozen] [-p PLATFORM]\n"
      "                     [--virtual NAME=VERSION]... [--base REF] [-t NAME[:TAG]] [--prefix "
