@@ -126,7 +126,22 @@ echo "hard failure on host 2: exit 3 after $took s"
 [ "$(echo "$took < 10" | bc)" = 1 ] || fail "the failure took $took s"
 assert_hosts_clean "$(last_run)"
 
-# 3c. envpack run killed (SIGKILL) mid-job: each host sees its node run's stdin close and removes
+# 3c. SIGTERM to envpack run mid-job: 143, both nodes stopped and removed, outputs back.
+write_job term "$NS2" "ip netns exec" sleep
+before=$(last_run)
+"$ENVPACK" run "$job/term.yaml" > "$SCRATCH/term.out" 2>&1 & pid=$!
+cleanup "kill -9 $pid 2>/dev/null"
+id=$(new_run_after "$before" 60)
+wait_phase "$id" 60 running
+for i in $(seq 600); do [ "$(grep -c 'allreduce 10 ok' "$SCRATCH/term.out")" = 4 ] && break; sleep 0.05; done
+[ "$(grep -c 'allreduce 10 ok' "$SCRATCH/term.out")" = 4 ] || { cat "$SCRATCH/term.out"; fail "the ranks did not start"; }
+kill -TERM $pid
+set +e; wait $pid; rc=$?; set -e
+[ $rc = 143 ] || { cat "$SCRATCH/term.out"; fail "SIGTERM: exit $rc, wanted 143"; }
+[ -f "$ENVPACK_HOME/runs/$id/nodes/$NS2/outputs/rank3.txt" ] || fail "host 2's outputs did not come back after SIGTERM"
+assert_hosts_clean "$id"
+
+# 3c'. envpack run killed (SIGKILL) mid-job: each host sees its node run's stdin close and removes
 #     its node (container, rootfs, files) by itself, within 10 s.
 write_job sleep "$NS2" "ip netns exec" sleep
 before=$(last_run)
