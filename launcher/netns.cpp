@@ -1,12 +1,15 @@
 #include "launcher/netns.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <sstream>
+
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -259,6 +262,12 @@ std::optional<RunNetwork> prepare_node_network(const JobSpec& job, std::string_v
     if (nodes < 2) {
         return std::nullopt;
     }
+    // Every node runs on this machine.
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    context.host_cpus = ::sched_getaffinity(0, sizeof(cpus), &cpus) == 0
+                            ? CPU_COUNT(&cpus)
+                            : static_cast<int>(std::thread::hardware_concurrency());
     if (::geteuid() != 0) {
         context.node_network = NodeNetwork::host;
         return std::nullopt;

@@ -335,6 +335,16 @@ class Planner {
                 argv.insert(argv.end(), {"--mca", mca, subnet});
             }
         }
+        // More ranks than the machine has CPUs (several nodes played by one machine): OpenMPI's
+        // busy-polling ranks would take the CPU from the rank they wait for, so they yield when
+        // idle, as OpenMPI does by itself for a node it knows is oversubscribed. A job's own
+        // OMPI_MCA_mpi_yield_when_idle wins.
+        const bool job_sets_yield =
+            std::any_of(m_job.environment_variables.begin(), m_job.environment_variables.end(),
+                        [](const auto& kv) { return kv.first == "OMPI_MCA_mpi_yield_when_idle"; });
+        if (m_ctx.host_cpus > 0 && nodes * ppn > m_ctx.host_cpus && !job_sets_yield) {
+            argv.insert(argv.end(), {"--mca", "mpi_yield_when_idle", "1"});
+        }
         EnvList exported = m_job.environment_variables;
         append_env(exported, shared);
         set_env(exported, "ENVPACK_RUN_ID", m_ctx.run_id);

@@ -87,6 +87,9 @@ struct PlanContext {
     std::string subnet_prefix = "10.88.0";  // namespaced nodes get PREFIX.2, PREFIX.3, ...
     std::string socket_ifname;  // sets GLOO_SOCKET_IFNAME / NCCL_SOCKET_IFNAME when not empty
     int gpus_per_node = 0;      // 0: a CPU node
+    // CPUs of the one machine that runs every node (namespaces or host network on this machine);
+    // 0: unknown, or nodes on several hosts. MPI ranks beyond it yield when idle (below).
+    int host_cpus = 0;
 };
 
 struct PlanNode {

@@ -104,6 +104,27 @@ TEST_CASE("plan: mpi wiring", "[plan]") {
     CHECK(plan.containers[1].init_args == std::vector<std::string>{"/.envpack/bin/envpack-pause"});
 }
 
+TEST_CASE("plan: ranks beyond the machine's CPUs yield when idle", "[plan]") {
+    auto yields = [](const RunPlan& plan) {
+        const auto& argv = find(plan, "mpirun").argv;
+        for (size_t i = 0; i + 2 < argv.size(); ++i) {
+            if (argv[i] == "--mca" && argv[i + 1] == "mpi_yield_when_idle") {
+                return argv[i + 2] == "1";
+            }
+        }
+        return false;
+    };
+    PlanContext ctx = context();
+    CHECK_FALSE(yields(make_plan(job("mpi_2x2"), ctx)));  // unknown: several hosts
+    ctx.host_cpus = 4;
+    CHECK_FALSE(yields(make_plan(job("mpi_2x2"), ctx)));  // 4 ranks, 4 CPUs
+    ctx.host_cpus = 2;
+    CHECK(yields(make_plan(job("mpi_2x2"), ctx)));
+    // The job's own setting wins.
+    CHECK_FALSE(yields(
+        make_plan(job("mpi_2x2", {"environment_variables.OMPI_MCA_mpi_yield_when_idle=0"}), ctx)));
+}
+
 TEST_CASE("plan: tensorflow tasks, ports and TF_CONFIG", "[plan]") {
     RunPlan plan = make_plan(job("tensorflow_2w1ps"), context());
     REQUIRE(plan.processes.size() == 3);
