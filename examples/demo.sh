@@ -43,6 +43,7 @@ printf '      work dir %s (ENVPACK_HOME=%s)\n' "$work" "$ENVPACK_HOME"
 
 # 1. The base image: built by mmdebstrap from Debian's archive the first time, a cache hit after.
 phase "base image" "Base image: base-images/debian12-openmpi4-python.yaml (Debian 12, OpenMPI 4)"
+say "found by its build key, or built by mmdebstrap from Debian's archive (the first time: a few minutes)"
 t0=$(now_ms)
 "$ENVPACK" base build "$root/base-images/debian12-openmpi4-python.yaml" --lock "$work/base.lock" --json \
   > "$work/base.json" 2> "$work/base.err" || { cat "$work/base.err"; exit 1; }
