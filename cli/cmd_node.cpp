@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "cli/args.h"
 #include "cli/context.h"
@@ -42,10 +43,15 @@ int cmd_node(Context& ctx, const std::vector<std::string>& argv) {
         return 0;
     }
     if (sub == "blobs-receive") {
-        Args args("node blobs-receive", rest, {});
+        Args args("node blobs-receive", rest, {{"--tag", "", true}, {"--manifest", "", true}});
         args.expect_at_most(0);
         Store store(ctx.store_dir());
         int n = receive_blob_stream(STDIN_FILENO, store);
+        if (auto tag = args.value("--tag")) {
+            // The received image gets a name, so that this host's `envpack gc` keeps it.
+            auto j = nlohmann::json::parse(required(args, "--manifest"), nullptr, false);
+            store.tag(*tag, Descriptor::from_json(j, "--manifest"));
+        }
         std::printf("received %d\n", n);
         return 0;
     }

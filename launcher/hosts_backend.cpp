@@ -262,6 +262,11 @@ class HostsRun {
         }
     }
 
+    // The name a host's store gives an image it received (kept by its `envpack gc`).
+    std::string received_tag() const {
+        return "envpack/received:" + m_options.manifest.digest.hex().substr(0, 32);
+    }
+
     // 2. Only the blobs a host lacks, over the transport.
     void send_blobs(std::vector<HostTransfer>& transfers) {
         nlohmann::json record = nlohmann::json::array();
@@ -276,7 +281,10 @@ class HostsRun {
                 co.in = ChildInput::fd(p.read.get());
                 co.out = ChildOutput::file(log);
                 co.err = ChildOutput::merge();
-                Child child = Child::spawn(envpack_on(k, {"node", "blobs-receive"}), std::move(co));
+                Child child =
+                    Child::spawn(envpack_on(k, {"node", "blobs-receive", "--tag", received_tag(),
+                                                "--manifest", m_options.manifest.to_json().dump()}),
+                                 std::move(co));
                 p.read.reset();
                 std::optional<Error> failed;
                 try {

@@ -2,8 +2,10 @@
 // in that host's own ENVPACK_HOME. The launcher reaches it through the job's transport.
 //
 //   node blobs-have DIGEST...   prints the digests the host's store already holds, one a line
-//   node blobs-receive          reads a blob stream on stdin into the store, each blob verified by
-//                               its digest and renamed into place; prints "received N"
+//   node blobs-receive [--tag NAME --manifest DESCRIPTOR_JSON]
+//                               reads a blob stream on stdin into the store, each blob verified by
+//                               its digest and renamed into place; tags the image NAME (so the
+//                               host's gc keeps it); prints "received N"
 //   node run --run ID --node NAME
 //                               reads a NodeSpec (one JSON line) and a tar of the code on stdin;
 //                               unpacks the image from the host's store, makes the rootfs, starts

@@ -39,7 +39,12 @@ for r in 0 1 2 3; do [ "$(cat "$rec/outputs/rank$r.txt")" = "$r" ] || { find "$r
 status_of "$id" | jq -e --arg n "$NS1" '.output_conflicts | any(startswith("outputs/shared.txt: kept " + $n))' > /dev/null \
   || fail "status.json lists no conflict: $(status_of "$id")"
 grep -q "rank 2 of 4 on $NS2" "$rec/nodes/$NS2/logs/ranks/1/rank.2/stdout" || { find "$rec" -path '*ranks*'; fail "rank 2's own log did not come back"; }
-[ -f "$HOME2/store/blobs/sha256/$(status_of "$id" | jq -r .image.digest | cut -d: -f2)" ] || fail "host 2's store lacks the manifest"
+manifest_blob=$HOME2/store/blobs/sha256/$(status_of "$id" | jq -r .image.digest | cut -d: -f2)
+[ -f "$manifest_blob" ] || fail "host 2's store lacks the manifest"
+# The received image has a name on host 2, so that host's gc keeps it.
+ENVPACK_HOME=$HOME2 "$ENVPACK" images | grep -q "envpack/received" || fail "host 2 has no name for the image it received"
+ENVPACK_HOME=$HOME2 "$ENVPACK" gc > /dev/null
+[ -f "$manifest_blob" ] || fail "host 2's gc removed the image it received"
 assert_hosts_clean "$id"
 
 # 2. Again: host 2 has everything now.
