@@ -11,7 +11,7 @@ namespace envpack {
 EnvBuildResult build_env_file(Store& store, const EnvBuildRequest& request, HttpClient* http,
                               Log& log) {
     EnvBuildResult out;
-    const EnvSpec env = EnvSpec::load(request.env_file);
+    EnvSpec env = EnvSpec::load(request.env_file);
     for (const auto& note : env.notes) {
         log.warn(note);
     }
@@ -36,6 +36,10 @@ EnvBuildResult build_env_file(Store& store, const EnvBuildRequest& request, Http
     lock_options.virtual_overrides = out.virtual_overrides;
     lock_options.offline = request.offline;
     lock_options.channel_options = request.channel_options;
+    if (request.condarc) {
+        apply_condarc(*request.condarc, env, lock_options.channel_options,
+                      lock_options.solver_options, request.channel_alias_given);
+    }
     lock_options.repodata_cache = options.home / "repodata";
     lock_options.http = http;
     const std::filesystem::path lock_path =

@@ -22,6 +22,7 @@
 #include "builder/image_build.h"
 #include "registry/client.h"
 #include "registry/reference.h"
+#include "resolver/condarc.h"
 #include "resolver/lock.h"
 
 namespace envpack {
@@ -33,6 +34,10 @@ struct EnvBuildRequest {
     std::vector<std::string> virtual_overrides;  // `--virtual`, applied after the base's label
     Offline offline = Offline::no;
     ChannelOptions channel_options;
+    // A .condarc applied to the environment file's channels before locking (condarc.h
+    // apply_condarc); `channel_alias_given`: an explicit --channel-alias wins over its alias.
+    std::optional<Condarc> condarc;
+    bool channel_alias_given = false;
     std::optional<BaseSource> base;         // none: no base
     std::string mmdebstrap = "mmdebstrap";  // for a base recipe built on demand
     std::optional<ImageRef> push;           // push target, also used as the remote build cache

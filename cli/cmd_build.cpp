@@ -18,6 +18,7 @@
 #include "core/http.h"
 #include "registry/client.h"
 #include "registry/reference.h"
+#include "resolver/condarc.h"
 
 namespace envpack::cli {
 
@@ -64,6 +65,11 @@ int cmd_build(Context& ctx, const std::vector<std::string>& argv) {
     request.offline = args.flag("--offline") ? Offline::yes : Offline::no;
     if (auto alias = args.value("--channel-alias")) {
         request.channel_options.channel_alias = *alias;
+        request.channel_alias_given = true;
+    }
+    if (auto rc = condarc_from_environment()) {
+        request.condarc = std::move(rc->first);
+        ctx.log.infof("build: channel settings from {}", rc->second.string());
     }
     if (auto b = args.value("--base")) {
         request.base = BaseSource::parse(*b, std::filesystem::current_path());

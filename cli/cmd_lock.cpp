@@ -77,25 +77,10 @@ int cmd_lock(Context& ctx, const std::vector<std::string>& argv) {
     for (const auto& note : spec.notes) {
         ctx.log.warn(note);
     }
-    const char* home = std::getenv("HOME");
-    if (auto rc_path = Condarc::locate(std::getenv("CONDARC"), home != nullptr ? home : "")) {
-        Condarc rc = Condarc::load(*rc_path);
-        if (!args.value("--channel-alias")) {
-            options.channel_options.channel_alias = rc.channel_alias;
-        }
-        if (rc.channel_priority == CondarcPriority::disabled) {
-            options.solver_options.channel_priority = ChannelPriority::disabled;
-        }
-        std::vector<std::string> channels;
-        std::vector<SourcePos> positions;
-        for (auto& [channel, from] : rc.channels_for(spec.channels)) {
-            channels.push_back(std::move(channel));
-            positions.push_back(from < spec.channel_pos.size() ? spec.channel_pos[from]
-                                                               : SourcePos{});
-        }
-        spec.channels = std::move(channels);
-        spec.channel_pos = std::move(positions);
-        ctx.log.infof("lock: channel settings from {}", rc_path->string());
+    if (auto rc = condarc_from_environment()) {
+        apply_condarc(rc->first, spec, options.channel_options, options.solver_options,
+                      args.value("--channel-alias").has_value());
+        ctx.log.infof("lock: channel settings from {}", rc->second.string());
     }
     std::optional<LockFile> previous;
     if (auto names = args.values("--update"); !names.empty()) {

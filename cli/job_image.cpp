@@ -8,6 +8,7 @@
 #include "cli/http_env.h"
 #include "core/error.h"
 #include "core/http.h"
+#include "resolver/condarc.h"
 #include "resolver/lock.h"
 
 namespace envpack::cli {
@@ -57,6 +58,9 @@ JobImage ensure_job_image(Context& ctx, const JobSpec& job, Store& store) {
     request.lock_mode = LockPolicy::refresh;
     request.base = source;
     request.mmdebstrap = mmdebstrap_from_env();
+    if (auto rc = condarc_from_environment()) {
+        request.condarc = std::move(rc->first);  // as `envpack build` reads it
+    }
     request.build.home = ctx.home;
     request.build.source_date_epoch = source_date_epoch_from_env();
     HttpClient http(http_options_from_env(ctx.log));

@@ -1,10 +1,15 @@
 #include "resolver/condarc.h"
 
+#include <cstdlib>
+
 #include <fmt/format.h>
 
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/yaml.h"
+#include "resolver/channel.h"
+#include "resolver/env_file.h"
+#include "resolver/solver.h"
 
 namespace envpack {
 
@@ -129,6 +134,33 @@ std::vector<std::pair<std::string, size_t>> Condarc::channels_for(
         }
     }
     return out;
+}
+
+std::optional<std::pair<Condarc, std::filesystem::path>> condarc_from_environment() {
+    const char* home = std::getenv("HOME");
+    auto path = Condarc::locate(std::getenv("CONDARC"), home != nullptr ? home : "");
+    if (!path) {
+        return std::nullopt;
+    }
+    return std::make_pair(Condarc::load(*path), *path);
+}
+
+void apply_condarc(const Condarc& rc, EnvSpec& spec, ChannelOptions& channels,
+                   SolverOptions& solver, bool keep_alias) {
+    if (!keep_alias) {
+        channels.channel_alias = rc.channel_alias;
+    }
+    if (rc.channel_priority == CondarcPriority::disabled) {
+        solver.channel_priority = ChannelPriority::disabled;
+    }
+    std::vector<std::string> texts;
+    std::vector<SourcePos> positions;
+    for (auto& [channel, from] : rc.channels_for(spec.channels)) {
+        texts.push_back(std::move(channel));
+        positions.push_back(from < spec.channel_pos.size() ? spec.channel_pos[from] : SourcePos{});
+    }
+    spec.channels = std::move(texts);
+    spec.channel_pos = std::move(positions);
 }
 
 }  // namespace envpack

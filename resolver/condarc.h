@@ -26,6 +26,10 @@
 
 namespace envpack {
 
+struct EnvSpec;
+struct ChannelOptions;
+struct SolverOptions;
+
 enum class CondarcPriority { strict, flexible, disabled };
 
 struct Condarc {
@@ -51,5 +55,16 @@ struct Condarc {
     std::vector<std::pair<std::string, size_t>> channels_for(
         const std::vector<std::string>& written) const;
 };
+
+// The .condarc conda would read for this process (`CONDARC`, else `$HOME/.condarc`), loaded, with
+// its path; nullopt when there is none. Throws bad-input Error for a malformed file.
+std::optional<std::pair<Condarc, std::filesystem::path>> condarc_from_environment();
+
+// Applies `rc` to a request, as `envpack lock` and `envpack build` both do: the environment file's
+// channels become `rc.channels_for` them (each keeping the position of the entry it came from, for
+// errors), the channel alias is the file's unless `keep_alias` (an explicit --channel-alias), and
+// `channel_priority: disabled` turns strict priority off (`flexible` is read as strict).
+void apply_condarc(const Condarc& rc, EnvSpec& spec, ChannelOptions& channels,
+                   SolverOptions& solver, bool keep_alias);
 
 }  // namespace envpack

@@ -2,7 +2,8 @@
 # envpack lock with a .condarc (CONDARC): the channel alias, the channels of a file that names
 # none, custom_channels and default_channels, over a test server that refuses every request
 # without the channel token (`/t/TOKEN/`). A wrong token fails (exit 1) and no token, right or
-# wrong, is printed; --solution first keeps libsolv's answer.
+# wrong, is printed; --solution first keeps libsolv's answer. `envpack build` reads the same
+# .condarc: a file naming a channel by name builds from the alias's token channel.
 . "$(dirname "$0")/lib.sh"  # scratch dir, ENVPACK_HOME, fail, cleanup on exit
 T=$SCRATCH
 TOKEN=s3cr3t-T0KEN-4711
@@ -93,4 +94,22 @@ CONDARC="$T/condarc" "$ENVPACK" lock -f "$T/env.yml" -o "$T/f.lock" --solution f
 rc=0
 CONDARC="$T/condarc" "$ENVPACK" lock -f "$T/env.yml" --solution fastest 2> "$T/err" || rc=$?
 [ "$rc" = 2 ] || fail "--solution fastest exited $rc, expected 2"
+# envpack build reads the same .condarc: real packages in a channel reached by name through the
+# alias (with its token), locked and installed.
+cat > "$T/real.json" <<'JSON'
+[{"name": "greet", "version": "1.0", "build": "0", "formats": ["conda"],
+  "files": {"share/greet.txt": {"text": "hello through the channel alias\n"}}}]
+JSON
+/usr/bin/python3 "$ENVPACK_SOURCE_DIR/tests/fixtures/make_conda_pkg.py" "$T/real.json" "$T/www/realchan" > /dev/null
+"$ENVPACK" index "$T/www/realchan" > /dev/null
+mkdir -p "$T/proj"
+printf 'channels: [realchan]\ndependencies: [greet]\n' > "$T/proj/env.yml"
+CONDARC="$T/condarc" "$ENVPACK" build -f "$T/proj/env.yml" -t condarc/greet:1 > "$T/out" 2> "$T/err" \
+  || { cat "$T/err" >&2; fail "envpack build with the .condarc failed"; }
+grep -q "url: '$URL/t/$TOKEN/realchan/linux-64/greet-1.0-0.conda'" "$T/proj/conda-lock.yml" \
+  || fail "build did not lock through the alias: $(cat "$T/proj/conda-lock.yml")"
+! grep -q "$TOKEN" "$T/out" "$T/err" || fail "build printed the token"
+rc=0  # without it, a new lock cannot find realchan (conda.anaconda.org, offline)
+"$ENVPACK" build -f "$T/proj/env.yml" --lock "$T/proj/other.lock" -t condarc/greet:2 --offline > "$T/out" 2> "$T/err" || rc=$?
+[ "$rc" != 0 ] || fail "without the .condarc, realchan resolved: $(cat "$T/proj/other.lock")"
 echo "lock_condarc: ok"
