@@ -23,6 +23,7 @@
 #include "core/process.h"
 #include "core/process_runner.h"
 #include "core/supervisor.h"
+#include "launcher/detail/fd_write.h"
 #include "launcher/hosts_node.h"
 #include "launcher/local_backend.h"
 #include "launcher/mpi_python_hook.h"
@@ -100,19 +101,6 @@ std::vector<std::string> merge_node_outputs(const fs::path& record_dir,
 }
 
 namespace {
-
-void write_all(int fd, std::string_view bytes) {
-    while (!bytes.empty()) {
-        ssize_t n = ::write(fd, bytes.data(), bytes.size());
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            throw_errno("write", "a node's stdin", errno);
-        }
-        bytes.remove_prefix(static_cast<size_t>(n));
-    }
-}
 
 std::string trimmed_tail(std::string text, size_t n = 1500) {
     while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
@@ -364,9 +352,9 @@ class HostsRun {
             n.out = std::move(out.read);
             n.reader = std::make_unique<FdReader>(n.out.get());
             try {
-                write_all(n.in.get(), spec.to_json().dump() + "\n");
+                detail::write_all(n.in.get(), spec.to_json().dump() + "\n", "a node's stdin");
                 if (has_code) {
-                    write_all(n.in.get(), code);
+                    detail::write_all(n.in.get(), code, "a node's stdin");
                 }
             } catch (const Error&) {
                 // The node run is gone already: its log says why (below).
