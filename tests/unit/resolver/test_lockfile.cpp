@@ -133,7 +133,11 @@ package:
                            "_libgcc_mutex-0.1-conda_forge.tar.bz2#"
                            "fe51de6107f9edc7aa4f786a70f4a883943bc9d39b3bb7307c04c41410990726\n") !=
         std::string::npos);
-    CHECK(explicit_text.find("requests") == std::string::npos);  // pip packages are not conda's
+    // pip packages are not conda's: only conda-lock's `# pip` comment names them, after the URLs.
+    const auto pip_line = explicit_text.find("\n# pip requests @ ");
+    CHECK(pip_line != std::string::npos);
+    CHECK(explicit_text.find("requests") == pip_line + 7);
+    CHECK(explicit_text.find("_libgcc_mutex") < pip_line);
     CHECK(explicit_text.find("# platform: linux-64") != std::string::npos);
     CHECK_THROWS_AS(lock.to_explicit("osx-64"), Error);
 }
