@@ -1,6 +1,7 @@
 #include "builder/image_build.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -336,17 +337,12 @@ BuildResult build_environment(Store& store, const EnvSpec& env, const LockFile& 
 
     std::vector<Descriptor> layers;
     std::vector<AddedLayer> added;
-    for (const auto& planned : plan) {
-        std::vector<LayerMember> members;
-        std::string what;
-        for (size_t i : planned.packages) {
-            members.push_back({items[i].install_key, items[i].dropped});
-            what += (what.empty() ? "" : " ") + items[i].record->dist;
-        }
+    // One layer of `members`: reused by its key when the cache has it, else written from what
+    // `entries()` gives.
+    auto add_layer = [&](const std::vector<LayerMember>& members, const std::string& what,
+                         const std::string& created_by,
+                         const std::function<std::vector<LayerEntry>()>& entries) {
         const Digest key = layer_key(compressor, options.source_date_epoch, members);
-        const std::string created_by = planned.shared
-                                           ? fmt::format("envpack build: packages {}", what)
-                                           : fmt::format("envpack build: package {}", what);
         if (auto cached = layer_cache.find_layer(key);
             cached && store.has_blob(cached->descriptor.digest)) {
             layers.push_back(cached->descriptor);
@@ -355,33 +351,46 @@ BuildResult build_environment(Store& store, const EnvSpec& env, const LockFile& 
             result.explain.push_back(
                 fmt::format("layer {}: reused {} ({})", layers.size() + base_layers,
                             cached->descriptor.digest.to_string().substr(0, 19), what));
-            continue;
-        }
-        // Write it: every member needs its installed entries.
-        std::vector<size_t> need;
-        for (size_t i : planned.packages) {
-            if (!items[i].installed) {
-                need.push_back(i);
-            }
-        }
-        install_items(need);
-        std::vector<LayerEntry> entries;
-        for (size_t i : planned.packages) {
-            for (auto& e : items[i].installed->entries) {
-                if (e.type != EntryType::directory && items[i].dropped.contains(e.path)) {
-                    continue;
-                }
-                entries.push_back(e);
-            }
+            return;
         }
         LayerResult r;
-        layers.push_back(write_entries(store, std::move(entries), lo, what, r));
+        layers.push_back(write_entries(store, entries(), lo, what, r));
         added.push_back({r.diff_id, created_by});
         layer_cache.put_layer(key, r);
         ++result.layers_written;
         result.explain.push_back(fmt::format(
             "layer {}: wrote {} ({}): no cached layer with key {}", layers.size() + base_layers,
             r.digest.to_string().substr(0, 19), what, key.hex().substr(0, 16)));
+    };
+    for (const auto& planned : plan) {
+        std::vector<LayerMember> members;
+        std::string what;
+        for (size_t i : planned.packages) {
+            members.push_back({items[i].install_key, items[i].dropped});
+            what += (what.empty() ? "" : " ") + items[i].record->dist;
+        }
+        add_layer(
+            members, what,
+            fmt::format("envpack build: {} {}", planned.shared ? "packages" : "package", what),
+            [&] {
+                // Every member needs its installed entries.
+                std::vector<size_t> need;
+                for (size_t i : planned.packages) {
+                    if (!items[i].installed) {
+                        need.push_back(i);
+                    }
+                }
+                install_items(need);
+                std::vector<LayerEntry> entries;
+                for (size_t i : planned.packages) {
+                    for (auto& e : items[i].installed->entries) {
+                        if (e.type == EntryType::directory || !items[i].dropped.contains(e.path)) {
+                            entries.push_back(e);
+                        }
+                    }
+                }
+                return entries;
+            });
     }
 
     // The pip packages, in their own layers above the conda ones.
@@ -407,31 +416,14 @@ BuildResult build_environment(Store& store, const EnvSpec& env, const LockFile& 
                 what += fmt::format("{}{}-{}", what.empty() ? "" : " ", pips[i].locked->name,
                                     pips[i].locked->version);
             }
-            const Digest key = layer_key(compressor, options.source_date_epoch, members);
-            const std::string created_by = fmt::format("envpack build: pip {}", what);
-            if (auto cached = layer_cache.find_layer(key);
-                cached && store.has_blob(cached->descriptor.digest)) {
-                layers.push_back(cached->descriptor);
-                added.push_back({cached->diff_id, created_by});
-                ++result.layers_reused;
-                result.explain.push_back(
-                    fmt::format("layer {}: reused {} (pip {})", layers.size() + base_layers,
-                                cached->descriptor.digest.to_string().substr(0, 19), what));
-                continue;
-            }
-            std::vector<LayerEntry> entries;
-            for (size_t i : planned.packages) {
-                auto more = pip_layer_entries(pips[i], options.prefix, log);
-                std::move(more.begin(), more.end(), std::back_inserter(entries));
-            }
-            LayerResult r;
-            layers.push_back(write_entries(store, std::move(entries), lo, "pip " + what, r));
-            added.push_back({r.diff_id, created_by});
-            layer_cache.put_layer(key, r);
-            ++result.layers_written;
-            result.explain.push_back(fmt::format("layer {}: wrote {} (pip {})",
-                                                 layers.size() + base_layers,
-                                                 r.digest.to_string().substr(0, 19), what));
+            add_layer(members, "pip " + what, "envpack build: pip " + what, [&] {
+                std::vector<LayerEntry> entries;
+                for (size_t i : planned.packages) {
+                    auto more = pip_layer_entries(pips[i], options.prefix, log);
+                    std::move(more.begin(), more.end(), std::back_inserter(entries));
+                }
+                return entries;
+            });
         }
     }
 
