@@ -4,7 +4,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-
+#include <future>
 #include <memory>
 #include <optional>
 #include <system_error>
@@ -36,6 +36,33 @@ std::string log_name(std::string_view label) {
 }
 
 namespace {
+
+// Calls `fn` on every item, each on its own thread, and waits for all; rethrows the first
+// failure after all have ended (a failed node start must not leave another half-made).
+template <class T, class F>
+void for_each_in_parallel(const std::vector<T>& items, F fn) {
+    if (items.size() == 1) {
+        fn(items.front());
+        return;
+    }
+    std::vector<std::future<void>> work;
+    for (const auto& item : items) {
+        work.push_back(std::async(std::launch::async, [&fn, item] { fn(item); }));
+    }
+    std::exception_ptr first;
+    for (auto& w : work) {
+        try {
+            w.get();
+        } catch (...) {
+            if (!first) {
+                first = std::current_exception();
+            }
+        }
+    }
+    if (first) {
+        std::rethrow_exception(first);
+    }
+}
 
 std::string env_value(const EnvList& env, std::string_view key) {
     std::string value;
@@ -228,13 +255,16 @@ class LocalRun {
         };
         Supervisor supervisor(runner, so);
         const RuntimeCommands& rc = m_driver.commands();
+        // The node containers start side by side (each is a runtime create + start).
+        std::vector<const PlanContainer*> nodes;
         for (const auto& c : m_plan.containers) {
-            if (c.init_is_job) {
-                continue;
+            if (!c.init_is_job) {
+                m_started.push_back(c.id);
+                nodes.push_back(&c);
             }
-            m_started.push_back(c.id);
-            m_driver.create_and_start(c.id, c.bundle);
         }
+        for_each_in_parallel(
+            nodes, [this](const PlanContainer* c) { m_driver.create_and_start(c->id, c->bundle); });
         size_t n = 0;
         for (const auto& p : m_plan.processes) {
             const auto& c = m_plan.containers.at(static_cast<size_t>(p.node));
@@ -293,15 +323,19 @@ class LocalRun {
         if (m_broker) {
             m_broker->stop();
         }
+        std::vector<const PlanContainer*> all;
+        for (const auto& c : m_plan.containers) {
+            all.push_back(&c);
+        }
         auto destroy_containers = [&] {
-            for (const auto& c : m_plan.containers) {
-                try {
-                    if (m_driver.state(c.id)) {
-                        m_driver.destroy(c.id);
+            try {
+                for_each_in_parallel(all, [this](const PlanContainer* c) {
+                    if (m_driver.state(c->id)) {
+                        m_driver.destroy(c->id);
                     }
-                } catch (const Error& e) {
-                    first = first.value_or(e);
-                }
+                });
+            } catch (const Error& e) {
+                first = first.value_or(e);
             }
         };
         destroy_containers();
