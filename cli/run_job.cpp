@@ -20,6 +20,7 @@
 #include "core/signals.h"
 #include "launcher/hosts_backend.h"
 #include "launcher/local_backend.h"
+#include "launcher/mpi_flavor.h"
 #include "launcher/netns.h"
 #include "launcher/plan.h"
 #include "launcher/run_record.h"
@@ -128,6 +129,17 @@ int run_attached(Context& ctx, const JobSpec& job, const RunRecord& record, RunS
     status.image = name;
     status.image_digest = pc.image_digest;
     UnpackedImage unpacked = ensure_unpacked(store, *desc, ctx.home, ctx.log);
+    if (job.distribution.type == DistributionType::mpi) {
+        // The image's MPI decides the launcher (mpi_flavor.h). An image with none keeps
+        // OpenMPI's `mpirun`, refused below as a command not in the image (127).
+        std::string path_var;
+        for (const auto& e : pc.image_config.env) {
+            if (e.starts_with("PATH=")) {
+                path_var = e.substr(5);
+            }
+        }
+        pc.mpi = detect_mpi_flavor(unpacked.rootfs(), path_var).value_or(MpiFlavor::openmpi);
+    }
     if (!job.code.empty()) {
         Snapshot snapshot = make_snapshot(job.base_dir / job.code, ctx.log, SnapshotOptions{});
         pc.snapshot_digest = snapshot.digest.to_string();

@@ -4,7 +4,9 @@
  * /.envpack/broker/sock ($ENVPACK_BROKER_SOCKET overrides), to run `/bin/sh -c "WORD..."` in
  * node HOST's container with this process's fds 0, 1 and 2 (passed with SCM_RIGHTS), waits for
  * the answer and exits with the remote command's exit code (255 when the broker refuses or goes
- * away, with the reason on stderr). Static, so it runs in any image. */
+ * away, with the reason on stderr). MPICH's Hydra runs it as its ssh launcher
+ * (`-launcher ssh -launcher-exec AGENT`): `envpack-agent -x HOST WORD...`; leading words that
+ * start with '-' (ssh options) are skipped. Static, so it runs in any image. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +44,12 @@ static void put_num(size_t n) {
 }
 
 int main(int argc, char** argv) {
+    /* ssh options before the host (Hydra passes -x): skipped, as the broker needs none. */
+    while (argc > 1 && argv[1][0] == '-') {
+        argv[1] = argv[0];
+        ++argv;
+        --argc;
+    }
     if (argc < 3) {
         fputs(
             "usage: envpack-agent HOST COMMAND...\n"

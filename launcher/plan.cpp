@@ -293,8 +293,10 @@ class Planner {
         const int ppn = m_job.distribution.process_count_per_instance;
         const int nodes = static_cast<int>(m_plan.nodes.size());
         check_gpus(ppn);
+        const bool mpich = m_ctx.mpi == MpiFlavor::mpich;
         for (const auto& node : m_plan.nodes) {
-            m_plan.hostfile += fmt::format("{} slots={}\n", node.name, ppn);
+            m_plan.hostfile += mpich ? fmt::format("{}:{}\n", node.name, ppn)
+                                     : fmt::format("{} slots={}\n", node.name, ppn);
         }
         EnvList shared = master_env();
         std::string pythonpath = std::string(cp::k_python_hooks);
@@ -322,9 +324,76 @@ class Planner {
             "export RANK=$r WORLD_SIZE=$n LOCAL_RANK=$l LOCAL_WORLD_SIZE=$s "
             "NODE_RANK=$((r / s)){}; exec \"$@\"",
             gpu);
+        EnvList exported = m_job.environment_variables;
+        append_env(exported, shared);
+        set_env(exported, "ENVPACK_RUN_ID", m_ctx.run_id);
+        std::vector<std::string> argv =
+            mpich ? hydra_argv(exported, nodes * ppn) : openmpi_argv(exported, nodes * ppn);
+        argv.insert(argv.end(), {"/bin/sh", "-c", wrapper, "envpack-rank"});
+        argv.insert(argv.end(), m_job_argv.begin(), m_job_argv.end());
+
+        PlanProcess launcher = process("mpirun", ProcessRole::mpirun, 0, 0, {});
+        launcher.argv = std::move(argv);
+        if (!mpich) {
+            set_env(launcher.env, "OMPI_ALLOW_RUN_AS_ROOT", "1");
+            set_env(launcher.env, "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+        }
+        m_plan.processes.push_back(std::move(launcher));
+
+        const int world = nodes * ppn;
+        for (int node = 0; node < nodes; ++node) {
+            for (int local = 0; local < ppn; ++local) {
+                int rank = node * ppn + local;
+                EnvList env = mpich ? EnvList{{"PMI_RANK", std::to_string(rank)},
+                                              {"PMI_SIZE", std::to_string(world)},
+                                              {"MPI_LOCALRANKID", std::to_string(local)},
+                                              {"MPI_LOCALNRANKS", std::to_string(ppn)}}
+                                    : EnvList{{"OMPI_COMM_WORLD_RANK", std::to_string(rank)},
+                                              {"OMPI_COMM_WORLD_SIZE", std::to_string(world)},
+                                              {"OMPI_COMM_WORLD_LOCAL_RANK", std::to_string(local)},
+                                              {"OMPI_COMM_WORLD_LOCAL_SIZE", std::to_string(ppn)}};
+                env.insert(env.end(), {{"RANK", std::to_string(rank)},
+                                       {"WORLD_SIZE", std::to_string(world)},
+                                       {"LOCAL_RANK", std::to_string(local)},
+                                       {"LOCAL_WORLD_SIZE", std::to_string(ppn)},
+                                       {"NODE_RANK", std::to_string(node)}});
+                if (m_ctx.gpus_per_node > 0) {
+                    env.emplace_back("CUDA_VISIBLE_DEVICES", gpu_of(local));
+                }
+                PlanProcess p =
+                    process(fmt::format("rank {}", rank), ProcessRole::rank, node, rank, env);
+                p.launch = Launch::by_mpirun;
+                m_plan.processes.push_back(std::move(p));
+            }
+        }
+    }
+
+    // MPICH's Hydra: node 0's own ranks forked locally (its hostname is node 0's name), the
+    // others' hydra_pmi_proxy started through the agent, which Hydra's ssh launcher runs as
+    // `AGENT -x HOST WORD...`. Output lines labelled by rank; the variables listed travel.
+    std::vector<std::string> hydra_argv(const EnvList& exported, int world) const {
+        std::vector<std::string> argv = {"mpiexec",
+                                         "-f",
+                                         std::string(container_paths::k_hostfile),
+                                         "-n",
+                                         std::to_string(world),
+                                         "-launcher",
+                                         "ssh",
+                                         "-launcher-exec",
+                                         std::string(container_paths::k_agent),
+                                         "-prepend-rank"};
+        std::string list;
+        for (const auto& [k, v] : exported) {
+            list += (list.empty() ? "" : ",") + k;
+        }
+        argv.insert(argv.end(), {"-genvlist", list});
+        return argv;
+    }
+
+    std::vector<std::string> openmpi_argv(const EnvList& exported, int world) const {
         std::vector<std::string> argv = {
             "mpirun", "--hostfile", std::string(container_paths::k_hostfile), "-np",
-            std::to_string(nodes * ppn), "--bind-to", "none", "--mca", "plm_rsh_agent",
+            std::to_string(world), "--bind-to", "none", "--mca", "plm_rsh_agent",
             std::string(container_paths::k_agent), "--mca", "plm_rsh_no_tree_spawn", "1",
             // Each rank's output also kept apart, on its node's
             // logs mount: logs/ranks/1/rank.N/{stdout,stderr}.
@@ -342,46 +411,13 @@ class Planner {
         const bool job_sets_yield =
             std::any_of(m_job.environment_variables.begin(), m_job.environment_variables.end(),
                         [](const auto& kv) { return kv.first == "OMPI_MCA_mpi_yield_when_idle"; });
-        if (m_ctx.host_cpus > 0 && nodes * ppn > m_ctx.host_cpus && !job_sets_yield) {
+        if (m_ctx.host_cpus > 0 && world > m_ctx.host_cpus && !job_sets_yield) {
             argv.insert(argv.end(), {"--mca", "mpi_yield_when_idle", "1"});
         }
-        EnvList exported = m_job.environment_variables;
-        append_env(exported, shared);
-        set_env(exported, "ENVPACK_RUN_ID", m_ctx.run_id);
         for (const auto& [k, v] : exported) {
             argv.insert(argv.end(), {"-x", k});
         }
-        argv.insert(argv.end(), {"/bin/sh", "-c", wrapper, "envpack-rank"});
-        argv.insert(argv.end(), m_job_argv.begin(), m_job_argv.end());
-
-        PlanProcess launcher = process("mpirun", ProcessRole::mpirun, 0, 0, {});
-        launcher.argv = std::move(argv);
-        set_env(launcher.env, "OMPI_ALLOW_RUN_AS_ROOT", "1");
-        set_env(launcher.env, "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
-        m_plan.processes.push_back(std::move(launcher));
-
-        const int world = nodes * ppn;
-        for (int node = 0; node < nodes; ++node) {
-            for (int local = 0; local < ppn; ++local) {
-                int rank = node * ppn + local;
-                EnvList env = {{"OMPI_COMM_WORLD_RANK", std::to_string(rank)},
-                               {"OMPI_COMM_WORLD_SIZE", std::to_string(world)},
-                               {"OMPI_COMM_WORLD_LOCAL_RANK", std::to_string(local)},
-                               {"OMPI_COMM_WORLD_LOCAL_SIZE", std::to_string(ppn)},
-                               {"RANK", std::to_string(rank)},
-                               {"WORLD_SIZE", std::to_string(world)},
-                               {"LOCAL_RANK", std::to_string(local)},
-                               {"LOCAL_WORLD_SIZE", std::to_string(ppn)},
-                               {"NODE_RANK", std::to_string(node)}};
-                if (m_ctx.gpus_per_node > 0) {
-                    env.emplace_back("CUDA_VISIBLE_DEVICES", gpu_of(local));
-                }
-                PlanProcess p =
-                    process(fmt::format("rank {}", rank), ProcessRole::rank, node, rank, env);
-                p.launch = Launch::by_mpirun;
-                m_plan.processes.push_back(std::move(p));
-            }
-        }
+        return argv;
     }
 
     void plan_tensorflow() {

@@ -19,6 +19,10 @@
 //   ranks are listed too (`launch == by_mpirun`) with the environment they will see. Each
 //   rank's output is also kept apart by mpirun (`--output-filename`) under its node's logs:
 //   `logs/ranks/1/rank.N/{stdout,stderr}` (node 0's in the record, node K's in nodes/NAME/).
+//   An image whose MPI is MPICH (PlanContext::mpi) gets Hydra's `mpiexec -f HOSTFILE` (lines
+//   `NAME:N`) with `-launcher ssh -launcher-exec AGENT`, `-genvlist` for the exported variables
+//   and `-prepend-rank` (each output line labelled `[N]`) instead; its ranks see PMI_RANK,
+//   PMI_SIZE, MPI_LOCALRANKID and MPI_LOCALNRANKS.
 // - tensorflow: one process per task, workers then parameter servers spread round-robin over the
 //   nodes, ports from 2222 up per node, a TF_CONFIG each (none for a single task); parameter
 //   servers are stopped when the workers are done (`must_succeed == false`).
@@ -44,6 +48,7 @@
 #include <nlohmann/json.hpp>
 
 #include "launcher/job_spec.h"
+#include "launcher/mpi_flavor.h"
 #include "registry/image.h"
 
 namespace envpack {
@@ -90,6 +95,8 @@ struct PlanContext {
     // CPUs of the one machine that runs every node (namespaces or host network on this machine);
     // 0: unknown, or nodes on several hosts. MPI ranks beyond it yield when idle (below).
     int host_cpus = 0;
+    // mpi: the image's MPI (mpi_flavor.h), which decides the launcher's argv and hostfile.
+    MpiFlavor mpi = MpiFlavor::openmpi;
 };
 
 struct PlanNode {

@@ -177,3 +177,42 @@ TEST_CASE("plan: --set resources.instance_count and distribution.type reshape th
     CHECK(pt.processes.size() == 4);
     CHECK(pt.processes[0].launch == Launch::exec);
 }
+
+TEST_CASE("plan: mpi on an MPICH image runs Hydra's mpiexec through the agent", "[plan]") {
+    PlanContext ctx = context();
+    ctx.mpi = MpiFlavor::mpich;
+    ctx.host_cpus = 2;  // no OpenMPI-only yield option either
+    RunPlan plan = make_plan(job("mpi_2x2"), ctx);
+    check_golden("plan_mpi_2x2_mpich.txt", format_plan(plan));
+    CHECK(plan.hostfile == "node0:2\nnode1:2\n");
+    const PlanProcess& launcher = find(plan, "mpirun");
+    const std::vector<std::string> head(launcher.argv.begin(), launcher.argv.begin() + 12);
+    CHECK(head == std::vector<std::string>{
+                      "mpiexec", "-f", "/.envpack/hostfile", "-n", "4", "-launcher", "ssh",
+                      "-launcher-exec", "/.envpack/bin/envpack-agent", "-prepend-rank", "-genvlist",
+                      "MASTER_ADDR,MASTER_PORT,PYTHONPATH,"
+                      "AZ_BATCH_MASTER_NODE,AZ_BATCHAI_MPI_MASTER_NODE,"
+                      "ENVPACK_RUN_ID"});
+    CHECK(launcher.argv[12] == "/bin/sh");
+    CHECK(launcher.argv[15] == "envpack-rank");
+    for (const auto& word : launcher.argv) {
+        CHECK(word != "--mca");
+        CHECK(word != "-x");
+    }
+    CHECK(env_of(launcher, "OMPI_ALLOW_RUN_AS_ROOT") == "<unset>");
+    const PlanProcess& r3 = find(plan, "rank 3");
+    CHECK(env_of(r3, "PMI_RANK") == "3");
+    CHECK(env_of(r3, "PMI_SIZE") == "4");
+    CHECK(env_of(r3, "MPI_LOCALRANKID") == "1");
+    CHECK(env_of(r3, "MPI_LOCALNRANKS") == "2");
+    CHECK(env_of(r3, "NODE_RANK") == "1");
+    CHECK(env_of(r3, "OMPI_COMM_WORLD_RANK") == "<unset>");
+    // The agent is in every node container (Hydra's proxies on node K are started from node 0).
+    for (const auto& c : plan.containers) {
+        bool agent = false;
+        for (const auto& m : c.mounts) {
+            agent = agent || m.destination == "/.envpack/bin/envpack-agent";
+        }
+        CHECK(agent);
+    }
+}
