@@ -4,10 +4,18 @@
 # assert_nothing_left runs: no namespace or bridge of the run left.
 source "$(dirname "${BASH_SOURCE[0]}")/run_lib.bash"
 need ip jq
-use_base_image  # reads base-image.env
-mkdir -p "$BASE_IMAGE_HOME/unpacked"
-ln -s "$BASE_IMAGE_HOME/unpacked" "$ENVPACK_HOME/unpacked"
-IMAGE=$BASE_IMAGE_REF
+# A test that brings its own image sets IMAGE and MULTI_IMAGE_HOME (an ENVPACK_HOME whose store
+# holds it) before sourcing this file; the others get the base image.
+if [ -n "${MULTI_IMAGE_HOME:-}" ]; then
+  mkdir -p "$ENVPACK_HOME"
+  cp -al "$MULTI_IMAGE_HOME/store" "$ENVPACK_HOME/store" || fail "cannot link $MULTI_IMAGE_HOME/store"
+else
+  use_base_image  # reads base-image.env
+  MULTI_IMAGE_HOME=$BASE_IMAGE_HOME
+  IMAGE=$BASE_IMAGE_REF
+fi
+mkdir -p "$MULTI_IMAGE_HOME/unpacked"
+ln -s "$MULTI_IMAGE_HOME/unpacked" "$ENVPACK_HOME/unpacked"
 
 bridges() { ip -o link show type bridge | awk -F': ' '{print $2}' | grep '^epb' | sort || true; }
 BRIDGES_BEFORE=$(bridges)

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# An MPI job on an image whose MPI is MPICH (issue 14): envpack finds Hydra in the image and runs
+# `mpiexec -launcher ssh -launcher-exec envpack-agent` in node 0's container; node 1's
+# hydra_pmi_proxy is started through the agent and the exec broker (automatic network namespaces,
+# root, runc). 2 nodes x 2 ranks: every rank is a shell command (the C-hello equivalent: the image
+# has no compiler and Debian's python3-mpi4py is built against OpenMPI) printing what Hydra
+# (PMI_RANK, PMI_SIZE, MPI_LOCALRANKID, MPI_LOCALNRANKS) and envpack (RANK, WORLD_SIZE,
+# LOCAL_RANK, LOCAL_WORLD_SIZE, NODE_RANK, MASTER_ADDR, AZ_BATCH_MASTER_NODE, the job's variables)
+# gave it and where it runs; rank 3 exiting 3 ends the run with 3; nothing is left either time.
+# The image: tests/fixtures/debian12-mpich.yaml, built once per build tree (real mmdebstrap from
+# Debian's archive, 1-3 min; a cache hit afterwards) into ${ENVPACK_BUILD_DIR}/mpich-fixture/.
+# Plays two nodes on this machine with run_multi_lib (CTest RESOURCE_LOCK nodes).
+source "$(dirname "$0")/lib.sh"
+: "${ENVPACK_BUILD_DIR:?}" "${ENVPACK_SOURCE_DIR:?}"
+[ "$(id -u)" = 0 ] || skip "envpack run and mmdebstrap's root mode need root"
+need mmdebstrap apt-ftparchive jq
+
+fixture="$ENVPACK_BUILD_DIR/mpich-fixture"
+mkdir -p "$fixture"
+start=$(date +%s)
+SOURCE_DATE_EPOCH=1700000000 ENVPACK_HOME="$fixture/home" "$ENVPACK" base build \
+  "$ENVPACK_SOURCE_DIR/tests/fixtures/debian12-mpich.yaml" --lock "$fixture/debian12-mpich.lock" \
+  --json > "$SCRATCH/base.json" 2> "$SCRATCH/base.err" || { cat "$SCRATCH/base.err"; fail "the MPICH image did not build"; }
+echo "MPICH image: $(( $(date +%s) - start )) s, bootstrapped=$(jq .bootstrapped "$SCRATCH/base.json")"
+jq -e '.packages | map(.name) | index("mpich") and (index("openmpi-bin") | not)' "$fixture/debian12-mpich.lock" > /dev/null \
+  || fail "the lock lacks mpich (or has OpenMPI)"
+IMAGE=$(jq -r .reference "$SCRATCH/base.json")
+MULTI_IMAGE_HOME="$fixture/home"
+source "$(dirname "$0")/run_multi_lib.bash"
+
+job="$SCRATCH/job"; mkdir -p "$job/src"
+cat > "$job/src/rank.sh" <<'SH'
+set -u
+master_ok=no
+[ "$AZ_BATCH_MASTER_NODE" = "$MASTER_ADDR:$MASTER_PORT" ] && [ "$AZ_BATCHAI_MPI_MASTER_NODE" = "$MASTER_ADDR" ] &&
+  [ "$(getent hosts node0 | cut -d' ' -f1)" = "$MASTER_ADDR" ] && master_ok=yes
+echo "rank=$RANK pmi=$PMI_RANK size=$WORLD_SIZE/$PMI_SIZE local=$LOCAL_RANK/$MPI_LOCALRANKID" \
+  "lws=$LOCAL_WORLD_SIZE/$MPI_LOCALNRANKS node=$NODE_RANK host=$(hostname) master=$master_ok" \
+  "job=$JOB_VAR"
+if [ "$FAIL_MODE" = exit3 ] && [ "$RANK" = 3 ]; then echo "rank 3 exits 3"; exit 3; fi
+SH
+write_job() {  # NAME FAIL_MODE
+  cat > "$job/$1.yaml" <<YAML
+code: ./src
+command: sh rank.sh
+environment: {image: $IMAGE}
+environment_variables: {FAIL_MODE: "$2", JOB_VAR: "with spaces and \$dollar"}
+resources: {instance_count: 2}
+distribution: {type: mpi, process_count_per_instance: 2}
+YAML
+}
+
+# 1. 2 x 2 ranks: Hydra's mpiexec, both node containers, the environment each rank sees.
+write_job ok ""
+start=$(date +%s.%N)
+expect_exit 0 "$ENVPACK" run "$job/ok.yaml"
+echo "2x2 MPICH run: $(echo "$(date +%s.%N) - $start" | bc) s"
+id=$(last_run)
+cat "$SCRATCH/out" "$SCRATCH/err" > "$SCRATCH/all"
+jq -e '.processes[0].argv[0] == "mpiexec" and (.processes[0].argv | index("-launcher-exec")) and (.hostfile == "node0:2\nnode1:2\n")' \
+  "$ENVPACK_HOME/runs/$id/plan.json" > /dev/null || fail "the plan is not Hydra's: $(jq -c '.processes[0].argv[:12]' "$ENVPACK_HOME/runs/$id/plan.json")"
+for r in 0 1 2 3; do
+  want="[$r] rank=$r pmi=$r size=4/4 local=$((r % 2))/$((r % 2)) lws=2/2 node=$((r / 2)) host=node$((r / 2)) master=yes job=with spaces and \$dollar"
+  grep -qF -- "$want" "$SCRATCH/all" || { cat "$SCRATCH/all"; fail "rank $r: no line '$want'"; }
+done
+[ "$(grep -c '\] rank=' "$SCRATCH/all")" = 4 ] || { cat "$SCRATCH/all"; fail "not exactly 4 ranks"; }
+[ "$(status_of "$id" | jq -r .exit_code)" = 0 ] || fail "status: $(status_of "$id")"
+assert_nothing_left "$id" "hydra_pmi_proxy"
+
+# 2. Rank 3 (on node 1, through the agent) exits 3: the run exits 3, nothing left.
+write_job fail exit3
+start=$(date +%s.%N)
+expect_exit 3 "$ENVPACK" run "$job/fail.yaml"
+took=$(echo "$(date +%s.%N) - $start" | bc)
+echo "rank 3 exits 3: run exit 3 after $took s"
+grep -qF "[3] rank 3 exits 3" "$SCRATCH/out" "$SCRATCH/err" || { cat "$SCRATCH/out" "$SCRATCH/err"; fail "rank 3 did not report"; }
+[ "$(status_of "$(last_run)" | jq -r .exit_code)" = 3 ] || fail "status: $(status_of "$(last_run)")"
+assert_nothing_left "$(last_run)" "hydra_pmi_proxy"
+echo "run_mpich: ok"
