@@ -2,11 +2,14 @@
 # An MPI job on an image whose MPI is MPICH (issue 14): envpack finds Hydra in the image and runs
 # `mpiexec -launcher ssh -launcher-exec envpack-agent` in node 0's container; node 1's
 # hydra_pmi_proxy is started through the agent and the exec broker (automatic network namespaces,
-# root, runc). 2 nodes x 2 ranks: every rank is a shell command (the C-hello equivalent: the image
-# has no compiler and Debian's python3-mpi4py is built against OpenMPI) printing what Hydra
-# (PMI_RANK, PMI_SIZE, MPI_LOCALRANKID, MPI_LOCALNRANKS) and envpack (RANK, WORLD_SIZE,
-# LOCAL_RANK, LOCAL_WORLD_SIZE, NODE_RANK, MASTER_ADDR, AZ_BATCH_MASTER_NODE, the job's variables)
-# gave it and where it runs; rank 3 exiting 3 ends the run with 3; nothing is left either time.
+# root, runc). 2 nodes x 2 ranks: (1) every rank a shell command printing what Hydra (PMI_RANK,
+# PMI_SIZE, MPI_LOCALRANKID, MPI_LOCALNRANKS) and envpack (RANK, WORLD_SIZE, LOCAL_RANK,
+# LOCAL_WORLD_SIZE, NODE_RANK, MASTER_ADDR, AZ_BATCH_MASTER_NODE, the job's variables) gave it and
+# where it runs; (2) rank 3 exiting 3 ends the run with 3; (3) a C MPI hello
+# (tests/fixtures/mpich_hello.c, compiled here; Debian's python3-mpi4py is built against OpenMPI)
+# whose ranks allreduce across both node containers; (4) its last rank exiting after MPI_Init
+# while the others wait in the allreduce ends the run non-zero in < 10 s. Nothing is left after
+# any of them.
 # The image: tests/fixtures/debian12-mpich.yaml, built once per build tree (real mmdebstrap from
 # Debian's archive, 1-3 min; a cache hit afterwards) into ${ENVPACK_BUILD_DIR}/mpich-fixture/.
 # Plays two nodes on this machine with run_multi_lib (CTest RESOURCE_LOCK nodes).
@@ -76,4 +79,41 @@ echo "rank 3 exits 3: run exit 3 after $took s"
 grep -qF "[3] rank 3 exits 3" "$SCRATCH/out" "$SCRATCH/err" || { cat "$SCRATCH/out" "$SCRATCH/err"; fail "rank 3 did not report"; }
 [ "$(status_of "$(last_run)" | jq -r .exit_code)" = 3 ] || fail "status: $(status_of "$(last_run)")"
 assert_nothing_left "$(last_run)" "hydra_pmi_proxy"
+# 3. A C MPI hello: MPI_Init, MPI_Allreduce across both node containers (MPICH's own transport).
+if command -v gcc > /dev/null && gcc -O2 -o "$SCRATCH/hello" "$ENVPACK_SOURCE_DIR/tests/fixtures/mpich_hello.c"; then
+  mkdir -p "$job/csrc"; cp "$SCRATCH/hello" "$job/csrc/hello"
+  write_cjob() {  # NAME FAIL_MODE
+    cat > "$job/$1.yaml" <<YAML
+code: ./csrc
+command: ./hello
+environment: {image: $IMAGE}
+environment_variables: {FAIL_MODE: "$2"}
+resources: {instance_count: 2}
+distribution: {type: mpi, process_count_per_instance: 2}
+YAML
+  }
+  write_cjob c_ok ""
+  start=$(date +%s.%N)
+  expect_exit 0 "$ENVPACK" run "$job/c_ok.yaml"
+  echo "2x2 MPICH allreduce (C): $(echo "$(date +%s.%N) - $start" | bc) s"
+  for r in 0 1 2 3; do
+    grep -qF "[$r] rank $r of 4 on node$((r / 2)): allreduce 10 ok" "$SCRATCH/out" "$SCRATCH/err" \
+      || { cat "$SCRATCH/out" "$SCRATCH/err"; fail "rank $r did not allreduce"; }
+  done
+  assert_nothing_left "$(last_run)" "hydra_pmi_proxy"
+
+  # 4. Rank 3 exits 3 after MPI_Init while the others block in the allreduce: Hydra aborts the
+  # job. (Hydra 4.0's mpiexec then exits 255 rather than the rank's 3: see the report / DESIGN.)
+  write_cjob c_hard hard
+  start=$(date +%s.%N)
+  set +e; timeout 60 "$ENVPACK" run "$job/c_hard.yaml" > "$SCRATCH/out" 2> "$SCRATCH/err"; rc=$?; set -e
+  took=$(echo "$(date +%s.%N) - $start" | bc)
+  echo "C rank 3 exits 3 in the allreduce: run exit $rc after $took s"
+  [ "$rc" != 0 ] && [ "$rc" != 124 ] || { cat "$SCRATCH/out" "$SCRATCH/err"; fail "exit $rc"; }
+  [ "$(echo "$took < 10" | bc)" = 1 ] || fail "the failure took $took s"
+  grep -qF "rank 3 fails hard" "$SCRATCH/out" "$SCRATCH/err" || { cat "$SCRATCH/out" "$SCRATCH/err"; fail "rank 3 did not fail"; }
+  assert_nothing_left "$(last_run)" "hydra_pmi_proxy"
+else
+  skip_part "no gcc to compile the C MPI hello"
+fi
 echo "run_mpich: ok"
