@@ -239,8 +239,10 @@ class Planner {
         if (m_job.distribution.type == DistributionType::mpi && node.index == 0) {
             c.mounts.push_back(bind_mount(std::string(cp::k_hostfile),
                                           (m_ctx.run_dir / "hostfile").string(), true));
-            c.mounts.push_back(
-                bind_mount(std::string(cp::k_broker), (m_ctx.run_dir / "broker").string(), false));
+            if (m_plan.nodes.size() > 1) {  // the broker runs only for several nodes
+                c.mounts.push_back(bind_mount(std::string(cp::k_broker),
+                                              (m_ctx.run_dir / "broker").string(), false));
+            }
         }
         return c;
     }

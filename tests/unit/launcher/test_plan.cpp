@@ -216,3 +216,18 @@ TEST_CASE("plan: mpi on an MPICH image runs Hydra's mpiexec through the agent", 
         CHECK(agent);
     }
 }
+
+TEST_CASE("plan: an mpi job on one node mounts no broker (none runs)", "[plan]") {
+    for (MpiFlavor flavor : {MpiFlavor::openmpi, MpiFlavor::mpich}) {
+        PlanContext ctx = context();
+        ctx.mpi = flavor;
+        RunPlan plan = make_plan(job("mpi_2x2", {"resources.instance_count=1"}), ctx);
+        REQUIRE(plan.containers.size() == 1);
+        bool hostfile = false;
+        for (const auto& m : plan.containers[0].mounts) {
+            CHECK(m.destination != "/.envpack/broker");
+            hostfile = hostfile || m.destination == "/.envpack/hostfile";
+        }
+        CHECK(hostfile);
+    }
+}
