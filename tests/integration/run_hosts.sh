@@ -5,7 +5,8 @@
 # host; the second host receives the image's blobs on the first run only (counted in the
 # record's hosts.json); outputs come back from both nodes, the lowest node winning a path both
 # wrote (listed in status.json); a job variable full of shell syntax reaches every rank intact;
-# a TensorFlow job (2 workers + ps) over the two hosts; the same MPI job through an ssh-like
+# a TensorFlow job (2 workers + ps) and a PyTorch-style rendezvous (2 x 2 at MASTER_ADDR) over the
+# two hosts; the same MPI job through an ssh-like
 # transport (arguments joined into one remote command line);
 # rank 3 exiting 3 (3 in < 10 s); envpack run SIGKILLed mid-job (the hosts clean up by themselves);
 # a host lost mid-job (the run fails in < 10 s; the next run on that host sweeps what was left);
@@ -106,6 +107,55 @@ for w in 0 1; do
   grep -q "worker $w reached every task" "$SCRATCH/out" || { cat "$SCRATCH/out" "$SCRATCH/err"; fail "worker $w"; }
 done
 assert_hosts_clean "$(last_run)" tf_task.py
+
+# 2c. PyTorch-style: 2 hosts x 2 processes meet at MASTER_ADDR:MASTER_PORT (host 1's address).
+cat > "$job/src/rendezvous.py" <<'PY'
+import os, socket, time
+env = os.environ
+rank, world = int(env["RANK"]), int(env["WORLD_SIZE"])
+assert world == 4 and env["LOCAL_WORLD_SIZE"] == "2" and int(env["LOCAL_RANK"]) == rank % 2, dict(env)
+assert int(env["NODE_RANK"]) == rank // 2 and env["MASTER_ADDR"] == env["HOST1_ADDR"], dict(env)
+addr, port = env["MASTER_ADDR"], int(env["MASTER_PORT"])
+if rank == 0:
+    srv = socket.create_server((addr, port))
+    peers = []
+    while len(peers) < world - 1:
+        c, _ = srv.accept()
+        peers.append((int(c.recv(10).decode()), c))
+    ranks = sorted(r for r, _ in peers)
+    assert ranks == [1, 2, 3], ranks
+    for r, c in peers:
+        c.sendall(f"world {[0] + ranks}".encode())
+        c.close()
+    print("rank 0: rendezvous of 4 ok", flush=True)
+else:
+    for attempt in range(600):
+        try:
+            s = socket.create_connection((addr, port), timeout=2)
+            break
+        except OSError:
+            time.sleep(0.05)
+    s.sendall(str(rank).encode())
+    assert s.recv(100).decode() == "world [0, 1, 2, 3]"
+    print(f"rank {rank}: rendezvous ok", flush=True)
+PY
+cat > "$job/pt.yaml" <<YAML
+code: ./src
+command: python3 rendezvous.py
+environment: {image: $IMAGE}
+environment_variables: {HOST1_ADDR: "$prefix.2"}
+resources: {instance_count: 2}
+distribution: {type: pytorch, process_count_per_instance: 2}
+envpack:
+  remote_exec: ip netns exec
+  hosts:
+    - {name: $NS1, address: $prefix.2, home: $HOME1, program: $ENVPACK}
+    - {name: $NS2, address: $prefix.3, home: $HOME2, program: $ENVPACK}
+YAML
+expect_exit 0 "$ENVPACK" run "$job/pt.yaml"
+grep -q "rank 0: rendezvous of 4 ok" "$SCRATCH/out" || { cat "$SCRATCH/out" "$SCRATCH/err"; fail "no rendezvous at host 1"; }
+for r in 1 2 3; do grep -q "rank $r: rendezvous ok" "$SCRATCH/out" || { cat "$SCRATCH/out"; fail "rank $r"; }; done
+assert_hosts_clean "$(last_run)" rendezvous.py
 
 # 3. An ssh-like transport: a program named ssh that joins its words after HOST into one line for
 #    the remote shell, as ssh does (here the remote side is `ip netns exec HOST sh -c LINE`).
