@@ -44,13 +44,21 @@ constexpr Command k_commands[] = {
      "  --max-files N  file limit (default 2000; 0: none); not applied to --list\n"},
     {"lock", cmd_lock, "solve an environment file into a conda-lock v1 (or @EXPLICIT) lock file",
      "usage: envpack lock -f ENV.yml [-p PLATFORM]... [--virtual NAME=VERSION]... [-o FILE|-]\n"
-     "                    [--explicit] [--offline] [--channel-alias URL] [--json]\n"
+     "                    [--explicit] [--offline] [--channel-alias URL] [--update NAME]...\n"
+     "                    [--solution best|first] [--json]\n"
+     "  The conda dependencies are solved first, then the file's `pip:` list against the python\n"
+     "  that solve chose (wheels only; -r/-c, -i, --extra-index-url, --no-index, -f, --hash).\n"
      "  -p PLATFORM   target platform (default linux-64; repeat for several)\n"
      "  --virtual     override a virtual package of the target image (__cuda=12.4, __glibc=2.28)\n"
      "  -o FILE       output (default conda-lock.yml, or conda-PLATFORM.lock with --explicit,\n"
      "                beside ENV.yml); `-` for stdout\n"
      "  --explicit    write conda's @EXPLICIT list (URL#sha256)\n"
-     "  --offline     use only the repodata cache in $ENVPACK_HOME/repodata\n"},
+     "  --offline     use only the repodata cache in $ENVPACK_HOME/repodata (pip indexes are\n"
+     "                skipped with a warning)\n"
+     "  --update NAME re-solve only NAME (repeat), keeping the rest of the existing lock\n"
+     "  --solution    best (default: conda's objective, newest requested packages) or first\n"
+     "                (libsolv's first answer, as conda's libmamba solver gives)\n"
+     "  Channels and their alias come from .condarc ($CONDARC, else ~/.condarc) when present.\n"},
     {"index", cmd_index, "write repodata.json for a local channel from its package files",
      "usage: envpack index CHANNEL_DIR [--shards] [--json]\n\n"
      "  --shards      also write CEP 16 sharded repodata (SUBDIR/repodata_shards.msgpack.zst and\n"
@@ -101,7 +109,8 @@ constexpr Command k_commands[] = {
     {"run", cmd_run, "launch a job file (Azure ML command-job keys); --dry-run prints the plan",
      "usage: envpack run JOB.yaml [--set KEY=VALUE]... --dry-run [--json]\n"
      "  --set K=V   override a field of the job file (K a dotted path: resources.instance_count;\n"
-     "              V read as YAML: 4, pytorch, [a, b], {type: mpi, process_count_per_instance: 2})\n"
+     "              V read as YAML: 4, pytorch, [a, b], {type: mpi, process_count_per_instance: "
+     "2})\n"
      "  --dry-run   print the plan (nodes, containers, processes and their environments)\n"
      "  --json      the plan as JSON\n"
      "exit codes: the job's; 125 when envpack fails before the job starts (bad job file, ...)\n"},
