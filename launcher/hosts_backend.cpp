@@ -450,15 +450,10 @@ class HostsRun {
                 continue;
             }
             const auto& c = m_plan.containers.at(static_cast<size_t>(p.node));
-            ProcessSpec spec;
-            spec.label = p.label;
-            spec.argv =
-                remote_exec(static_cast<size_t>(p.node), exec_process(c, p.argv, p.env, p.cwd));
-            std::string label = m_plan.processes.size() > 1 ? p.label : "";
-            spec.options.out = ChildOutput::lines(m_logs->sink(label, log_name(p.label)));
-            spec.options.err = ChildOutput::merge();
-            spec.lifetime = p.must_succeed ? Lifetime::task : Lifetime::service;
-            supervisor.start(std::move(spec));
+            supervisor.start(process_spec(
+                m_plan, p,
+                remote_exec(static_cast<size_t>(p.node), exec_process(c, p.argv, p.env, p.cwd)),
+                *m_logs));
         }
         if (m_options.on_running) {
             m_options.on_running();
@@ -469,7 +464,8 @@ class HostsRun {
         JobResult result = supervisor.run();
         running = false;
         watcher.join();
-        outcome.exit_code = result.exit_code;
+        outcome.exit_code = end_exit_code(result);
+        outcome.reason = end_reason(result.end);
         outcome.message = result.summary();
         if (!lost.empty()) {
             outcome.message =
@@ -478,21 +474,6 @@ class HostsRun {
             if (outcome.exit_code == 0) {
                 outcome.exit_code = static_cast<int>(ExitCode::run_failed);
             }
-        }
-        switch (result.end) {
-            case JobEnd::succeeded:
-                outcome.reason = "succeeded";
-                break;
-            case JobEnd::failed:
-                outcome.reason = "failed";
-                break;
-            case JobEnd::timed_out:
-                outcome.reason = "timeout";
-                outcome.exit_code = static_cast<int>(ExitCode::run_timeout);
-                break;
-            case JobEnd::interrupted:
-                outcome.reason = "signal";
-                break;
         }
         if (auto err = m_logs->error()) {
             outcome.message += "; " + *err;

@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/mount.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +23,8 @@
 #include "launcher/broker.h"
 #include "launcher/detail/fd_write.h"
 #include "launcher/hosts_backend.h"
+#include "launcher/local_backend.h"
+#include "launcher/local_backend.h"
 #include "launcher/node_spec.h"
 #include "launcher/oci_config.h"
 #include "launcher/rootfs.h"
@@ -40,38 +41,6 @@ fs::path node_run_dir(const fs::path& home, std::string_view run_id, std::string
 // ---- node run -------------------------------------------------------------------------------
 
 namespace {
-
-OciOptions oci_options() {
-    OciOptions o;
-    struct rlimit rl {};
-    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY) {
-        o.nofile = std::min<std::uint64_t>(o.nofile, rl.rlim_max);
-    }
-    return o;
-}
-
-void prepare_mounts(const PlanContainer& c) {
-    for (const auto& m : c.mounts) {
-        if (m.make_source) {
-            make_dirs(m.source);
-        }
-        if (!m.copy_from.empty()) {
-            make_dirs(fs::path(m.source).parent_path());
-            auto r = run_process({"cp", "-a", "--reflink=auto", "-T", m.copy_from, m.source});
-            if (!r.ok()) {
-                throw Error(
-                    fmt::format("copy the input {} to {}: {}", m.copy_from, m.source, r.err), "",
-                    ExitCode::run_failed);
-            }
-        }
-        if (m.type == "bind" && !fs::exists(m.source)) {
-            throw Error(fmt::format("the mount source {} (for {}) does not exist on this host",
-                                    m.source, m.destination),
-                        "inputs and the broker socket must exist on every host at the same path",
-                        ExitCode::run_failed);
-        }
-    }
-}
 
 // `ip netns exec` (the transport of the tests, and of a machine playing several hosts) mounts a
 // fresh /sys for the namespace, without the cgroup hierarchies the runtime needs ("no cgroup mount
@@ -207,11 +176,12 @@ class NodeRun {
         m_container = localize(spec, m_dir, helpers_dir, m_rootfs->path());
         make_dirs(m_container.bundle);
         start_broker(spec);
-        prepare_mounts(m_container);
+        prepare_mounts(m_container,
+                       "inputs and the broker socket must exist on every host at the same path");
         write_file_atomic(
             m_container.bundle / "config.json",
             render_oci_config(m_container, parse_numeric_user(m_container.user).value_or(OciUser{}),
-                              oci_options()),
+                              host_oci_options()),
             Durability::none);
         write_file_atomic(m_dir / k_container_name, m_container.id, Durability::none);
         m_started = true;

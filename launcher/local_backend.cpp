@@ -35,6 +35,68 @@ std::string log_name(std::string_view label) {
     return out.empty() ? "main" : out;
 }
 
+ProcessSpec process_spec(const RunPlan& plan, const PlanProcess& p, std::vector<std::string> argv,
+                         ProcessLogs& logs) {
+    ProcessSpec spec;
+    spec.label = p.label;
+    spec.argv = std::move(argv);
+    const std::string label = plan.processes.size() > 1 ? p.label : "";
+    spec.options.out = ChildOutput::lines(logs.sink(label, log_name(p.label)));
+    spec.options.err = ChildOutput::merge();
+    spec.lifetime = p.must_succeed ? Lifetime::task : Lifetime::service;
+    return spec;
+}
+
+std::string_view end_reason(JobEnd end) {
+    switch (end) {
+        case JobEnd::succeeded:
+            return "succeeded";
+        case JobEnd::failed:
+            return "failed";
+        case JobEnd::timed_out:
+            return "timeout";
+        case JobEnd::interrupted:
+            return "signal";
+    }
+    return "failed";
+}
+
+int end_exit_code(const JobResult& result) {
+    return result.end == JobEnd::timed_out ? static_cast<int>(ExitCode::run_timeout)
+                                           : result.exit_code;
+}
+
+void prepare_mounts(const PlanContainer& c, std::string_view missing_hint) {
+    for (const auto& m : c.mounts) {
+        if (m.make_source) {
+            make_dirs(m.source);
+        }
+        if (!m.copy_from.empty()) {
+            make_dirs(fs::path(m.source).parent_path());
+            auto r = run_process({"cp", "-a", "--reflink=auto", "-T", m.copy_from, m.source});
+            if (!r.ok()) {
+                throw Error(
+                    fmt::format("copy the input {} to {}: {}", m.copy_from, m.source, r.err), "",
+                    ExitCode::run_failed);
+            }
+        }
+        if (m.type == "bind" && !fs::exists(m.source)) {
+            throw Error(
+                fmt::format("the mount source {} (for {}) does not exist", m.source, m.destination),
+                std::string(missing_hint), ExitCode::run_failed);
+        }
+    }
+}
+
+OciOptions host_oci_options() {
+    OciOptions o;
+    struct rlimit rl {};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY) {
+        o.nofile = std::min<std::uint64_t>(o.nofile, rl.rlim_max);
+    }
+    return o;
+}
+
 namespace {
 
 // Calls `fn` on every item, each on its own thread, and waits for all; rethrows the first
@@ -85,42 +147,9 @@ bool under_mount(const PlanContainer& c, std::string_view path) {
     return false;
 }
 
-// Makes the host side of the mounts: output and log directories, copies of `download` inputs.
-void prepare_mounts(const PlanContainer& c) {
-    for (const auto& m : c.mounts) {
-        if (m.make_source) {
-            make_dirs(m.source);
-        }
-        if (!m.copy_from.empty()) {
-            make_dirs(fs::path(m.source).parent_path());
-            auto r = run_process({"cp", "-a", "--reflink=auto", "-T", m.copy_from, m.source});
-            if (!r.ok()) {
-                throw Error(
-                    fmt::format("copy the input {} to {}: {}", m.copy_from, m.source, r.err), "",
-                    ExitCode::run_failed);
-            }
-        }
-        if (m.type == "bind" && !fs::exists(m.source)) {
-            throw Error(
-                fmt::format("the mount source {} (for {}) does not exist", m.source, m.destination),
-                "check the job's inputs", ExitCode::run_failed);
-        }
-    }
-}
-
 // The image's User when numeric; a name would need the image's /etc/passwd: root instead.
 OciUser user_of(const PlanContainer& c) {
     return parse_numeric_user(c.user).value_or(OciUser{});
-}
-
-// RLIMIT_NOFILE cannot exceed what this process may raise it to.
-OciOptions oci_options() {
-    OciOptions o;
-    struct rlimit rl {};
-    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY) {
-        o.nofile = std::min<std::uint64_t>(o.nofile, rl.rlim_max);
-    }
-    return o;
 }
 
 }  // namespace
@@ -198,9 +227,10 @@ class LocalRun {
                 throw Error(fmt::format("rootfs at {}, the plan says {}",
                                         m_rootfs.back()->path().string(), c.rootfs.string()));
             }
-            prepare_mounts(c);
+            prepare_mounts(c, "check the job's inputs");
             write_file_atomic(c.bundle / "config.json",
-                              render_oci_config(c, user_of(c), oci_options()), Durability::none);
+                              render_oci_config(c, user_of(c), host_oci_options()),
+                              Durability::none);
         }
         check_plan_commands(m_plan, m_plan.containers.front().rootfs);
     }
@@ -230,14 +260,7 @@ class LocalRun {
     }
 
     ProcessSpec spec_for(const PlanProcess& p, std::vector<std::string> argv) {
-        ProcessSpec spec;
-        spec.label = p.label;
-        spec.argv = std::move(argv);
-        std::string label = m_plan.processes.size() > 1 ? p.label : "";
-        spec.options.out = ChildOutput::lines(m_logs->sink(label, log_name(p.label)));
-        spec.options.err = ChildOutput::merge();
-        spec.lifetime = p.must_succeed ? Lifetime::task : Lifetime::service;
-        return spec;
+        return process_spec(m_plan, p, std::move(argv), *m_logs);
     }
 
     LocalRunOutcome execute() {
@@ -290,24 +313,10 @@ class LocalRun {
         }
         JobResult result = supervisor.run();
         LocalRunOutcome outcome;
-        outcome.exit_code = result.exit_code;
+        outcome.exit_code = end_exit_code(result);
+        outcome.reason = end_reason(result.end);
         outcome.message = result.summary();
         outcome.rootfs = m_rootfs.empty() ? "" : to_string(m_rootfs.front()->mode());
-        switch (result.end) {
-            case JobEnd::succeeded:
-                outcome.reason = "succeeded";
-                break;
-            case JobEnd::failed:
-                outcome.reason = "failed";
-                break;
-            case JobEnd::timed_out:
-                outcome.reason = "timeout";
-                outcome.exit_code = static_cast<int>(ExitCode::run_timeout);
-                break;
-            case JobEnd::interrupted:
-                outcome.reason = "signal";
-                break;
-        }
         if (auto err = m_logs->error()) {
             outcome.message += "; " + *err;
         }

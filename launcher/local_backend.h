@@ -17,6 +17,9 @@
 #include <string>
 
 #include "core/process_log.h"
+#include "core/process_runner.h"
+#include "core/supervisor.h"
+#include "launcher/oci_config.h"
 #include "launcher/plan.h"
 #include "launcher/rootfs.h"
 #include "launcher/run_record.h"
@@ -47,6 +50,23 @@ struct LocalRunOutcome {
 
 // The log file stem of a process label ("rank 0" -> "rank-0").
 std::string log_name(std::string_view label);
+
+// What the supervisor runs for plan process `p` (the local and the hosts backend alike): `argv`,
+// its output lines into `logs` (labelled on the console when the plan has several processes),
+// stderr merged into stdout; a task when it must succeed, else a service.
+ProcessSpec process_spec(const RunPlan& plan, const PlanProcess& p, std::vector<std::string> argv,
+                         ProcessLogs& logs);
+
+// Makes the host side of container `c`'s mounts: output and log directories, copies of `download`
+// inputs. A bind source that does not exist is an Error (run_failed) with `missing_hint`.
+void prepare_mounts(const PlanContainer& c, std::string_view missing_hint);
+// The OCI options of this host: RLIMIT_NOFILE no higher than this process may raise it to.
+OciOptions host_oci_options();
+
+// The word a run record keeps for how a job ended: succeeded, failed, timeout, signal.
+std::string_view end_reason(JobEnd end);
+// The run's exit code: the supervisor's, or run_timeout when the job timed out.
+int end_exit_code(const JobResult& result);
 
 // Checks that every process envpack starts can run in its container's rootfs; throws Error
 // with exit code 127 or 126 naming the program and the image path searched.
