@@ -4,10 +4,8 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <ctime>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "core/compress.h"
 #include "core/digest.h"
@@ -16,6 +14,7 @@
 #include "core/http.h"
 #include "core/log.h"
 #include "core/netrc.h"
+#include "resolver/detail/http_cache_state.h"
 
 namespace envpack {
 namespace {
@@ -36,61 +35,7 @@ bool looks_like_path(std::string_view t) {
            t == ".." || t.starts_with('~');
 }
 
-std::int64_t now_seconds() {
-    return static_cast<std::int64_t>(std::time(nullptr));
-}
-
-// `max-age=N` from a Cache-Control header; 0 for no-cache/no-store; nullopt when absent.
-std::optional<std::int64_t> max_age_of(const HttpResponse& r) {
-    auto cc = r.header("cache-control");
-    if (!cc) {
-        return std::nullopt;
-    }
-    if (cc->find("no-cache") != std::string::npos || cc->find("no-store") != std::string::npos) {
-        return 0;
-    }
-    auto pos = cc->find("max-age=");
-    if (pos == std::string::npos) {
-        return std::nullopt;
-    }
-    return std::strtoll(cc->c_str() + pos + 8, nullptr, 10);
-}
-
-struct CacheState {
-    std::string url;
-    std::string variant;
-    std::string etag;
-    std::string last_modified;
-    std::int64_t max_age = 0;
-    std::int64_t fetched_at = 0;
-
-    static std::optional<CacheState> load(const std::filesystem::path& file) {
-        std::error_code ec;
-        if (!std::filesystem::exists(file, ec)) {
-            return std::nullopt;
-        }
-        try {
-            auto j = nlohmann::json::parse(read_file(file));
-            CacheState s;
-            s.url = j.value("url", "");
-            s.variant = j.value("variant", "");
-            s.etag = j.value("etag", "");
-            s.last_modified = j.value("last_modified", "");
-            s.max_age = j.value("max_age", std::int64_t{0});
-            s.fetched_at = j.value("fetched_at", std::int64_t{0});
-            return s;
-        } catch (const std::exception&) {
-            return std::nullopt;  // a damaged state file is a cache miss
-        }
-    }
-
-    void save(const std::filesystem::path& file) const {
-        nlohmann::json j{{"url", url},         {"variant", variant},
-                         {"etag", etag},       {"last_modified", last_modified},
-                         {"max_age", max_age}, {"fetched_at", fetched_at}};
-        write_file_atomic(file, j.dump(2) + "\n", Durability::none);
-    }
-};
+using CacheState = detail::HttpCacheState;
 
 // A cached copy is parsed from the cache; its errors name where it came from and where it is
 // (to delete it).
@@ -215,8 +160,7 @@ bool RepodataFetcher::cached_fresh(const Channel& channel, std::string_view subd
     const std::filesystem::path entry = cache_entry(channel.subdir_url(subdir));
     std::optional<CacheState> state = CacheState::load(entry / "state.json");
     std::error_code ec;
-    return state && std::filesystem::is_regular_file(entry / "repodata.json", ec) &&
-           state->fetched_at + state->max_age > now_seconds();
+    return state && std::filesystem::is_regular_file(entry / "repodata.json", ec) && state->fresh();
 }
 
 Repodata RepodataFetcher::fetch(const Channel& channel, std::string_view subdir) {
@@ -295,7 +239,7 @@ Repodata RepodataFetcher::fetch_remote(const Channel& channel, std::string_view 
         }
         return read_cached(json_path, base, origin);
     }
-    if (cached && state->fetched_at + state->max_age > now_seconds()) {
+    if (cached && state->fresh()) {
         m_log.debug(fmt::format("repodata `{}`: cached copy is fresh", redact(base)));
         return read_cached(json_path, base, origin);
     }
@@ -312,12 +256,7 @@ Repodata RepodataFetcher::fetch_remote(const Channel& channel, std::string_view 
             request.headers.emplace_back("Authorization", *auth);  // never logged (core/http.h)
         }
         if (cached && state->variant == variant) {
-            if (!state->etag.empty()) {
-                request.headers.emplace_back("If-None-Match", state->etag);
-            }
-            if (!state->last_modified.empty()) {
-                request.headers.emplace_back("If-Modified-Since", state->last_modified);
-            }
+            state->add_validators(request);
         }
         const bool plain = std::string_view(variant) == "repodata.json";
         // Bodies always go to a sink: HttpClient refuses in-memory bodies over 64 MiB, and
@@ -341,20 +280,12 @@ Repodata RepodataFetcher::fetch_remote(const Channel& channel, std::string_view 
             }
             throw e.with_context(fmt::format("fetch repodata `{}`", redact(url)));
         }
-        CacheState next;
+        const bool not_modified = response.status == 304 && cached;
+        CacheState next = CacheState::from_response(response, m_options.default_max_age.count(),
+                                                    not_modified ? &*state : nullptr);
         next.url = url;
         next.variant = variant;
-        next.etag = response.header("etag").value_or("");
-        next.last_modified = response.header("last-modified").value_or("");
-        next.max_age = max_age_of(response).value_or(m_options.default_max_age.count());
-        next.fetched_at = now_seconds();
-        if (response.status == 304 && cached) {
-            if (next.etag.empty()) {
-                next.etag = state->etag;
-            }
-            if (next.last_modified.empty()) {
-                next.last_modified = state->last_modified;
-            }
+        if (not_modified) {
             next.save(state_path);
             m_log.debug(fmt::format("repodata `{}`: not modified", redact(url)));
             return read_cached(json_path, base, origin);

@@ -1,10 +1,8 @@
 #include "resolver/shard_fetch.h"
 
 #include <cstdlib>
-#include <ctime>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "core/digest.h"
 #include "core/error.h"
@@ -12,6 +10,7 @@
 #include "core/http.h"
 #include "core/log.h"
 #include "core/netrc.h"
+#include "resolver/detail/http_cache_state.h"
 
 namespace envpack {
 namespace {
@@ -19,55 +18,7 @@ namespace {
 constexpr std::string_view k_index_file = "repodata_shards.msgpack.zst";
 constexpr std::string_view k_file_scheme = "file://";
 
-std::int64_t now_seconds() {
-    return static_cast<std::int64_t>(std::time(nullptr));
-}
-
-// What the last fetch of a cached shard index said (as channel.cpp keeps for repodata.json).
-struct IndexState {
-    std::string etag;
-    std::string last_modified;
-    std::int64_t max_age = 0;
-    std::int64_t fetched_at = 0;
-
-    static std::optional<IndexState> load(const std::filesystem::path& file) {
-        std::error_code ec;
-        if (!std::filesystem::is_regular_file(file, ec)) {
-            return std::nullopt;
-        }
-        try {
-            auto j = nlohmann::json::parse(read_file(file));
-            return IndexState{j.value("etag", ""), j.value("last_modified", ""),
-                              j.value("max_age", std::int64_t{0}),
-                              j.value("fetched_at", std::int64_t{0})};
-        } catch (const std::exception&) {
-            return std::nullopt;  // a damaged state file is a cache miss
-        }
-    }
-
-    void save(const std::filesystem::path& file) const {
-        nlohmann::json j{{"etag", etag},
-                         {"last_modified", last_modified},
-                         {"max_age", max_age},
-                         {"fetched_at", fetched_at}};
-        write_file_atomic(file, j.dump(2) + "\n", Durability::none);
-    }
-};
-
-std::optional<std::int64_t> max_age_of(const HttpResponse& r) {
-    auto cc = r.header("cache-control");
-    if (!cc) {
-        return std::nullopt;
-    }
-    if (cc->find("no-cache") != std::string::npos || cc->find("no-store") != std::string::npos) {
-        return 0;
-    }
-    auto pos = cc->find("max-age=");
-    if (pos == std::string::npos) {
-        return std::nullopt;
-    }
-    return std::strtoll(cc->c_str() + pos + 8, nullptr, 10);
-}
+using IndexState = detail::HttpCacheState;
 
 bool is_file_url(std::string_view url) {
     return url.starts_with(k_file_scheme);
@@ -153,7 +104,7 @@ std::optional<ShardedSubdir> ShardFetcher::open_remote(const Channel& channel,
     if (m_options.offline == Offline::yes) {
         return cached ? std::optional(use_cached()) : std::nullopt;
     }
-    if (cached && state->fetched_at + state->max_age > now_seconds()) {
+    if (cached && state->fresh()) {
         m_log.debug(fmt::format("shard index `{}`: cached copy is fresh", redact(url)));
         return use_cached();
     }
@@ -166,12 +117,7 @@ std::optional<ShardedSubdir> ShardFetcher::open_remote(const Channel& channel,
         request.headers.emplace_back("Authorization", *auth);  // never logged (core/http.h)
     }
     if (cached) {
-        if (!state->etag.empty()) {
-            request.headers.emplace_back("If-None-Match", state->etag);
-        }
-        if (!state->last_modified.empty()) {
-            request.headers.emplace_back("If-Modified-Since", state->last_modified);
-        }
+        state->add_validators(request);
     } else {
         request.retries = 0;  // a probe: most channels have no shards
     }
@@ -187,16 +133,10 @@ std::optional<ShardedSubdir> ShardFetcher::open_remote(const Channel& channel,
             fmt::format("shard index `{}`: {}; reading repodata.json", redact(url), e.what()));
         return std::nullopt;
     }
-    IndexState next{
-        response.header("etag").value_or(""), response.header("last-modified").value_or(""),
-        max_age_of(response).value_or(m_options.default_max_age.count()), now_seconds()};
-    if (response.status == 304 && cached) {
-        if (next.etag.empty()) {
-            next.etag = state->etag;
-        }
-        if (next.last_modified.empty()) {
-            next.last_modified = state->last_modified;
-        }
+    const bool not_modified = response.status == 304 && cached;
+    const IndexState next = IndexState::from_response(response, m_options.default_max_age.count(),
+                                                      not_modified ? &*state : nullptr);
+    if (not_modified) {
         next.save(state_path);
         return use_cached();
     }
