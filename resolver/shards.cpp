@@ -9,6 +9,7 @@
 #include "core/digest.h"
 #include "core/error.h"
 #include "core/msgpack.h"
+#include "resolver/detail/repodata_record.h"
 
 namespace envpack {
 namespace {
@@ -60,18 +61,7 @@ void read_feature_list(MsgpackReader& r, std::vector<std::string>& out) {
         read_string_list(r, out);
         return;
     }
-    std::string_view text = r.read_str();
-    size_t i = 0;
-    while (i < text.size()) {
-        size_t j = text.find_first_of(" ,", i);
-        if (j == std::string_view::npos) {
-            j = text.size();
-        }
-        if (j > i) {
-            out.emplace_back(text.substr(i, j - i));
-        }
-        i = j + 1;
-    }
+    detail::split_feature_text(r.read_str(), out);
 }
 
 std::int64_t read_int(MsgpackReader& r) {

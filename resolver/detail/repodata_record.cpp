@@ -62,18 +62,7 @@ void read_feature_list(JsonScanner& s, std::vector<std::string>& out, std::strin
         read_string_list(s, out, field);
         return;
     }
-    std::string_view text = s.string();
-    size_t i = 0;
-    while (i < text.size()) {
-        size_t j = text.find_first_of(" ,", i);
-        if (j == std::string_view::npos) {
-            j = text.size();
-        }
-        if (j > i) {
-            out.emplace_back(text.substr(i, j - i));
-        }
-        i = j + 1;
-    }
+    split_feature_text(s.string(), out);
 }
 
 std::int64_t read_int(JsonScanner& s, std::string_view field) {
@@ -92,6 +81,20 @@ bool key_is(std::string_view key, std::string_view want) {
 }
 
 }  // namespace
+
+void split_feature_text(std::string_view text, std::vector<std::string>& out) {
+    size_t i = 0;
+    while (i < text.size()) {
+        size_t j = text.find_first_of(" ,", i);
+        if (j == std::string_view::npos) {
+            j = text.size();
+        }
+        if (j > i) {
+            out.emplace_back(text.substr(i, j - i));
+        }
+        i = j + 1;
+    }
+}
 
 void read_record(JsonScanner& s, PackageRecord& r, std::string_view fn) {
     if (s.peek() != '{') {
