@@ -109,41 +109,12 @@ done
 assert_hosts_clean "$(last_run)" tf_task.py
 
 # 2c. PyTorch-style: 2 hosts x 2 processes meet at MASTER_ADDR:MASTER_PORT (host 1's address).
-cat > "$job/src/rendezvous.py" <<'PY'
-import os, socket, time
-env = os.environ
-rank, world = int(env["RANK"]), int(env["WORLD_SIZE"])
-assert world == 4 and env["LOCAL_WORLD_SIZE"] == "2" and int(env["LOCAL_RANK"]) == rank % 2, dict(env)
-assert int(env["NODE_RANK"]) == rank // 2 and env["MASTER_ADDR"] == env["HOST1_ADDR"], dict(env)
-addr, port = env["MASTER_ADDR"], int(env["MASTER_PORT"])
-if rank == 0:
-    srv = socket.create_server((addr, port))
-    peers = []
-    while len(peers) < world - 1:
-        c, _ = srv.accept()
-        peers.append((int(c.recv(10).decode()), c))
-    ranks = sorted(r for r, _ in peers)
-    assert ranks == [1, 2, 3], ranks
-    for r, c in peers:
-        c.sendall(f"world {[0] + ranks}".encode())
-        c.close()
-    print("rank 0: rendezvous of 4 ok", flush=True)
-else:
-    for attempt in range(600):
-        try:
-            s = socket.create_connection((addr, port), timeout=2)
-            break
-        except OSError:
-            time.sleep(0.05)
-    s.sendall(str(rank).encode())
-    assert s.recv(100).decode() == "world [0, 1, 2, 3]"
-    print(f"rank {rank}: rendezvous ok", flush=True)
-PY
+cp "$ENVPACK_SOURCE_DIR/tests/fixtures/rendezvous.py" "$job/src/"
 cat > "$job/pt.yaml" <<YAML
 code: ./src
 command: python3 rendezvous.py
 environment: {image: $IMAGE}
-environment_variables: {HOST1_ADDR: "$prefix.2"}
+environment_variables: {EXPECT_MASTER_ADDR: "$prefix.2"}
 resources: {instance_count: 2}
 distribution: {type: pytorch, process_count_per_instance: 2}
 envpack:
