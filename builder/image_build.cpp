@@ -419,8 +419,7 @@ BuildResult build_environment(Store& store, const EnvSpec& env, const LockFile& 
             add_layer(members, "pip " + what, "envpack build: pip " + what, [&] {
                 std::vector<LayerEntry> entries;
                 for (size_t i : planned.packages) {
-                    auto more = pip_layer_entries(pips[i], options.prefix, log);
-                    std::move(more.begin(), more.end(), std::back_inserter(entries));
+                    entries.insert(entries.end(), pips[i].entries.begin(), pips[i].entries.end());
                 }
                 return entries;
             });

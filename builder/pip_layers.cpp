@@ -38,8 +38,8 @@ std::string direct_url_json(const std::string& url, const std::string& sha256) {
     return j.dump();
 }
 
-PipInstalled install_one(const LockedPackage& p, const PipInstallOptions& options,
-                         HttpClient* http) {
+PipInstalled install_one(const LockedPackage& p, const PipInstallOptions& options, HttpClient* http,
+                         Log& log) {
     PipInstalled out;
     out.locked = &p;
     out.install_key = pip_install_key(p, options);
@@ -80,9 +80,17 @@ PipInstalled install_one(const LockedPackage& p, const PipInstallOptions& option
                                     out.tree.string(), ec.message()));
         }
     }
-    for (const auto& entry : fs::recursive_directory_iterator(out.tree)) {
-        if (entry.is_regular_file(ec) && !entry.is_symlink(ec)) {
-            out.installed_size += entry.file_size(ec);
+    // The tree read once: its layer entries under the prefix and its size (for the layer plan).
+    out.entries = scan_tree(out.tree, log);
+    const std::string under = options.prefix.substr(1);
+    for (auto& e : out.entries) {
+        e.path = under + "/" + e.path;
+        if (e.type == EntryType::hardlink) {
+            e.link_target = under + "/" + e.link_target;
+        }
+        e.mtime = 0;
+        if (e.type == EntryType::file) {
+            out.installed_size += e.size;
         }
     }
     return out;
@@ -105,7 +113,6 @@ Digest pip_install_key(const LockedPackage& package, const PipInstallOptions& op
 std::vector<PipInstalled> install_pip_packages(const std::vector<const LockedPackage*>& packages,
                                                const PipInstallOptions& options, HttpClient* http,
                                                Log& log) {
-    (void)log;
     ThreadPool pool(std::max(1u, options.parallel));
     std::atomic<bool> failed{false};
     std::vector<std::future<PipInstalled>> work;
@@ -115,7 +122,7 @@ std::vector<PipInstalled> install_pip_packages(const std::vector<const LockedPac
                 return {};
             }
             try {
-                return install_one(*p, options, http);
+                return install_one(*p, options, http, log);
             } catch (...) {
                 failed = true;
                 throw;
@@ -137,20 +144,6 @@ std::vector<PipInstalled> install_pip_packages(const std::vector<const LockedPac
         std::rethrow_exception(first);
     }
     return out;
-}
-
-std::vector<LayerEntry> pip_layer_entries(const PipInstalled& installed, const std::string& prefix,
-                                          Log& log) {
-    std::vector<LayerEntry> entries = scan_tree(installed.tree, log);
-    const std::string under = prefix.substr(1);
-    for (auto& e : entries) {
-        e.path = under + "/" + e.path;
-        if (e.type == EntryType::hardlink) {
-            e.link_target = under + "/" + e.link_target;
-        }
-        e.mtime = 0;
-    }
-    return entries;
 }
 
 void pip_requests_of(const EnvSpec& env, PipInstallOptions& options) {

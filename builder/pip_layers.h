@@ -39,6 +39,7 @@ struct PipInstalled {
     Digest install_key;
     std::filesystem::path tree;  // holds PREFIX-relative files (lib/python3.11/site-packages/...)
     std::uint64_t installed_size = 0;
+    std::vector<LayerEntry> entries;  // the tree's layer entries, paths under the prefix
 };
 
 // The cache key of one installed wheel (sha256, file name, prefix, python, REQUESTED,
@@ -50,10 +51,6 @@ Digest pip_install_key(const LockedPackage& package, const PipInstallOptions& op
 std::vector<PipInstalled> install_pip_packages(const std::vector<const LockedPackage*>& packages,
                                                const PipInstallOptions& options, HttpClient* http,
                                                Log& log);
-
-// Layer entries of an installed tree, paths under the prefix ("opt/conda/lib/...").
-std::vector<LayerEntry> pip_layer_entries(const PipInstalled& installed, const std::string& prefix,
-                                          Log& log);
 
 // The names the environment's pip list requests, and its `name @ URL` requirements, for
 // PipInstallOptions; empty when the list cannot be read (a frozen lock without its files).
