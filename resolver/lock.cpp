@@ -298,9 +298,7 @@ std::expected<LockFile, LockUnsatisfiable> lock_environment(const EnvSpec& spec,
             auto t2 = std::chrono::steady_clock::now();
             PipLockRequest pip_request;
             pip_request.platform = platform;
-            pip_request.cache_dir = options.pip_cache.empty()
-                                        ? options.repodata_cache.parent_path() / "pip"
-                                        : options.pip_cache;
+            pip_request.cache_dir = options.repodata_cache.parent_path() / "pip";
             pip_request.http = options.http;
             pip_request.offline = options.offline == Offline::yes;
             auto pip = lock_pip_list(spec, result->records, virtuals, pip_request, log);

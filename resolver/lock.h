@@ -46,10 +46,10 @@ struct LockOptions {
     std::vector<std::string> virtual_overrides;
     Offline offline = Offline::no;
     ChannelOptions channel_options;
-    SolverOptions solver_options;          // channel priority, solution policy (solver.h)
-    std::filesystem::path repodata_cache;  // usually $ENVPACK_HOME/repodata
-    std::filesystem::path pip_cache;       // wheels; empty: `pip` beside repodata_cache
-    HttpClient* http = nullptr;            // null: local channels and the offline cache only
+    SolverOptions solver_options;  // channel priority, solution policy (solver.h)
+    // Usually $ENVPACK_HOME/repodata; the pip list's wheels are cached in `pip` beside it.
+    std::filesystem::path repodata_cache;
+    HttpClient* http = nullptr;  // null: local channels and the offline cache only
     // A previous lock whose versions are preferred where the request allows them; null: none.
     const LockFile* preferred = nullptr;
 };
