@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include <libdeflate.h>
 #include <zlib.h>
 
 #include "core/error.h"
@@ -42,22 +43,30 @@ class FileSource : public ZipSource {
     }
     std::uint64_t size() override { return m_size; }
     std::string read(std::uint64_t offset, std::size_t length) override {
-        std::string out(length, '\0');
-        std::size_t done = 0;
-        while (done < length) {
-            ssize_t n = ::pread(m_fd.get(), out.data() + done, length - done,
-                                static_cast<off_t>(offset + done));
-            if (n < 0 && errno == EINTR) {
-                continue;
+        std::string out;
+        int err = 0;  // errno of a failed pread; -1 for end of file
+        // Not zero-filled first: every byte is read over (or the string is cut back).
+        out.resize_and_overwrite(length, [&](char* p, std::size_t n) {
+            std::size_t done = 0;
+            while (done < n) {
+                ssize_t got =
+                    ::pread(m_fd.get(), p + done, n - done, static_cast<off_t>(offset + done));
+                if (got < 0 && errno == EINTR) {
+                    continue;
+                }
+                if (got <= 0) {
+                    err = got < 0 ? errno : -1;
+                    break;
+                }
+                done += static_cast<std::size_t>(got);
             }
-            if (n < 0) {
-                throw_errno("read", m_path.string(), errno);
-            }
-            if (n == 0) {
-                throw protocol_error(
-                    fmt::format("read `{}`: unexpected end of file", m_path.string()));
-            }
-            done += static_cast<std::size_t>(n);
+            return done;
+        });
+        if (err > 0) {
+            throw_errno("read", m_path.string(), err);
+        }
+        if (err < 0) {
+            throw protocol_error(fmt::format("read `{}`: unexpected end of file", m_path.string()));
         }
         return out;
     }
@@ -137,6 +146,190 @@ void apply_zip64_extra(std::string_view extra, ZipMember& m, bool usize, bool cs
             m.local_header_offset = z.u64();
         }
         return;
+    }
+}
+
+Error bad_member(const std::string& archive, const ZipMember& m, std::string_view what) {
+    return protocol_error(fmt::format("read `{}` in zip `{}`: {}", m.name, archive, what),
+                          "the archive is damaged; download it again");
+}
+
+libdeflate_decompressor* thread_decompressor() {
+    thread_local std::unique_ptr<libdeflate_decompressor, decltype(&libdeflate_free_decompressor)>
+        d(libdeflate_alloc_decompressor(), &libdeflate_free_decompressor);
+    if (!d) {
+        throw Error("zip: cannot allocate a libdeflate decompressor");
+    }
+    return d.get();
+}
+
+// A per-thread output buffer, never zero-filled; one larger than k_keep is freed after use so
+// that a thread does not hold a huge member's memory for its life.
+class WholeBuffer {
+  public:
+    class Lease {
+      public:
+        explicit Lease(WholeBuffer& b) : m_buffer(b) {}
+        ~Lease() {
+            if (m_buffer.m_capacity > k_keep) {
+                m_buffer.m_data.reset();
+                m_buffer.m_capacity = 0;
+            }
+        }
+        Lease(const Lease&) = delete;
+        Lease& operator=(const Lease&) = delete;
+        char* get(std::size_t n) {
+            n = std::max<std::size_t>(n, 1);
+            if (n > m_buffer.m_capacity) {
+                m_buffer.m_data = std::make_unique_for_overwrite<char[]>(n);
+                m_buffer.m_capacity = n;
+            }
+            return m_buffer.m_data.get();
+        }
+
+      private:
+        WholeBuffer& m_buffer;
+    };
+
+  private:
+    static constexpr std::size_t k_keep = 16u << 20;
+    std::unique_ptr<char[]> m_data;
+    std::size_t m_capacity = 0;
+};
+
+// Checks what the central directory allows before any data is read; where the data starts.
+std::uint64_t data_start(ZipSource& source, const std::string& archive, const ZipMember& m) {
+    if ((m.flags & 1) != 0) {
+        throw bad_member(archive, m, "encrypted members are not supported");
+    }
+    if (m.method != 0 && m.method != 8) {
+        throw bad_member(
+            archive, m,
+            fmt::format("compression method {} is not supported (stored or deflate only)",
+                        m.method));
+    }
+    if (m.method == 0 && m.compressed_size != m.size) {
+        throw bad_member(archive, m, "stored member whose sizes differ");
+    }
+    const std::uint64_t size = source.size();
+    if (m.local_header_offset + 30 > size) {
+        throw bad_member(archive, m, "local header outside the archive");
+    }
+    std::string lh = source.read(m.local_header_offset, 30);
+    Fields l(lh, archive);
+    if (l.u32() != k_local_sig) {
+        throw bad_member(archive, m, "bad local header");
+    }
+    (void)l.bytes(22);
+    std::uint16_t name_len = l.u16();
+    std::uint16_t extra_len = l.u16();
+    std::uint64_t data = m.local_header_offset + 30 + name_len + extra_len;
+    if (data > size || m.compressed_size > size - data) {
+        throw bad_member(archive, m, "data outside the archive");
+    }
+    return data;
+}
+
+// The member decompressed in one call into a per-thread buffer, checked, then written whole.
+void read_whole(ZipSource& source, const std::string& archive, const ZipMember& m,
+                std::uint64_t data, Sink& out) {
+    const std::string packed = source.read(data, static_cast<std::size_t>(m.compressed_size));
+    std::string_view bytes = packed;
+    if (m.method == 8) {
+        thread_local WholeBuffer buffer;
+        WholeBuffer::Lease lease(buffer);
+        char* place = lease.get(static_cast<std::size_t>(m.size));
+        std::size_t produced = 0;
+        std::size_t consumed = 0;
+        const auto rc = libdeflate_deflate_decompress_ex(
+            thread_decompressor(), packed.data(), packed.size(), place,
+            static_cast<std::size_t>(m.size), &consumed, &produced);
+        if (rc == LIBDEFLATE_INSUFFICIENT_SPACE) {
+            throw bad_member(archive, m, "more data than the central directory says");
+        }
+        if (rc != LIBDEFLATE_SUCCESS) {
+            throw bad_member(archive, m,
+                             "deflate data is damaged (invalid or truncated deflate stream)");
+        }
+        if (produced != m.size) {
+            throw bad_member(
+                archive, m,
+                fmt::format("{} bytes where the central directory says {}", produced, m.size));
+        }
+        bytes = std::string_view(place, produced);
+    }
+    if (libdeflate_crc32(0, bytes.data(), bytes.size()) != m.crc32) {
+        throw bad_member(archive, m, "CRC-32 mismatch");
+    }
+    out.write(bytes.data(), bytes.size());
+}
+
+// The member inflated chunk by chunk (zlib) for members too large to hold in memory.
+void read_streaming(ZipSource& source, const std::string& archive, const ZipMember& m,
+                    std::uint64_t data, Sink& out) {
+    std::uint32_t crc = 0;
+    std::uint64_t produced = 0;
+    auto emit = [&](const char* p, std::size_t n) {
+        produced += n;
+        if (produced > m.size) {
+            throw bad_member(archive, m, "more data than the central directory says");
+        }
+        crc = libdeflate_crc32(crc, p, n);
+        out.write(p, n);
+    };
+    if (m.method == 0) {
+        for (std::uint64_t pos = 0; pos < m.size;) {
+            std::size_t n =
+                static_cast<std::size_t>(std::min<std::uint64_t>(k_chunk, m.size - pos));
+            std::string chunk = source.read(data + pos, n);
+            emit(chunk.data(), chunk.size());
+            pos += n;
+        }
+    } else {
+        z_stream zs{};
+        if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) {
+            throw bad_member(archive, m, "zlib inflateInit2 failed");
+        }
+        struct End {
+            z_stream* z;
+            ~End() { inflateEnd(z); }
+        } end{&zs};
+        const std::size_t room = static_cast<std::size_t>(
+            std::min<std::uint64_t>(k_chunk, std::max<std::uint64_t>(m.size, 1)));
+        auto buffer = std::make_unique_for_overwrite<char[]>(room);
+        int rc = Z_OK;
+        std::uint64_t pos = 0;
+        std::string chunk;
+        while (rc != Z_STREAM_END) {
+            if (zs.avail_in == 0) {
+                if (pos >= m.compressed_size) {
+                    throw bad_member(archive, m, "deflate stream ends early");
+                }
+                std::size_t n = static_cast<std::size_t>(
+                    std::min<std::uint64_t>(k_chunk, m.compressed_size - pos));
+                chunk = source.read(data + pos, n);
+                pos += n;
+                zs.next_in = reinterpret_cast<Bytef*>(chunk.data());
+                zs.avail_in = static_cast<uInt>(chunk.size());
+            }
+            zs.next_out = reinterpret_cast<Bytef*>(buffer.get());
+            zs.avail_out = static_cast<uInt>(room);
+            rc = inflate(&zs, Z_NO_FLUSH);
+            if (rc != Z_OK && rc != Z_STREAM_END) {
+                throw bad_member(
+                    archive, m,
+                    fmt::format("deflate data is damaged ({})", zs.msg ? zs.msg : "zlib error"));
+            }
+            emit(buffer.get(), room - zs.avail_out);
+        }
+    }
+    if (produced != m.size) {
+        throw bad_member(
+            archive, m,
+            fmt::format("{} bytes where the central directory says {}", produced, m.size));
+    }
+    if (crc != m.crc32) {
+        throw bad_member(archive, m, "CRC-32 mismatch");
     }
 }
 
@@ -278,95 +471,11 @@ const ZipMember* ZipReader::find(std::string_view member_name) const {
 }
 
 void ZipReader::read(const ZipMember& m, Sink& out) const {
-    auto bad = [&](std::string_view what) {
-        return protocol_error(fmt::format("read `{}` in zip `{}`: {}", m.name, m_name, what),
-                              "the archive is damaged; download it again");
-    };
-    if ((m.flags & 1) != 0) {
-        throw bad("encrypted members are not supported");
-    }
-    if (m.method != 0 && m.method != 8) {
-        throw bad(fmt::format("compression method {} is not supported (stored or deflate only)",
-                              m.method));
-    }
-    const std::uint64_t size = m_source->size();
-    if (m.local_header_offset + 30 > size) {
-        throw bad("local header outside the archive");
-    }
-    std::string lh = m_source->read(m.local_header_offset, 30);
-    Fields l(lh, m_name);
-    if (l.u32() != k_local_sig) {
-        throw bad("bad local header");
-    }
-    (void)l.bytes(22);
-    std::uint16_t name_len = l.u16();
-    std::uint16_t extra_len = l.u16();
-    std::uint64_t data = m.local_header_offset + 30 + name_len + extra_len;
-    if (data > size || m.compressed_size > size - data) {
-        throw bad("data outside the archive");
-    }
-    uLong crc = crc32(0, nullptr, 0);
-    std::uint64_t produced = 0;
-    auto emit = [&](const char* p, std::size_t n) {
-        produced += n;
-        if (produced > m.size) {
-            throw bad("more data than the central directory says");
-        }
-        crc = crc32(crc, reinterpret_cast<const Bytef*>(p), static_cast<uInt>(n));
-        out.write(p, n);
-    };
-    if (m.method == 0) {
-        if (m.compressed_size != m.size) {
-            throw bad("stored member whose sizes differ");
-        }
-        for (std::uint64_t pos = 0; pos < m.size;) {
-            std::size_t n =
-                static_cast<std::size_t>(std::min<std::uint64_t>(k_chunk, m.size - pos));
-            std::string chunk = m_source->read(data + pos, n);
-            emit(chunk.data(), chunk.size());
-            pos += n;
-        }
+    const std::uint64_t data = data_start(*m_source, m_name, m);
+    if (m.size <= m_whole_limit && m.compressed_size <= m_whole_limit) {
+        read_whole(*m_source, m_name, m, data, out);
     } else {
-        z_stream zs{};
-        if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) {
-            throw bad("zlib inflateInit2 failed");
-        }
-        struct End {
-            z_stream* z;
-            ~End() { inflateEnd(z); }
-        } end{&zs};
-        std::string buffer(std::min<std::uint64_t>(k_chunk, std::max<std::uint64_t>(m.size, 1)),
-                           '\0');
-        int rc = Z_OK;
-        std::uint64_t pos = 0;
-        std::string chunk;
-        while (rc != Z_STREAM_END) {
-            if (zs.avail_in == 0) {
-                if (pos >= m.compressed_size) {
-                    throw bad("deflate stream ends early");
-                }
-                std::size_t n = static_cast<std::size_t>(
-                    std::min<std::uint64_t>(k_chunk, m.compressed_size - pos));
-                chunk = m_source->read(data + pos, n);
-                pos += n;
-                zs.next_in = reinterpret_cast<Bytef*>(chunk.data());
-                zs.avail_in = static_cast<uInt>(chunk.size());
-            }
-            zs.next_out = reinterpret_cast<Bytef*>(buffer.data());
-            zs.avail_out = static_cast<uInt>(buffer.size());
-            rc = inflate(&zs, Z_NO_FLUSH);
-            if (rc != Z_OK && rc != Z_STREAM_END) {
-                throw bad(
-                    fmt::format("deflate data is damaged ({})", zs.msg ? zs.msg : "zlib error"));
-            }
-            emit(buffer.data(), buffer.size() - zs.avail_out);
-        }
-    }
-    if (produced != m.size) {
-        throw bad(fmt::format("{} bytes where the central directory says {}", produced, m.size));
-    }
-    if (static_cast<std::uint32_t>(crc) != m.crc32) {
-        throw bad("CRC-32 mismatch");
+        read_streaming(*m_source, m_name, m, data, out);
     }
 }
 

@@ -4,12 +4,13 @@
 // `ZipReader` reads the end-of-central-directory record (ZIP64 too), then the central directory:
 // each member's name, sizes, CRC-32, Unix mode (external attributes of a member made on Unix) and
 // where its data starts. Member data is read from the local header on, stored or deflated
-// (zlib, raw deflate), and checked against the central directory's size and CRC-32. Bytes come
-// from a `ZipSource`, so the same reader works on a file, on memory, or on ranges of a remote
-// file. Anything malformed (truncated records, offsets outside the archive, an encrypted
-// member, an unknown compression method, a CRC or size mismatch) throws a protocol Error that
-// names the archive and, where it applies, the member. Member names are returned as stored:
-// checking them for traversal is the caller's job.
+// (raw deflate: libdeflate in one call up to a memory bound, zlib streaming beyond it), and checked
+// against the central directory's size and CRC-32. Bytes come from a `ZipSource`, so the same
+// reader works on a file, on memory, or on ranges of a remote file. Anything malformed (truncated
+// records, offsets outside the archive, an encrypted member, an unknown compression method, a CRC
+// or size mismatch, damaged deflate data) throws a protocol Error that names the archive and, where
+// it applies, the member. Member names are returned as stored: checking them for traversal is the
+// caller's job.
 #pragma once
 
 #include <cstdint>
@@ -66,15 +67,23 @@ class ZipReader {
     const std::vector<ZipMember>& members() const { return m_members; }
     const ZipMember* find(std::string_view member_name) const;
 
-    // Streams the member's uncompressed bytes to `out` (checked against size and CRC-32).
+    // Writes the member's uncompressed bytes to `out`. A member no larger than the whole-member
+    // limit (both sizes) is decompressed in one call (libdeflate) into a per-thread buffer and
+    // checked against size and CRC-32 before anything reaches `out`; a larger one is streamed in
+    // 1 MiB chunks (zlib), and `out` may then have received part of it when the check fails.
     void read(const ZipMember& member, Sink& out) const;
     // The whole member in memory; a protocol Error when it is larger than `limit`.
     std::string read(const ZipMember& member, std::uint64_t limit = 64u << 20) const;
+
+    // Default 256 MiB: the memory one read may hold at once (buffer + compressed bytes).
+    static constexpr std::uint64_t k_whole_member_limit = 256ull << 20;
+    void set_whole_member_limit(std::uint64_t bytes) { m_whole_limit = bytes; }
 
   private:
     std::unique_ptr<ZipSource> m_source;
     std::string m_name;
     std::vector<ZipMember> m_members;
+    std::uint64_t m_whole_limit = k_whole_member_limit;
 };
 
 }  // namespace envpack

@@ -73,3 +73,100 @@ TEST_CASE("zip: a member larger than the in-memory limit is refused") {
     ZipReader zip(zip_memory_source(bytes), "z.zip");
     CHECK_THROWS_WITH(zip.read(*zip.find("a.txt"), 100), Catch::Contains("5000 bytes"));
 }
+
+namespace {
+
+// The central directory entry of the first member (make_zip writes one per member, in order).
+std::size_t central_entry(const std::string& bytes) {
+    auto at = bytes.find(std::string("PK\x01\x02", 4));
+    REQUIRE(at != std::string::npos);
+    return at;
+}
+
+void put_u32(std::string& bytes, std::size_t at, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) {
+        bytes[at + i] = static_cast<char>((v >> (8 * i)) & 0xff);
+    }
+}
+
+enum class Path { whole, streaming };
+
+ZipReader reader(std::string bytes, Path path) {
+    ZipReader zip(zip_memory_source(std::move(bytes)), "t.whl");
+    if (path == Path::streaming) {
+        zip.set_whole_member_limit(0);  // every member goes through zlib's streaming inflate
+    }
+    return zip;
+}
+
+std::string read_error(const ZipReader& zip, const std::string& member) {
+    StringSink out;
+    try {
+        zip.read(*zip.find(member), out);
+    } catch (const Error& e) {
+        CHECK(e.kind() == ErrorKind::protocol);
+        CHECK_THAT(e.what(), Catch::Contains(member) && Catch::Contains("t.whl"));
+        return e.what();
+    }
+    FAIL("no error reading " << member);
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE("zip: one-call (libdeflate) and streaming (zlib) reads agree and check the same") {
+    const std::string text = big_text();  // > 1 MiB: several streaming chunks
+    for (Path path : {Path::whole, Path::streaming}) {
+        INFO((path == Path::whole ? "whole" : "streaming"));
+        const std::string good = make_zip({{"d.txt", text, 0100644, true},
+                                           {"s.txt", text, 0100644, false},
+                                           {"e.txt", "", 0100644, true}});
+        {
+            ZipReader zip = reader(good, path);
+            for (const char* name : {"d.txt", "s.txt"}) {
+                StringSink out;
+                zip.read(*zip.find(name), out);
+                CHECK(out.data() == text);
+            }
+            StringSink empty;
+            zip.read(*zip.find("e.txt"), empty);
+            CHECK(empty.data().empty());
+        }
+        const std::size_t cd = central_entry(good);
+        {  // the central directory claims more bytes than the stream holds
+            std::string bytes = good;
+            put_u32(bytes, cd + 24, static_cast<std::uint32_t>(text.size() + 7));
+            CHECK_THAT(read_error(reader(bytes, path), "d.txt"),
+                       Catch::Contains(fmt::format("{} bytes where the central directory says {}",
+                                                   text.size(), text.size() + 7)));
+        }
+        {  // ... or fewer
+            std::string bytes = good;
+            put_u32(bytes, cd + 24, static_cast<std::uint32_t>(text.size() - 7));
+            CHECK_THAT(read_error(reader(bytes, path), "d.txt"),
+                       Catch::Contains("more data than the central directory says"));
+        }
+        {  // a wrong CRC-32
+            std::string bytes = good;
+            put_u32(bytes, cd + 16, 0x12345678);
+            CHECK_THAT(read_error(reader(bytes, path), "d.txt"),
+                       Catch::Contains("CRC-32 mismatch"));
+        }
+        {  // damaged deflate data: a block header turned into the reserved block type 3
+            std::string bytes = good;
+            const std::size_t data = 30 + std::string("d.txt").size();
+            bytes[data] = static_cast<char>(0x07);
+            CHECK_THAT(read_error(reader(bytes, path), "d.txt"), Catch::Contains("damaged"));
+        }
+        {  // the deflate stream cut short (its compressed size shrunk)
+            std::string bytes = good;
+            const std::uint32_t packed = static_cast<unsigned char>(bytes[cd + 20]) |
+                                         static_cast<unsigned char>(bytes[cd + 21]) << 8 |
+                                         static_cast<unsigned char>(bytes[cd + 22]) << 16 |
+                                         static_cast<unsigned char>(bytes[cd + 23]) << 24;
+            put_u32(bytes, cd + 20, packed / 2);
+            CHECK_THAT(read_error(reader(bytes, path), "d.txt"),
+                       Catch::Contains("damaged") || Catch::Contains("ends early"));
+        }
+    }
+}
