@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "builder/detail/prefix_writer.h"
 #include "builder/wheel_files.h"
 #include "core/compress.h"
 #include "core/digest.h"
@@ -80,43 +81,6 @@ bool is_record_file(std::string_view name, std::string_view info_dir) {
            name == fmt::format("{}/RECORD.jws", info_dir) ||
            name == fmt::format("{}/RECORD.p7s", info_dir);
 }
-
-// Writes a file with a fixed mode (no umask), exclusively.
-class FileSink : public Sink {
-  public:
-    FileSink(const fs::path& path, mode_t mode) : m_path(path), m_fd(open_new(path, mode)) {
-        // open() applied the umask; put back what it took (fixed modes whatever the umask).
-        if ((mode & ~process_umask()) != mode && ::fchmod(m_fd.get(), mode) != 0) {
-            throw_errno("chmod", path.string(), errno);
-        }
-    }
-    void write(const void* data, size_t size) override {
-        write_all(m_fd.get(), data, size, m_path.string());
-    }
-    using Sink::write;
-
-  private:
-    static mode_t process_umask() {
-        // Read, not set and restored: umask() is process-wide and other threads create files.
-        static const mode_t mask = [] {
-            std::string status = read_file("/proc/self/status");
-            auto at = status.find("Umask:");
-            return at == std::string::npos
-                       ? mode_t{0777}  // unknown: always fchmod
-                       : static_cast<mode_t>(std::stoul(status.substr(at + 6, 16), nullptr, 8));
-        }();
-        return mask;
-    }
-    static int open_new(const fs::path& path, mode_t mode) {
-        int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-        if (fd < 0) {
-            throw_errno("create", path.string(), errno);
-        }
-        return fd;
-    }
-    fs::path m_path;
-    UniqueFd m_fd;
-};
 
 struct Wheel {
     ZipReader zip;
@@ -276,132 +240,70 @@ std::vector<PlannedFile> plan_files(const Wheel& w, const Options& options) {
     return out;
 }
 
-// One installed file in the staging tree, with what RECORD says of it.
-struct Staged {
+// One installed file, with what RECORD says of it.
+struct Placed {
     std::string dest;
     std::string hash;
     std::string size;
     bool changed = false;
 };
 
-// Creates `dir` and its parents unless this install already did (saves a stat per component
-// per file on trees of thousands of files).
-void ensure_dir(const fs::path& dir, std::set<fs::path>& made) {
-    if (made.insert(dir).second) {
-        make_dirs(dir);
+// Throws when `member`'s bytes (their sha256 and size) do not match its RECORD row.
+void check_record(const Wheel& w, const ZipMember& m, const Digest& digest, std::uint64_t size) {
+    if (is_record_file(m.name, w.info_dir)) {
+        return;
+    }
+    const auto& r = w.record.at(m.name);
+    if (strip_padding(wheel_files::record_hash(digest)) != strip_padding(r.hash)) {
+        refuse(w.label, fmt::format("`{}` does not match its RECORD hash (RECORD {}, file {})",
+                                    m.name, r.hash, wheel_files::record_hash(digest)));
+    }
+    if (!r.size.empty() && r.size != std::to_string(size)) {
+        refuse(w.label, fmt::format("`{}` is {} bytes, RECORD says {}", m.name, size, r.size));
     }
 }
 
-Staged extract(const Wheel& w, const PlannedFile& f, const fs::path& stage,
-               const std::string& interpreter, std::set<fs::path>& made) {
-    const fs::path target = stage / f.dest;
-    ensure_dir(target.parent_path(), made);
+enum class Write : unsigned char { yes, check_only };
+
+// Extracts one planned member (checked against RECORD) to its place in the prefix, or only
+// checks it when a generated file takes its place.
+Placed extract(const Wheel& w, const PlannedFile& f, detail::PrefixWriter& prefix,
+               const std::string& interpreter, Write write) {
     const ZipMember& m = *f.member;
-    auto row = w.record.find(m.name);
-    const bool checked = !is_record_file(m.name, w.info_dir);
-    auto check = [&](const Digest& digest, std::uint64_t size) {
-        if (!checked) {
-            return;
-        }
-        const auto& r = row->second;
-        if (strip_padding(wheel_files::record_hash(digest)) != strip_padding(r.hash)) {
-            refuse(w.label, fmt::format("`{}` does not match its RECORD hash (RECORD {}, file {})",
-                                        m.name, r.hash, wheel_files::record_hash(digest)));
-        }
-        if (!r.size.empty() && r.size != std::to_string(size)) {
-            refuse(w.label, fmt::format("`{}` is {} bytes, RECORD says {}", m.name, size, r.size));
-        }
-    };
     const mode_t mode = f.executable ? 0755 : 0644;
-    Staged s{f.dest, {}, {}, false};
+    Placed s{f.dest, {}, {}, false};
     if (f.kind == Kind::script) {
         std::string content = w.zip.read(m, 1ull << 30);
-        check(Digest::of(content), content.size());
+        check_record(w, m, Digest::of(content), content.size());
         if (auto fixed = wheel_files::rewrite_python_shebang(content, interpreter)) {
             content = std::move(*fixed);
             s.changed = true;
         }
-        FileSink out(target, mode);
-        out.write(content);
+        if (write == Write::yes) {
+            prefix.open(f.dest, mode)->write(content);
+        }
         if (s.changed) {
             s.hash = wheel_files::record_hash(Digest::of(content));
             s.size = std::to_string(content.size());
         }
         return s;
     }
-    FileSink out(target, mode);
-    HashingSink hashing(&out);
+    std::unique_ptr<Sink> out;
+    if (write == Write::yes) {
+        out = prefix.open(f.dest, mode);
+    }
+    HashingSink hashing(out.get());
     w.zip.read(m, hashing);
-    check(hashing.finish(), hashing.size());
+    check_record(w, m, hashing.finish(), hashing.size());
     return s;
 }
 
-void write_generated(const fs::path& stage, const std::string& dest, std::string_view content,
-                     mode_t mode, std::vector<wheel_files::RecordRow>& rows, const std::string& lib,
-                     std::vector<std::string>& files) {
-    const fs::path target = stage / dest;
-    make_dirs(target.parent_path());
-    std::error_code ec;
-    fs::remove(target, ec);  // a generated file replaces one the wheel shipped (pip clobbers)
-    FileSink out(target, mode);
-    out.write(content);
-    rows.push_back({fs::path(dest).lexically_relative(lib).string(),
-                    wheel_files::record_hash(Digest::of(content)), std::to_string(content.size())});
-    if (std::find(files.begin(), files.end(), dest) == files.end()) {
-        files.push_back(dest);
-    }
-}
-
-// Moves every staged file into the prefix; on failure puts back what it had moved.
-void move_into_place(const fs::path& stage, const fs::path& prefix,
-                     const std::vector<std::string>& files) {
-    const fs::path backup = stage / ".envpack-replaced";
-    struct Moved {
-        fs::path final_path;
-        std::optional<fs::path> saved;
-    };
-    std::vector<Moved> moved;
-    std::set<fs::path> made;
-    try {
-        for (std::size_t i = 0; i < files.size(); ++i) {
-            const fs::path from = stage / files[i];
-            const fs::path to = prefix / files[i];
-            ensure_dir(to.parent_path(), made);
-            Moved entry{to, std::nullopt};
-            struct stat st {};
-            if (::lstat(to.c_str(), &st) == 0) {
-                if (S_ISDIR(st.st_mode)) {
-                    throw Error(
-                        ErrorKind::conflict,
-                        fmt::format("install `{}`: a directory is in the way", to.string()));
-                }
-                make_dirs(backup);
-                fs::path saved = backup / std::to_string(i);
-                if (::rename(to.c_str(), saved.c_str()) != 0) {
-                    throw_errno("rename", to.string(), errno);
-                }
-                entry.saved = saved;
-            }
-            if (::rename(from.c_str(), to.c_str()) != 0) {
-                int err = errno;
-                if (entry.saved) {
-                    (void)::rename(entry.saved->c_str(), to.c_str());
-                }
-                throw_errno("rename", from.string() + " -> " + to.string(), err);
-            }
-            moved.push_back(std::move(entry));
-        }
-    } catch (...) {
-        for (auto it = moved.rbegin(); it != moved.rend(); ++it) {
-            if (it->saved) {
-                (void)::rename(it->saved->c_str(), it->final_path.c_str());
-            } else {
-                (void)::unlink(it->final_path.c_str());
-            }
-        }
-        throw;
-    }
-}
+// A file envpack writes itself (entry-point scripts, INSTALLER, REQUESTED, direct_url.json).
+struct Generated {
+    std::string dest;
+    std::string content;
+    mode_t mode;
+};
 
 }  // namespace
 
@@ -426,50 +328,59 @@ Installed install_wheel(const fs::path& wheel_path, const Options& options,
         fmt::format("lib/python{}.{}/site-packages", options.python_major, options.python_minor);
     const std::string interpreter = options.shebang_interpreter();
 
-    make_dirs(options.prefix.parent_path());
-    TempDir stage(".envpack-wheel-", options.prefix.parent_path());
+    const std::string info = lib + "/" + w.info_dir;
+    std::vector<Generated> generated;
+    for (const auto* group : {&w.console, &w.gui}) {
+        for (const auto& e : *group) {
+            generated.push_back({"bin/" + e.name, wheel_files::script_text(e, interpreter), 0755});
+        }
+    }
+    generated.push_back({info + "/INSTALLER", options.installer + "\n", 0644});
+    if (!options.direct_url_json.empty()) {
+        generated.push_back({info + "/direct_url.json", options.direct_url_json, 0644});
+    }
+    if (options.requested == Requested::yes) {
+        generated.push_back({info + "/REQUESTED", "", 0644});
+    }
+    const std::string record_dest = info + "/RECORD";
+    // Members whose place a generated file (or the rewritten RECORD) takes are checked, not
+    // written (pip clobbers them).
+    std::set<std::string> replaced{record_dest};
+    for (const auto& g : generated) {
+        replaced.insert(g.dest);
+    }
 
     Installed result;
     result.name = w.metadata.name;
     result.version = w.metadata.version.to_string();
     result.dist_info = w.info_dir;
 
-    std::map<std::string, Staged> staged;  // member name -> staged file
-    std::set<fs::path> made;
+    detail::PrefixWriter prefix(options.prefix);
+    std::map<std::string, Placed> placed;  // member name -> installed file
     for (const auto& f : plan) {
-        staged.emplace(f.member->name, extract(w, f, stage.path(), interpreter, made));
+        const Write write = replaced.contains(f.dest) ? Write::check_only : Write::yes;
+        placed.emplace(f.member->name, extract(w, f, prefix, interpreter, write));
         result.files.push_back(f.dest);
     }
 
     // RECORD rows for the wheel's own files, mapped to their installed paths.
     std::vector<wheel_files::RecordRow> rows;
     for (const auto& row : w.record_rows) {
-        auto it = staged.find(row.path);
-        if (it == staged.end()) {
+        auto it = placed.find(row.path);
+        if (it == placed.end()) {
             rows.push_back(row);  // listed but not in the archive: kept as pip keeps it
             continue;
         }
-        const Staged& s = it->second;
+        const Placed& s = it->second;
         std::string path = fs::path(s.dest).lexically_relative(lib).string();
         rows.push_back({path, s.changed ? s.hash : row.hash, s.changed ? s.size : row.size});
     }
-    const std::string info = lib + "/" + w.info_dir;
-    for (const auto& e : w.console) {
-        write_generated(stage.path(), "bin/" + e.name, wheel_files::script_text(e, interpreter),
-                        0755, rows, lib, result.files);
-    }
-    for (const auto& e : w.gui) {
-        write_generated(stage.path(), "bin/" + e.name, wheel_files::script_text(e, interpreter),
-                        0755, rows, lib, result.files);
-    }
-    write_generated(stage.path(), info + "/INSTALLER", options.installer + "\n", 0644, rows, lib,
-                    result.files);
-    if (!options.direct_url_json.empty()) {
-        write_generated(stage.path(), info + "/direct_url.json", options.direct_url_json, 0644,
-                        rows, lib, result.files);
-    }
-    if (options.requested == Requested::yes) {
-        write_generated(stage.path(), info + "/REQUESTED", "", 0644, rows, lib, result.files);
+    for (const auto& g : generated) {
+        prefix.open(g.dest, g.mode)->write(g.content);
+        rows.push_back({fs::path(g.dest).lexically_relative(lib).string(),
+                        wheel_files::record_hash(Digest::of(g.content)),
+                        std::to_string(g.content.size())});
+        result.files.push_back(g.dest);
     }
     // A generated file may replace one the wheel listed: keep one row per path, the last.
     std::map<std::string, wheel_files::RecordRow> by_path;
@@ -480,7 +391,6 @@ Installed install_wheel(const fs::path& wheel_path, const Options& options,
     for (auto& [path, r] : by_path) {
         rows.push_back(std::move(r));
     }
-    const std::string record_dest = info + "/RECORD";
     const std::string record_rel = w.info_dir + "/RECORD";
     bool has_record_row = false;
     for (auto& r : rows) {
@@ -493,20 +403,11 @@ Installed install_wheel(const fs::path& wheel_path, const Options& options,
     if (!has_record_row) {
         rows.push_back({record_rel, "", ""});
     }
-    {
-        const fs::path target = stage.path() / record_dest;
-        std::error_code ec;
-        fs::remove(target, ec);
-        FileSink out(target, 0644);
-        out.write(wheel_files::write_record(std::move(rows)));
-        if (std::find(result.files.begin(), result.files.end(), record_dest) ==
-            result.files.end()) {
-            result.files.push_back(record_dest);
-        }
-    }
+    prefix.open(record_dest, 0644)->write(wheel_files::write_record(std::move(rows)));
+    result.files.push_back(record_dest);
     std::sort(result.files.begin(), result.files.end());
     result.files.erase(std::unique(result.files.begin(), result.files.end()), result.files.end());
-    move_into_place(stage.path(), options.prefix, result.files);
+    prefix.commit();
     return result;
 }
 

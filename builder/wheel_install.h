@@ -20,9 +20,11 @@
 // Wheel-Version other than 1.x, a member that would land outside its scheme directory (absolute,
 // `..`), an unknown `.data` key, a member RECORD does not list or lists without a sha256 hash,
 // a bad entry point. Every member's sha256 and size are checked against RECORD while it is
-// extracted into a staging directory beside the prefix (same file system); only a wheel that
-// passed every check is moved into place, file by file (rename), so an error leaves the prefix
-// as it was. Two wheels must not be installed into the same prefix at the same time.
+// written. Files go straight to their final paths when nothing is there (a file already there is
+// written beside it and renamed over it only once the whole wheel passed); on any error every
+// file and directory the install made is removed again (builder/detail/prefix_writer.h), so an
+// error leaves the prefix as it was. Wheels with distinct files may be installed into one prefix
+// side by side; two installs of files at the same paths must not run at the same time.
 #pragma once
 
 #include <filesystem>

@@ -6,6 +6,8 @@
 #include <functional>
 #include <map>
 
+#include <fmt/format.h>
+
 #include "builder/wheel_files.h"
 #include "builder/wheel_install.h"
 #include "core/digest.h"
@@ -244,4 +246,68 @@ TEST_CASE("wheel_install: reinstalling replaces files in place") {
     for (const auto& e : fs::directory_iterator(s.dir.path())) {
         CHECK_FALSE(e.path().filename().string().starts_with(".envpack-wheel-"));
     }
+}
+
+namespace {
+
+// Every path under `root` (directories too) with its type, mode, inode and content.
+std::map<std::string, std::string> tree_state(const fs::path& root) {
+    std::map<std::string, std::string> out;
+    for (const auto& e : fs::recursive_directory_iterator(root)) {
+        struct stat st {};
+        REQUIRE(::lstat(e.path().c_str(), &st) == 0);
+        std::string state = fmt::format("mode {:o} inode {}", st.st_mode, st.st_ino);
+        if (S_ISREG(st.st_mode)) {
+            state += " " + read_file(e.path());
+        }
+        out[fs::relative(e.path(), root).generic_string()] = state;
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "wheel_install: a bad hash in the last member, over an existing install, changes nothing") {
+    Setup s;
+    s.write(demo_wheel({{"demo/data/old.txt", "old\n"}}));
+    wheel_install::install_wheel(s.wheel, s.options);
+    const auto before = tree_state(s.dir.path());
+
+    // demo 1.0 again, now replacing existing files (new contents), adding files in new
+    // directories and, last in the archive (after RECORD), a member whose bytes do not match.
+    std::vector<ZipEntry> members = {
+        {"demo/__init__.py", "X = 2\n"},
+        {"demo/cli.py", "def main():\n    return 1\n"},
+        {"demo/data/old.txt", "new\n"},
+        {"demo/new/deep/mod.py", "Y = 1\n"},
+        {"demo-1.0.data/data/share/demo/x.txt", "x\n"},
+        {"demo-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n"},
+        {"demo-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\n"},
+        {"demo-1.0.dist-info/entry_points.txt", "[console_scripts]\ndemo = demo.cli:main\n"},
+    };
+    std::string record;
+    for (const auto& m : members) {
+        record += m.name + "," + wheel_files::record_hash(Digest::of(m.data)) + "," +
+                  std::to_string(m.data.size()) + "\n";
+    }
+    record += "demo/zz_last.py," + wheel_files::record_hash(Digest::of("as listed\n")) + ",10\n";
+    record += "demo-1.0.dist-info/RECORD,,\n";
+    members.push_back({"demo-1.0.dist-info/RECORD", record});
+    members.push_back({"demo/zz_last.py", "tampered!\n"});
+    s.write(envpack::testing::make_zip(members));
+
+    CHECK_THROWS_WITH(
+        wheel_install::install_wheel(s.wheel, s.options),
+        Catch::Contains("demo/zz_last.py") && Catch::Contains("does not match its RECORD hash"));
+    const auto after = tree_state(s.dir.path());
+    // The wheel file itself was rewritten; everything else is as it was, byte for byte.
+    auto without_wheel = [&](auto state) {
+        state.erase(s.wheel.filename().string());
+        return state;
+    };
+    CHECK(without_wheel(after) == without_wheel(before));
+    CHECK(read_file(s.prefix / "lib/python3.11/site-packages/demo/__init__.py") == "X = 1\n");
+    CHECK_FALSE(fs::exists(s.prefix / "lib/python3.11/site-packages/demo/new"));
+    CHECK_FALSE(fs::exists(s.prefix / "share"));
 }
