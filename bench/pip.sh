@@ -5,12 +5,21 @@
 # ones, two versions of each) from a --find-links directory into an empty prefix.
 #   pip:     pip install --isolated --no-compile --ignore-installed --no-index --find-links DIR --prefix P
 #   envpack: envpack pip install --find-links DIR --prefix P
-# Each side runs RUNS times (fresh prefix each time, its removal untimed, page cache warm); medians are printed side by
-# side with the ratio. The installed trees are compared once (tests/integration/pip_compare.py).
+# Each side runs RUNS times, each run into a NEW prefix directory; the prefixes are removed only
+# after all runs (untimed), page cache warm; medians are printed side by side with the ratio. The
+# installed trees are compared once (tests/integration/pip_compare.py).
+# Why a new directory each run rather than `rm -rf` of the previous one: on ext4 a file created
+# right after thousands were deleted pays for the inode allocator skipping the recently freed
+# inodes (`recently_deleted` under ext4_create/ext4_mkdir: perf showed ~60% of envpack's run there,
+# and pip pays it too). No real install follows the removal of a 3,000-file tree by a second, so
+# no side is charged for it.
 # Then the same list as the `pip:` section of an environment file (with a stub python X.Y from a
 # conda channel the bench makes): `envpack lock` (conda solve + pip resolution) and `envpack build
-# --frozen` into a fresh image each run (the pip install cache, layer cache and build index
-# dropped, untimed): every wheel installed and the pip layers written and gzip-compressed.
+# --frozen` into a fresh image each run (the pip install cache, layer cache and build index moved
+# aside, untimed, for the same reason): every wheel installed and the pip layers written and
+# compressed, with gzip (the default) and with zstd.
+# All of it runs twice when /dev/shm is a tmpfs: once in $TMPDIR (a disk file system), once in
+# /dev/shm (memory). Both figures are honest; they are different disks.
 set -euo pipefail
 ENVPACK=${ENVPACK:-build/cli/envpack}
 ENVPACK=$(realpath "$ENVPACK")
@@ -18,8 +27,12 @@ N=${N:-50}
 RUNS=${RUNS:-3}
 src=$(cd "$(dirname "$0")/.." && pwd)
 scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-export ENVPACK_HOME="$scratch/home"
+shm=""
+cleanup() {
+  rm -rf "$scratch"
+  if [[ -n $shm ]]; then rm -rf "$shm"; fi
+}
+trap cleanup EXIT
 PYVER=$(/usr/bin/python3 -c 'import sys;print("%d.%d"%sys.version_info[:2])')
 
 tops=$(/usr/bin/python3 "$src/tests/integration/pip_make_wheels.py" bench "$scratch/wheels" "$N")
@@ -27,47 +40,7 @@ read -r -a REQS <<<"$tops"
 wheels=$(ls "$scratch/wheels" | wc -l)
 bytes=$(du -sb "$scratch/wheels" | cut -f1)
 
-run_pip() {
-  env $(env | sed -n 's/^\(PIP_[A-Z_]*\)=.*/-u \1/p') PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    /usr/bin/python3 -m pip install --isolated --no-compile --ignore-installed --no-index \
-    --no-warn-script-location -q --find-links "$scratch/wheels" --prefix "$scratch/pip" "${REQS[@]}"
-}
-run_envpack() {
-  "$ENVPACK" pip install --find-links "$scratch/wheels" --prefix "$scratch/ep" --python "$PYVER" \
-    --interpreter /usr/bin/python3 --json "${REQS[@]}" >"$scratch/ep.json"
-}
-# median PREFIX CMD...: median wall time of RUNS runs of CMD, each into an emptied PREFIX (the
-# removal is not timed).
-median() {
-  local prefix=$1 times=() t0 t1
-  shift
-  for _ in $(seq "$RUNS"); do
-    rm -rf "$prefix"
-    t0=$(date +%s.%N)
-    "$@" >/dev/null 2>&1
-    t1=$(date +%s.%N)
-    times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')")
-  done
-  printf '%s\n' "${times[@]}" | sort -g | sed -n "$(( (RUNS + 1) / 2 ))p"
-}
-
-rm -rf "$scratch/ep" "$scratch/pip"
-run_envpack && run_pip  # warm-up (and page cache)
-installed=$(/usr/bin/python3 -c 'import json,sys;print(len(json.load(open(sys.argv[1]))["packages"]))' "$scratch/ep.json")
-files=$(find "$scratch/ep" -type f | wc -l)
-same=$(/usr/bin/python3 "$src/tests/integration/pip_compare.py" "$scratch/pip" "$scratch/ep" "$PYVER" | tail -1)
-
-t_pip=$(median "$scratch/pip" run_pip)
-t_ep=$(median "$scratch/ep" run_envpack)
-split=$(/usr/bin/python3 -c 'import json,sys;d=json.load(open(sys.argv[1]));print("resolve %d ms, install %d ms" % (d["resolve_ms"], d["install_ms"]))' "$scratch/ep.json")
-printf 'pip bench: %d wheel files (%s MB), %d packages installed, %d files; %s\n' \
-  "$wheels" "$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }')" "$installed" "$files" "$same"
-printf '%-28s %10s\n' "" "seconds"
-printf '%-28s %10s\n' "pip $( /usr/bin/python3 -m pip --version | cut -d' ' -f2 ) (--no-index -f)" "$t_pip"
-printf '%-28s %10s   (%s)\n' "envpack pip install" "$t_ep" "$split"
-printf '%-28s %9sx\n' "speed-up" "$(awk -v a="$t_pip" -v b="$t_ep" 'BEGIN { printf "%.1f", a / b }')"
-
-# The pip layer of envpack build.
+# The conda side of the environment file: a stub python X.Y in a local channel.
 mkdir -p "$scratch/env"
 cat > "$scratch/channel.json" <<JSON
 [{"name": "python", "version": "$PYVER.0", "build": "0", "formats": ["conda"],
@@ -78,19 +51,110 @@ JSON
 { printf 'name: bench\nchannels: [./channel]\ndependencies:\n  - python=%s\n  - pip:\n' "$PYVER"
   printf '      - --no-index\n      - --find-links %s\n' "$scratch/wheels"
   for r in "${REQS[@]}"; do printf '      - %s\n' "$r"; done; } > "$scratch/env/env.yml"
-run_lock() { rm -f "$scratch/env/conda-lock.yml"; "$ENVPACK" lock -f "$scratch/env/env.yml"; }
-run_build() { "$ENVPACK" build -f "$scratch/env/env.yml" --frozen -t bench/pip:1 --compression "${COMPRESSION:-gzip}"; }
-drop_build_caches() { rm -rf "$ENVPACK_HOME/pip/installed" "$ENVPACK_HOME/layers" "$ENVPACK_HOME/builds"; }
-run_lock >/dev/null 2>&1 && drop_build_caches && run_build >/dev/null 2>&1  # warm-up
-pip_pkgs=$(grep -c '^  manager: pip' "$scratch/env/conda-lock.yml")
-t_lock=$(median "$scratch/none" run_lock)
-times=()
-for _ in $(seq "$RUNS"); do
-  drop_build_caches
-  t0=$(date +%s.%N); run_build >/dev/null 2>&1; t1=$(date +%s.%N)
-  times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')")
-done
-t_build=$(printf '%s\n' "${times[@]}" | sort -g | sed -n "$(( (RUNS + 1) / 2 ))p")
-printf '%-28s %10s   (%d pip packages locked)\n' "envpack lock (env file)" "$t_lock" "$pip_pkgs"
-printf '%-28s %10s   (install + pip layers, %s)\n' "envpack build --frozen" "$t_build" "${COMPRESSION:-gzip}"
-printf '%-28s %9sx   (pip vs lock + build)\n' "speed-up" "$(awk -v a="$t_pip" -v b="$t_lock" -v c="$t_build" 'BEGIN { printf "%.1f", a / (b + c) }')"
+
+seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+middle() { sort -g | sed -n "$(( (RUNS + 1) / 2 ))p"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
+
+# bench_on DIR: the whole comparison with prefixes, ENVPACK_HOME and image store under DIR.
+bench_on() {
+  local dir=$1 fstype t0 t1 i
+  mkdir -p "$dir"
+  fstype=$(stat -f -c %T "$dir")
+  export ENVPACK_HOME="$dir/home"
+  local trash="$dir/trash"
+  mkdir -p "$trash"
+  run_pip() {  # run_pip PREFIX
+    env $(env | sed -n 's/^\(PIP_[A-Z_]*\)=.*/-u \1/p') PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore \
+      /usr/bin/python3 -m pip install --isolated --no-compile --ignore-installed --no-index \
+      --no-warn-script-location -q --find-links "$scratch/wheels" --prefix "$1" "${REQS[@]}"
+  }
+  run_envpack() {  # run_envpack PREFIX
+    "$ENVPACK" pip install --find-links "$scratch/wheels" --prefix "$1" --python "$PYVER" \
+      --interpreter /usr/bin/python3 --json "${REQS[@]}" >"$dir/ep.json"
+  }
+  # median NAME CMD...: median wall time of RUNS runs of CMD PREFIX, each into a new PREFIX.
+  median() {
+    local name=$1 times=()
+    shift
+    for i in $(seq "$RUNS"); do
+      t0=$(date +%s.%N)
+      "$@" "$dir/$name-$i" >/dev/null 2>&1
+      t1=$(date +%s.%N)
+      times+=("$(seconds "$t0" "$t1")")
+    done
+    printf '%s\n' "${times[@]}" | middle
+  }
+  run_envpack "$dir/ep-warm" && run_pip "$dir/pip-warm"  # warm-up (and page cache)
+  local installed files same
+  installed=$(/usr/bin/python3 -c 'import json,sys;print(len(json.load(open(sys.argv[1]))["packages"]))' "$dir/ep.json")
+  files=$(find "$dir/ep-warm" -type f | wc -l)
+  same=$(/usr/bin/python3 "$src/tests/integration/pip_compare.py" "$dir/pip-warm" "$dir/ep-warm" "$PYVER" | tail -1)
+  local t_pip t_ep split
+  t_pip=$(median pip run_pip)
+  t_ep=$(median ep run_envpack)
+  split=$(/usr/bin/python3 -c 'import json,sys;d=json.load(open(sys.argv[1]));print("resolve %d ms, install %d ms" % (d["resolve_ms"], d["install_ms"]))' "$dir/ep.json")
+
+  # The pip layers of envpack build.
+  run_lock() { rm -f "$scratch/env/conda-lock.yml"; "$ENVPACK" lock -f "$scratch/env/env.yml"; }
+  run_build() { "$ENVPACK" build -f "$scratch/env/env.yml" --frozen -t bench/pip:1 --compression "$1"; }
+  local moved=0
+  drop_build_caches() {  # moved aside, not deleted (see the header)
+    moved=$((moved + 1))
+    mkdir -p "$trash/$moved"
+    for d in pip/installed layers builds; do
+      if [[ -e $ENVPACK_HOME/$d ]]; then mv "$ENVPACK_HOME/$d" "$trash/$moved/${d//\//-}"; fi
+    done
+  }
+  run_lock >/dev/null 2>&1 && drop_build_caches && run_build gzip >/dev/null 2>&1  # warm-up
+  local pip_pkgs t_lock times c
+  pip_pkgs=$(grep -c '^  manager: pip' "$scratch/env/conda-lock.yml")
+  times=()
+  for i in $(seq "$RUNS"); do
+    t0=$(date +%s.%N); run_lock >/dev/null 2>&1; t1=$(date +%s.%N)
+    times+=("$(seconds "$t0" "$t1")")
+  done
+  t_lock=$(printf '%s\n' "${times[@]}" | middle)
+  declare -A t_build
+  for c in gzip zstd; do
+    times=()
+    for i in $(seq "$RUNS"); do
+      drop_build_caches
+      t0=$(date +%s.%N); run_build "$c" >/dev/null 2>&1; t1=$(date +%s.%N)
+      times+=("$(seconds "$t0" "$t1")")
+    done
+    t_build[$c]=$(printf '%s\n' "${times[@]}" | middle)
+  done
+
+  printf '\n%s (%s): %d wheel files (%s MB), %d packages installed, %d files; %s\n' \
+    "$dir" "$fstype" "$wheels" "$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }')" \
+    "$installed" "$files" "$same"
+  printf '  %-28s %8s\n' "" "seconds"
+  printf '  %-28s %8s\n' "pip $( /usr/bin/python3 -m pip --version | cut -d' ' -f2 ) (--no-index -f)" "$t_pip"
+  printf '  %-28s %8s   (%s)\n' "envpack pip install" "$t_ep" "$split"
+  printf '  %-28s %7sx\n' "speed-up" "$(ratio "$t_pip" "$t_ep")"
+  printf '  %-28s %8s   (%d pip packages locked)\n' "envpack lock (env file)" "$t_lock" "$pip_pkgs"
+  for c in gzip zstd; do
+    printf '  %-28s %8s   (install + pip layers, %s)\n' "envpack build --frozen" "${t_build[$c]}" "$c"
+  done
+  for c in gzip zstd; do
+    printf '  %-28s %7sx   (pip vs lock + build, %s)\n' "speed-up" \
+      "$(awk -v a="$t_pip" -v b="$t_lock" -v c="${t_build[$c]}" 'BEGIN { printf "%.1f", a / (b + c) }')" "$c"
+  done
+  summary+=("$(printf '%-18s pip %6s s  envpack %6s s  %5sx | lock + build: gzip %6s s %5sx, zstd %6s s %5sx' \
+    "$fstype" "$t_pip" "$t_ep" "$(ratio "$t_pip" "$t_ep")" \
+    "$(awk -v b="$t_lock" -v c="${t_build[gzip]}" 'BEGIN { printf "%.3f", b + c }')" \
+    "$(awk -v a="$t_pip" -v b="$t_lock" -v c="${t_build[gzip]}" 'BEGIN { printf "%.1f", a / (b + c) }')" \
+    "$(awk -v b="$t_lock" -v c="${t_build[zstd]}" 'BEGIN { printf "%.3f", b + c }')" \
+    "$(awk -v a="$t_pip" -v b="$t_lock" -v c="${t_build[zstd]}" 'BEGIN { printf "%.1f", a / (b + c) }')")")
+  rm -rf "$dir"  # every prefix and moved cache, untimed
+}
+
+summary=()
+bench_on "$scratch/disk"
+if [[ -d /dev/shm && $(stat -f -c %T /dev/shm) == tmpfs ]]; then
+  shm=$(mktemp -d /dev/shm/envpack-bench-XXXXXX)
+  bench_on "$shm/run"
+fi
+printf '\nsummary (medians of %d runs, %d wheel files):\n' "$RUNS" "$wheels"
+printf '  %s\n' "${summary[@]}"
