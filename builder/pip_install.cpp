@@ -55,8 +55,12 @@ std::expected<Result, pip_resolve::Unresolvable> install(const Request& request,
     const auto major = static_cast<unsigned>(release[0]);
     const auto minor = static_cast<unsigned>(release[1]);
 
-    pip_fetch::Options fetch_options{request.find_links, request.indexes, request.python,
-                                     request.pre, request.cache_dir};
+    pip_fetch::Options fetch_options;
+    fetch_options.find_links = request.find_links;
+    fetch_options.indexes = request.indexes;
+    fetch_options.python = request.python;
+    fetch_options.pre = request.pre;
+    fetch_options.cache_dir = request.cache_dir;
     wheel::TargetTags tags(
         wheel::Target::for_image(request.python, request.platform, request.glibc));
     pip_fetch::Finder finder(std::move(fetch_options), std::move(tags), http);

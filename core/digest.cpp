@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <memory>
 
 #include <openssl/evp.h>
 
@@ -64,9 +65,11 @@ Digest Digest::of_file(const std::string& path) {
         throw_errno("open", path, errno);
     }
     Sha256 h;
-    std::string buf(1 << 20, '\0');
+    constexpr size_t k_buffer = 1 << 20;
+    // Not zero-filled: read() overwrites it (a zeroed MiB per file was visible in profiles).
+    auto buf = std::make_unique_for_overwrite<char[]>(k_buffer);
     for (;;) {
-        ssize_t n = ::read(fd, buf.data(), buf.size());
+        ssize_t n = ::read(fd, buf.get(), k_buffer);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
@@ -78,7 +81,7 @@ Digest Digest::of_file(const std::string& path) {
         if (n == 0) {
             break;
         }
-        h.update(buf.data(), static_cast<size_t>(n));
+        h.update(buf.get(), static_cast<size_t>(n));
     }
     ::close(fd);
     return h.finish();
