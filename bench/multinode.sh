@@ -62,7 +62,11 @@ done
 mkdir -p "$work/upper" "$work/ovl" "$work/root"
 mount -t overlay overlay -o "lowerdir=$lower,upperdir=$work/upper,workdir=$work/ovl" "$work/root"
 root="$work/root"
-mount --rbind /proc "$root/proc"; mount --rbind /dev "$root/dev"; mount -t tmpfs tmpfs "$root/tmp"
+# /sys too, as on any host: without it hwloc skips its topology discovery, which made each
+# mpirun/orted start ~150 ms cheaper than on a real machine (mpirun -np 1 true: 206-247 ms
+# without /sys, 359-395 ms with it, measured in this chroot).
+mount --rbind /proc "$root/proc"; mount --rbind /dev "$root/dev"; mount --rbind /sys "$root/sys"
+mount -t tmpfs tmpfs "$root/tmp"
 mkdir -p "$root/run/netns" "$root/work"; mount --rbind /run/netns "$root/run/netns"
 cp /usr/bin/nsenter "$root/usr/local/bin/nsenter"
 printf '#!/bin/sh\nh=$1; shift\nexec nsenter --net=/run/netns/bn%s-$h -- sh -c "$*"\n' "$$" > "$root/usr/local/bin/bench-agent"

@@ -52,7 +52,7 @@ int cmd_cancel(Context& ctx, const std::vector<std::string>& argv) {
             probe_host_facts());
         RuntimeDriver driver(runtime);
         for (const auto& id : status.containers) {
-            if (driver.state(id)) {
+            if (driver.known(id)) {
                 driver.destroy(id);
             }
         }

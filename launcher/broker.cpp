@@ -273,6 +273,15 @@ struct Broker::State {
                                         request->node, names));
             return;
         }
+        if (options.ready.valid()) {
+            try {
+                options.ready.get();
+            } catch (const std::exception& e) {
+                send_line(conn, fmt::format("error node `{}` did not start: {}", request->node,
+                                            e.what()));
+                return;
+            }
+        }
         ExecProcess p = t->process;
         p.args = request->argv;
         for (const auto& [k, v] : request->env) {

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,6 +64,9 @@ struct BrokerOptions {
     std::filesystem::path work_dir;  // process JSON files for `runtime exec`
     Runtime runtime;
     std::vector<BrokerTarget> targets;
+    // When valid, each request waits for it first (the node containers being started while
+    // mpirun already runs); an exception in it refuses the request with its message.
+    std::shared_future<void> ready;
 };
 
 class Broker {

@@ -107,9 +107,13 @@ class RuntimeDriver {
     void create_and_start(std::string_view id, const std::filesystem::path& bundle) const;
     // nullopt when the runtime does not know the container.
     std::optional<ContainerStatus> state(std::string_view id) const;
+    // Whether the runtime may know the container: its state directory exists (no process is
+    // run), or, where that directory is not known, `state` says so.
+    bool known(std::string_view id) const;
     // Best effort: a container that is already gone is not an error.
     void kill(std::string_view id, int signal) const;
-    // SIGKILL, then delete --force; returns once the runtime no longer knows the container.
+    // delete --force (the runtime SIGKILLs a running container first); if that fails, SIGKILL
+    // and retry; returns once the runtime no longer knows the container.
     void destroy(std::string_view id) const;
     // IDs the runtime knows that start with `prefix`.
     std::vector<std::string> list(std::string_view prefix) const;
@@ -122,5 +126,8 @@ class RuntimeDriver {
 // seen outside or outlives it) and applies the runtime's cgroup workaround inside it. Must run
 // before the process starts threads. A no-op when not root.
 void enter_private_mount_namespace(const Runtime& runtime);
+// The cgroup workaround alone (crun on hybrid cgroups: /sys/fs/cgroup/unified unmounted), for a
+// process that is already in its private mount namespace.
+void hide_hybrid_cgroup2(const Runtime& runtime);
 
 }  // namespace envpack

@@ -180,7 +180,7 @@ for i in $(seq 600); do [ "$(grep -c 'allreduce 10 ok' "$SCRATCH/sleep.out")" = 
 kill -9 $pid; wait $pid 2>/dev/null || true
 start=$(date +%s.%N)
 for i in $(seq 200); do
-  runc list 2>/dev/null | grep -q "envpack-$id" || [ -e "$HOME1/node-runs/$id" ] || [ -e "$HOME2/node-runs/$id" ] || break
+  runtime_list | grep -q "envpack-$id" || [ -e "$HOME1/node-runs/$id" ] || [ -e "$HOME2/node-runs/$id" ] || break
   sleep 0.05
 done
 echo "hosts clean after the launcher's SIGKILL: $(echo "$(date +%s.%N) - $start" | bc) s"
@@ -210,7 +210,7 @@ echo "host 2 lost: exit $rc after $took s"
 [ "$(echo "$took < 10" | bc)" = 1 ] || fail "losing a host took $took s to stop the run"
 grep -q "host \`$NS2\` was lost" "$SCRATCH/lost.out" || { cat "$SCRATCH/lost.out"; fail "the lost host is not named"; }
 [ ! -e "$HOME1/node-runs/$id" ] || fail "node 0 of $id left on host 1"
-runc list 2>/dev/null | grep -q "envpack-$id-0" && fail "node 0's container of $id left"
+runtime_list | grep -q "envpack-$id-0" && fail "node 0's container of $id left"
 expect_exit 0 "$ENVPACK" run "$job/ok.yaml"  # its node run on host 2 sweeps the dead node
 assert_hosts_clean "$id"
 assert_hosts_clean "$(last_run)"

@@ -30,12 +30,15 @@ new_run_after() {
 status_of() { cat "$ENVPACK_HOME/runs/$1/status.json"; }
 jfield() { /usr/bin/python3 -c 'import json,sys; v=json.load(sys.stdin); [v:=v[k] for k in sys.argv[1:]]; print(v)' "$@"; }
 
+# The containers both runtimes know (envpack's auto choice is crun where installed, else runc).
+runtime_list() { runc list 2>/dev/null; crun list 2>/dev/null; true; }
+
 # Nothing of run $1 may be left: no container the runtime knows, no mount under its record, no
 # writable root filesystem, no process whose command line carries marker $2 (and, where the
 # sourcing script defines `assert_network_gone`, no namespace or bridge).
 assert_nothing_left() {
   local id=$1 marker=${2:-}
-  if runc list 2>/dev/null | grep -q "envpack-$id"; then runc list; fail "containers of $id left"; fi
+  if runtime_list | grep -q "envpack-$id"; then runtime_list; fail "containers of $id left"; fi
   if grep -q "$ENVPACK_HOME/runs/$id" /proc/mounts; then grep "$id" /proc/mounts; fail "mounts of $id left"; fi
   if compgen -G "$ENVPACK_HOME/runs/$id/nodes/*/rootfs" > /dev/null; then fail "a rootfs of $id left"; fi
   if [ -n "$marker" ] && pgrep -f "$marker" > /dev/null; then ps -ef | grep "$marker"; fail "processes of $id left"; fi

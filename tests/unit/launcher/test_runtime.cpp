@@ -40,7 +40,7 @@ TEST_CASE("runtime choice parses and prints") {
     }
 }
 
-TEST_CASE("select_runtime: auto prefers runc, crun gets the hybrid-cgroup workaround") {
+TEST_CASE("select_runtime: auto prefers crun, crun gets the hybrid-cgroup workaround") {
     struct Case {
         RuntimeChoice choice;
         bool runc, crun, hybrid;
@@ -49,7 +49,20 @@ TEST_CASE("select_runtime: auto prefers runc, crun gets the hybrid-cgroup workar
         std::vector<std::string> global_args;
     };
     const Case cases[] = {
-        {RuntimeChoice::automatic, true, true, true, RuntimeKind::runc, CgroupWorkaround::none, {}},
+        {RuntimeChoice::automatic,
+         true,
+         true,
+         true,
+         RuntimeKind::crun,
+         CgroupWorkaround::hybrid,
+         {"--cgroup-manager=disabled"}},
+        {RuntimeChoice::automatic,
+         true,
+         false,
+         true,
+         RuntimeKind::runc,
+         CgroupWorkaround::none,
+         {}},
         {RuntimeChoice::automatic,
          false,
          true,
