@@ -46,11 +46,11 @@ namespace {
 // fresh /sys for the namespace, without the cgroup hierarchies the runtime needs ("no cgroup mount
 // found in mountinfo"), and a mount cannot be bound in from another mount namespace. So, in this
 // process's private mount namespace, the hierarchies PID 1 has under /sys/fs/cgroup are mounted
-// again (the same hierarchy, by type and options); the crun workaround (runtime.h) is applied
-// again on top. A no-op where they are mounted.
-void restore_cgroup_mounts(const Runtime& runtime) {
+// again (the same hierarchy, by type and options). Returns whether it mounted them: the caller
+// then chooses the runtime's cgroup workaround again (runtime.h). A no-op where they are mounted.
+bool restore_cgroup_mounts() {
     if (read_file("/proc/self/mountinfo").find(" /sys/fs/cgroup") != std::string::npos) {
-        return;
+        return false;
     }
     std::string info = read_file("/proc/1/mountinfo");
     size_t start = 0;
@@ -83,9 +83,7 @@ void restore_cgroup_mounts(const Runtime& runtime) {
             throw_errno(fmt::format("mount {} ({}) on", type, options), point, errno);
         }
     }
-    if (runtime.workaround == CgroupWorkaround::hybrid) {
-        ::umount2("/sys/fs/cgroup/unified", MNT_DETACH);
-    }
+    return true;
 }
 
 // A node directory is made under a temporary name holding its lock, then renamed into place,
@@ -135,7 +133,7 @@ int sweep_dead_nodes(const fs::path& home, const Runtime& runtime) {
                 if (fs::exists(id_file, ec)) {
                     std::string id = read_file(id_file);
                     try {
-                        if (driver.state(id)) {
+                        if (driver.known(id)) {
                             driver.destroy(id);
                         }
                     } catch (const Error&) {
@@ -223,7 +221,7 @@ class NodeRun {
         }
         if (m_started) {
             m_started = false;
-            if (m_driver.state(m_container.id)) {
+            if (m_driver.known(m_container.id)) {
                 m_driver.destroy(m_container.id);
             }
         }
@@ -263,15 +261,20 @@ int node_run(const fs::path& home, const fs::path& helpers_dir, std::string_view
                                 spec.node_name, run_id, node_name),
                     "", ExitCode::bad_input);
     }
-    Runtime runtime =
-        select_runtime(runtime_choice_from(std::string_view(spec.runtime)), probe_host_facts());
+    const RuntimeChoice choice = runtime_choice_from(std::string_view(spec.runtime));
+    Runtime runtime = select_runtime(choice, probe_host_facts());
     if (::geteuid() != 0) {
         throw Error(fmt::format("node {}: envpack node run needs root on this host", node_name), "",
                     ExitCode::run_failed);
     }
     // Single-threaded still: nothing this node mounts is seen outside it or outlives it.
     enter_private_mount_namespace(runtime);
-    restore_cgroup_mounts(runtime);
+    // The host's cgroup mounts were not visible before (the fresh /sys of `ip netns exec`):
+    // only now can the runtime's cgroup workaround be chosen (crun on hybrid cgroups).
+    if (restore_cgroup_mounts()) {
+        runtime = select_runtime(choice, probe_host_facts());
+        hide_hybrid_cgroup2(runtime);
+    }
     // Nodes of runs whose node run was killed (their lock is free) are removed first.
     sweep_dead_nodes(home, runtime);
     fs::path dir = node_run_dir(home, run_id, node_name);
@@ -357,7 +360,8 @@ int node_run(const fs::path& home, const fs::path& helpers_dir, std::string_view
 void node_exec(const fs::path& home, std::string_view run_id, std::string_view node_name,
                std::string_view container_id, std::string_view runtime_name,
                std::string_view process_json) {
-    Runtime runtime = select_runtime(runtime_choice_from(runtime_name), probe_host_facts());
+    const RuntimeChoice choice = runtime_choice_from(runtime_name);
+    Runtime runtime = select_runtime(choice, probe_host_facts());
     fs::path dir = node_run_dir(home, run_id, node_name);
     if (!fs::exists(dir / "bundle")) {
         throw Error(fmt::format("node {} of run {} does not run on this host (no {})", node_name,
@@ -365,7 +369,12 @@ void node_exec(const fs::path& home, std::string_view run_id, std::string_view n
                     "", ExitCode::run_failed);
     }
     enter_private_mount_namespace(runtime);
-    restore_cgroup_mounts(runtime);
+    // The host's cgroup mounts were not visible before (the fresh /sys of `ip netns exec`):
+    // only now can the runtime's cgroup workaround be chosen (crun on hybrid cgroups).
+    if (restore_cgroup_mounts()) {
+        runtime = select_runtime(choice, probe_host_facts());
+        hide_hybrid_cgroup2(runtime);
+    }
     make_dirs(dir / "exec");
     fs::path json = dir / "exec" / fmt::format("process-{}.json", ::getpid());
     write_file_atomic(json, std::string(process_json), Durability::none);

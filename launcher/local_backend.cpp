@@ -257,6 +257,7 @@ class LocalRun {
             bo.targets.push_back(std::move(t));
         }
         m_broker = std::make_unique<Broker>(std::move(bo));
+        bo.ready = m_nodes_started;
     }
 
     ProcessSpec spec_for(const PlanProcess& p, std::vector<std::string> argv) {
@@ -278,7 +279,9 @@ class LocalRun {
         };
         Supervisor supervisor(runner, so);
         const RuntimeCommands& rc = m_driver.commands();
-        // The node containers start side by side (each is a runtime create + start).
+        // The node containers start side by side (each is a runtime create + start), and
+        // beside the containers whose own process is the job's (an MPI job's node 0, whose
+        // mpirun reaches the others through the broker once they are started).
         std::vector<const PlanContainer*> nodes;
         for (const auto& c : m_plan.containers) {
             if (!c.init_is_job) {
@@ -286,15 +289,29 @@ class LocalRun {
                 nodes.push_back(&c);
             }
         }
-        for_each_in_parallel(
-            nodes, [this](const PlanContainer* c) { m_driver.create_and_start(c->id, c->bundle); });
-        size_t n = 0;
+        auto creating = std::async(std::launch::async, [this, nodes] {
+            try {
+                for_each_in_parallel(nodes, [this](const PlanContainer* c) {
+                    m_driver.create_and_start(c->id, c->bundle);
+                });
+                m_nodes_promise.set_value();
+            } catch (...) {
+                m_nodes_promise.set_exception(std::current_exception());
+                throw;
+            }
+        });
         for (const auto& p : m_plan.processes) {
             const auto& c = m_plan.containers.at(static_cast<size_t>(p.node));
             if (p.launch == Launch::init) {
                 m_started.push_back(c.id);
                 supervisor.start(spec_for(p, rc.run(c.id, c.bundle)));
-            } else if (p.launch == Launch::exec) {
+            }
+        }
+        creating.get();  // on failure the supervisor stops what it started
+        size_t n = 0;
+        for (const auto& p : m_plan.processes) {
+            const auto& c = m_plan.containers.at(static_cast<size_t>(p.node));
+            if (p.launch == Launch::exec) {
                 ExecProcess e;
                 e.args = p.argv;
                 for (const auto& [k, v] : p.env) {
@@ -339,7 +356,7 @@ class LocalRun {
         auto destroy_containers = [&] {
             try {
                 for_each_in_parallel(all, [this](const PlanContainer* c) {
-                    if (m_driver.state(c->id)) {
+                    if (m_driver.known(c->id)) {
                         m_driver.destroy(c->id);
                     }
                 });
@@ -388,3 +405,7 @@ LocalRunOutcome run_local(const RunPlan& plan, const RunRecord& record,
 }
 
 }  // namespace envpack
+    // Set once the pause-running node containers are started (or failed to); the broker's
+    // requests wait for it.
+    std::promise<void> m_nodes_promise;
+    std::shared_future<void> m_nodes_started = m_nodes_promise.get_future().share();

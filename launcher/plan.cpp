@@ -508,7 +508,22 @@ class Planner {
         for (auto& c : m_plan.containers) {
             c.mounts.push_back(
                 bind_mount(std::string(container_paths::k_pause), m_ctx.pause_path.string(), true));
+        // An MPI job on this machine's nodes: mpirun is node 0's own process, so no runtime
+        // exec is on the job's critical path; the broker enters the other nodes (mpirun's daemons
+        // reach them once they are started, broker.h).
+        if (m_plan.distribution == DistributionType::mpi && m_job.envpack.hosts.empty() &&
+            started.size() == 1 && started.front()->role == ProcessRole::mpirun &&
+            started.front()->node == 0) {
+            PlanContainer& first = m_plan.containers.front();
+            started.front()->launch = Launch::init;
+            first.init_args = started.front()->argv;
+            first.env = started.front()->env;
+            first.init_is_job = true;
+        }
             c.init_args = {std::string(container_paths::k_pause)};
+            if (c.init_is_job) {
+                continue;
+            }
         }
     }
 

@@ -43,7 +43,10 @@ TEST_CASE("oci config: what it promises", "[oci]") {
     CHECK(j["process"]["terminal"] == false);
     CHECK(j["root"]["readonly"] == false);
     CHECK(j["hostname"] == "node0");
-    CHECK(j["process"]["args"] == nlohmann::ordered_json::array({"/.envpack/bin/envpack-pause"}));
+    // Node 0's own process is mpirun; the other nodes run envpack-pause.
+    CHECK(j["process"]["args"][0] == "mpirun");
+    CHECK(make_oci_config(mpi.containers[1], OciUser{})["process"]["args"] ==
+          nlohmann::ordered_json::array({"/.envpack/bin/envpack-pause"}));
     bool shm = false, cgroup = false, netns = false;
     for (const auto& m : j["mounts"]) {
         if (m["destination"] == "/dev/shm") {

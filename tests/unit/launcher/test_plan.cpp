@@ -93,7 +93,12 @@ TEST_CASE("plan: mpi wiring", "[plan]") {
     CHECK(plan.hostfile == "node0 slots=2\nnode1 slots=2\n");
     const PlanProcess& mpirun = find(plan, "mpirun");
     CHECK(mpirun.node == 0);
-    CHECK(mpirun.launch == Launch::exec);
+    // mpirun is node 0's own process (no runtime exec on the critical path); node 1 runs
+    // envpack-pause for the broker to enter.
+    CHECK(mpirun.launch == Launch::init);
+    CHECK(plan.containers[0].init_is_job);
+    CHECK(plan.containers[0].init_args == mpirun.argv);
+    CHECK_FALSE(plan.containers[1].init_is_job);
     const PlanProcess& r3 = find(plan, "rank 3");
     CHECK(r3.node == 1);
     CHECK(r3.launch == Launch::by_mpirun);
