@@ -13,7 +13,9 @@
 // caller's job.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -32,6 +34,11 @@ class ZipSource {
     virtual std::uint64_t size() = 0;
     // Exactly `length` bytes from `offset` (the caller keeps within size()); throws on failure.
     virtual std::string read(std::uint64_t offset, std::size_t length) = 0;
+    // The same bytes into `out` (room for `length`); sources that can avoid the string override it.
+    virtual void read_into(std::uint64_t offset, std::size_t length, char* out) {
+        const std::string bytes = read(offset, length);
+        std::memcpy(out, bytes.data(), std::min(bytes.size(), length));
+    }
 };
 
 // A file read with pread (throws an Error naming it when it cannot be opened).

@@ -170,3 +170,29 @@ TEST_CASE("zip: one-call (libdeflate) and streaming (zlib) reads agree and check
         }
     }
 }
+
+TEST_CASE(
+    "zip: one-call reads of members of growing, then shrinking sizes reuse or regrow buffers") {
+    auto pattern = [](std::size_t n, char seed) {
+        std::string s(n, '\0');
+        for (std::size_t i = 0; i < n; ++i) {
+            s[i] = static_cast<char>(seed + (i * 7 + i / 4096) % 61);
+        }
+        return s;
+    };
+    const std::vector<ZipEntry> entries = {
+        {"a", pattern(1000, 'a'), 0100644, true},
+        {"b", pattern(3u << 20, 'b'), 0100644, true},         // past the first 2 MiB buffer
+        {"c", pattern(5u << 20, 'c'), 0100644, true},         // past the doubled one
+        {"d", pattern(33u << 20, 'd'), 0100644, false},       // stored, past what a thread keeps
+        {"e", pattern(5000, 'e'), 0100644, true},             // small again
+        {"f", pattern((3u << 20) + 1, 'f'), 0100644, true}};  // regrown after the release
+    ZipReader zip(zip_memory_source(make_zip(entries)), "sizes.whl");
+    for (const auto& e : entries) {
+        INFO(e.name);
+        StringSink out;
+        zip.read(*zip.find(e.name), out);
+        CHECK(out.data().size() == e.data.size());
+        CHECK(out.data() == e.data);
+    }
+}
