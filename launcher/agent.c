@@ -6,7 +6,8 @@
  * the answer and exits with the remote command's exit code (255 when the broker refuses or goes
  * away, with the reason on stderr). MPICH's Hydra runs it as its ssh launcher
  * (`-launcher ssh -launcher-exec AGENT`): `envpack-agent -x HOST WORD...`; leading words that
- * start with '-' (ssh options) are skipped. Static, so it runs in any image. */
+ * start with '-' (ssh options) are skipped. Static, so it runs in any image.
+ * `envpack-agent --rank ...` is its other mode, the MPI rank wrapper (rank_wrapper.c). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,7 +44,12 @@ static void put_num(size_t n) {
     put_str(text);
 }
 
+int envpack_rank_main(int argc, char** argv); /* rank_wrapper.c */
+
 int main(int argc, char** argv) {
+    if (argc > 1 && strcmp(argv[1], "--rank") == 0) {
+        return envpack_rank_main(argc, argv);
+    }
     /* ssh options before the host (Hydra passes -x): skipped, as the broker needs none. */
     while (argc > 1 && argv[1][0] == '-') {
         argv[1] = argv[0];

@@ -1,6 +1,7 @@
 #include "launcher/hosts_backend.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -29,6 +30,7 @@
 #include "launcher/mpi_python_hook.h"
 #include "launcher/node_spec.h"
 #include "launcher/oci_config.h"
+#include "launcher/rank_exits.h"
 #include "launcher/runtime.h"
 
 namespace envpack {
@@ -167,6 +169,8 @@ struct NodeProcess {
     Fd out;  // read end
     std::unique_ptr<FdReader> reader;
     fs::path log;
+    // The `outputs N` line when the watcher read it first (collect_outputs goes on from there).
+    std::optional<std::string> outputs_line;
 };
 
 class HostsRun {
@@ -188,6 +192,11 @@ class HostsRun {
         start_nodes();
         execute(outcome);
         teardown();
+        // The nodes' logs are back: the first failed rank's code is the run's (rank_exits.h).
+        if (auto rank = failed_rank(m_end, rank_exit_dirs(m_plan), m_rank_reported)) {
+            outcome.exit_code = rank->exit_code();
+            outcome.message = rank->describe() + "; " + outcome.message;
+        }
         std::vector<std::string> names;
         for (const auto& n : m_plan.nodes) {
             names.push_back(n.name);
@@ -418,12 +427,37 @@ class HostsRun {
         }
     }
 
+    // A rank that failed on node K (its node run says `rank-exit NAME LINE`, rank_exits.h): kept
+    // in m_rank_reported. Other lines are left for collect_outputs.
+    bool read_rank_exit(NodeProcess& n) {
+        pollfd p{n.out.get(), POLLIN, 0};
+        if (n.outputs_line || ::poll(&p, 1, 0) <= 0) {
+            return false;
+        }
+        auto line = n.reader->line();
+        if (!line || !line->starts_with("rank-exit ")) {
+            n.outputs_line = line.value_or("");
+            return false;
+        }
+        std::string_view rest = std::string_view(*line).substr(10);
+        size_t sp = rest.find(' ');
+        if (sp == std::string_view::npos) {
+            return false;
+        }
+        m_rank_reported = RankExit::parse(rest.substr(0, sp), rest.substr(sp + 1));
+        return m_rank_reported.has_value();
+    }
+
     // A host lost mid-run (its node run ended: killed, or the connection dropped) stops every
-    // node, so the processes there fail and the supervisor ends the job. Returns its name, or
-    // "" when none was lost.
+    // node, so the processes there fail and the supervisor ends the job. So does a rank that
+    // fails. Returns the lost host's name, or "" when none was lost.
     std::string watch_nodes(const std::atomic<bool>& running) {
         while (running) {
             for (size_t k = 0; k < m_nodes.size(); ++k) {
+                if (read_rank_exit(m_nodes[k])) {
+                    close_inputs();
+                    return "";
+                }
                 if (m_nodes[k].child->try_wait()) {
                     close_inputs();
                     return host(k).name;
@@ -464,6 +498,7 @@ class HostsRun {
         JobResult result = supervisor.run();
         running = false;
         watcher.join();
+        m_end = result.end;
         outcome.exit_code = end_exit_code(result);
         outcome.reason = end_reason(result.end);
         outcome.message = result.summary();
@@ -507,7 +542,7 @@ class HostsRun {
     }
 
     void collect_outputs(size_t k, NodeProcess& n) {
-        auto line = n.reader ? n.reader->line() : std::nullopt;
+        auto line = n.outputs_line ? n.outputs_line : n.reader ? n.reader->line() : std::nullopt;
         while (line && !line->starts_with("outputs ")) {
             line = n.reader->line();  // a "ready" not read yet
         }
@@ -545,6 +580,8 @@ class HostsRun {
     std::mutex m_inputs_mutex;
     bool m_started_ok = false;
     bool m_torn_down = false;
+    JobEnd m_end = JobEnd::succeeded;
+    std::optional<RankExit> m_rank_reported;
 };
 
 }  // namespace

@@ -27,6 +27,7 @@
 #include "launcher/local_backend.h"
 #include "launcher/node_spec.h"
 #include "launcher/oci_config.h"
+#include "launcher/rank_exits.h"
 #include "launcher/rootfs.h"
 #include "launcher/runtime.h"
 
@@ -214,6 +215,9 @@ class NodeRun {
         m_broker = std::make_unique<Broker>(std::move(bo));
     }
 
+    // This host's exits directories of the node's failed ranks (rank_exits.h).
+    std::vector<fs::path> rank_exits() const { return rank_exit_dirs(m_container); }
+
     void teardown() {
         if (m_broker) {
             m_broker->stop();
@@ -309,12 +313,28 @@ int node_run(const fs::path& home, const fs::path& helpers_dir, std::string_view
     run.start(spec, home, helpers_dir, log);
     detail::write_all(out_fd, "ready\n", "stdout");
 
-    // Until the launcher closes stdin (done, or gone) or a signal arrives.
+    // Until the launcher closes stdin (done, or gone) or a signal arrives. A rank of this node
+    // that fails (rank_exits.h) is reported at once, `rank-exit NAME LINE`: the launcher then
+    // stops every node.
     SignalForwarder signals({SIGTERM, SIGINT, SIGHUP});
+    const auto exits = run.rank_exits();
+    bool reported = exits.empty();
     for (;;) {
         pollfd p[2] = {{in_fd, POLLIN, 0}, {signals.fd(), POLLIN, 0}};
-        if (::poll(p, 2, -1) < 0 && errno != EINTR) {
+        if (::poll(p, 2, reported ? -1 : 50) < 0 && errno != EINTR) {
             break;
+        }
+        if (!reported) {
+            if (auto r = first_rank_exit(exits)) {
+                reported = true;
+                try {
+                    detail::write_all(out_fd,
+                                      fmt::format("rank-exit {} {}", r->file_name(), r->to_line()),
+                                      "stdout");
+                } catch (const Error&) {
+                    // The launcher is gone: stdin closes too.
+                }
+            }
         }
         if (p[1].revents) {
             break;

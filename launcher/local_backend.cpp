@@ -22,6 +22,7 @@
 #include "launcher/command_check.h"
 #include "launcher/mpi_python_hook.h"
 #include "launcher/oci_config.h"
+#include "launcher/rank_exits.h"
 
 namespace envpack {
 
@@ -256,8 +257,8 @@ class LocalRun {
             t.process.gid = user_of(c).gid;
             bo.targets.push_back(std::move(t));
         }
-        m_broker = std::make_unique<Broker>(std::move(bo));
         bo.ready = m_nodes_started;
+        m_broker = std::make_unique<Broker>(std::move(bo));
     }
 
     ProcessSpec spec_for(const PlanProcess& p, std::vector<std::string> argv) {
@@ -301,8 +302,8 @@ class LocalRun {
             }
         });
         for (const auto& p : m_plan.processes) {
-            const auto& c = m_plan.containers.at(static_cast<size_t>(p.node));
             if (p.launch == Launch::init) {
+                const auto& c = m_plan.containers.at(static_cast<size_t>(p.node));
                 m_started.push_back(c.id);
                 supervisor.start(spec_for(p, rc.run(c.id, c.bundle)));
             }
@@ -328,11 +329,29 @@ class LocalRun {
         if (m_options.on_running) {
             m_options.on_running();
         }
+        // A rank that fails (rank_exits.h) stops every container at once, whatever its MPI
+        // launcher does next; its code becomes the run's.
+        const auto exit_dirs = rank_exit_dirs(m_plan);
+        std::optional<RankExitWatcher> watcher;
+        if (!exit_dirs.empty()) {
+            watcher.emplace(exit_dirs, [this](const RankExit&) {
+                for (const auto& c : m_plan.containers) {
+                    m_driver.kill(c.id, SIGKILL);
+                }
+            });
+        }
         JobResult result = supervisor.run();
+        if (watcher) {
+            watcher->stop();
+        }
         LocalRunOutcome outcome;
         outcome.exit_code = end_exit_code(result);
         outcome.reason = end_reason(result.end);
         outcome.message = result.summary();
+        if (auto rank = failed_rank(result.end, exit_dirs)) {
+            outcome.exit_code = rank->exit_code();
+            outcome.message = rank->describe() + "; " + outcome.message;
+        }
         outcome.rootfs = m_rootfs.empty() ? "" : to_string(m_rootfs.front()->mode());
         if (auto err = m_logs->error()) {
             outcome.message += "; " + *err;
@@ -389,6 +408,10 @@ class LocalRun {
     std::vector<std::unique_ptr<RunRootfs>> m_rootfs;
     std::unique_ptr<ProcessLogs> m_logs;
     std::unique_ptr<Broker> m_broker;
+    // Set once the pause-running node containers are started (or failed to); the broker's
+    // requests wait for it.
+    std::promise<void> m_nodes_promise;
+    std::shared_future<void> m_nodes_started = m_nodes_promise.get_future().share();
     std::vector<std::string> m_started;
     bool m_torn_down = false;
 };
@@ -405,7 +428,3 @@ LocalRunOutcome run_local(const RunPlan& plan, const RunRecord& record,
 }
 
 }  // namespace envpack
-    // Set once the pause-running node containers are started (or failed to); the broker's
-    // requests wait for it.
-    std::promise<void> m_nodes_promise;
-    std::shared_future<void> m_nodes_started = m_nodes_promise.get_future().share();

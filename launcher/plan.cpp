@@ -232,9 +232,15 @@ class Planner {
             // mpi_python_hook.h: a failing rank aborts the job instead of hanging it.
             c.mounts.push_back(bind_mount(std::string(cp::k_python_hooks),
                                           (m_ctx.run_dir / "python").string(), true));
-            // Every orted checks that its plm_rsh_agent exists, though only node 0's runs it.
+            // Every orted checks that its plm_rsh_agent exists, though only node 0's runs it;
+            // every rank runs through its --rank mode.
             c.mounts.push_back(
                 bind_mount(std::string(cp::k_agent), m_ctx.agent_path.string(), true));
+            // rank_exits.h: where the rank wrapper records a failed rank, watched by envpack.
+            PlanMount exits = bind_mount(std::string(cp::k_rank_exits),
+                                         (record / "logs" / "exits").string(), false);
+            exits.make_source = true;
+            c.mounts.push_back(std::move(exits));
         }
         if (m_job.distribution.type == DistributionType::mpi && node.index == 0) {
             c.mounts.push_back(bind_mount(std::string(cp::k_hostfile),
@@ -314,24 +320,21 @@ class Planner {
         for (auto& c : m_plan.containers) {
             append_env(c.env, shared);
         }
-        std::string gpu = m_ctx.gpus_per_node > 0 ? fmt::format(" CUDA_VISIBLE_DEVICES=$((l % {}))",
-                                                                m_ctx.gpus_per_node)
-                                                  : "";
-        // OpenMPI sets OMPI_COMM_WORLD_*, MPICH's Hydra PMI_RANK/PMI_SIZE/MPI_LOCALRANKID/...
-        std::string wrapper = fmt::format(
-            "r=${{OMPI_COMM_WORLD_RANK:-${{PMI_RANK:-0}}}}; "
-            "n=${{OMPI_COMM_WORLD_SIZE:-${{PMI_SIZE:-1}}}}; "
-            "l=${{OMPI_COMM_WORLD_LOCAL_RANK:-${{MPI_LOCALRANKID:-0}}}}; "
-            "s=${{OMPI_COMM_WORLD_LOCAL_SIZE:-${{MPI_LOCALNRANKS:-1}}}}; "
-            "export RANK=$r WORLD_SIZE=$n LOCAL_RANK=$l LOCAL_WORLD_SIZE=$s "
-            "NODE_RANK=$((r / s)){}; exec \"$@\"",
-            gpu);
+        // The rank wrapper (rank_wrapper.c) maps OpenMPI's OMPI_COMM_WORLD_* or MPICH's Hydra
+        // PMI_RANK/PMI_SIZE/MPI_LOCALRANKID/... to RANK, WORLD_SIZE, ..., runs the command and
+        // records its failure where envpack watches (rank_exits.h).
+        std::vector<std::string> wrapper = {std::string(cp::k_agent), "--rank", "--exits",
+                                            std::string(cp::k_rank_exits)};
+        if (m_ctx.gpus_per_node > 0) {
+            wrapper.insert(wrapper.end(), {"--gpus", std::to_string(m_ctx.gpus_per_node)});
+        }
+        wrapper.emplace_back("--");
         EnvList exported = m_job.environment_variables;
         append_env(exported, shared);
         set_env(exported, "ENVPACK_RUN_ID", m_ctx.run_id);
         std::vector<std::string> argv =
             mpich ? hydra_argv(exported, nodes * ppn) : openmpi_argv(exported, nodes * ppn);
-        argv.insert(argv.end(), {"/bin/sh", "-c", wrapper, "envpack-rank"});
+        argv.insert(argv.end(), wrapper.begin(), wrapper.end());
         argv.insert(argv.end(), m_job_argv.begin(), m_job_argv.end());
 
         PlanProcess launcher = process("mpirun", ProcessRole::mpirun, 0, 0, {});
@@ -505,9 +508,6 @@ class Planner {
             m_plan.containers.front().init_is_job = true;
             return;
         }
-        for (auto& c : m_plan.containers) {
-            c.mounts.push_back(
-                bind_mount(std::string(container_paths::k_pause), m_ctx.pause_path.string(), true));
         // An MPI job on this machine's nodes: mpirun is node 0's own process, so no runtime
         // exec is on the job's critical path; the broker enters the other nodes (mpirun's daemons
         // reach them once they are started, broker.h).
@@ -520,10 +520,13 @@ class Planner {
             first.env = started.front()->env;
             first.init_is_job = true;
         }
-            c.init_args = {std::string(container_paths::k_pause)};
+        for (auto& c : m_plan.containers) {
             if (c.init_is_job) {
                 continue;
             }
+            c.mounts.push_back(
+                bind_mount(std::string(container_paths::k_pause), m_ctx.pause_path.string(), true));
+            c.init_args = {std::string(container_paths::k_pause)};
         }
     }
 

@@ -13,11 +13,14 @@
 // - none: the command on every node (one node: the container's own process), label `main` or
 //   `node N`.
 // - mpi: `mpirun` inside node 0's container with a hostfile (`NAME slots=N` per node), the
-//   plm_rsh_agent set to envpack's agent, tree spawn off; each rank runs through a small shell
-//   wrapper that derives RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, NODE_RANK (and
-//   CUDA_VISIBLE_DEVICES on GPU nodes) from OpenMPI's OMPI_COMM_WORLD_* or MPICH's PMI_*. The
-//   ranks are listed too (`launch == by_mpirun`) with the environment they will see. Each
-//   rank's output is also kept apart by mpirun (`--output-filename`) under its node's logs:
+//   plm_rsh_agent set to envpack's agent, tree spawn off; each rank runs through the rank
+//   wrapper (`envpack-agent --rank --exits /.envpack/exits [--gpus N] -- COMMAND`,
+//   rank_wrapper.c) that derives RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, NODE_RANK (and
+//   CUDA_VISIBLE_DEVICES on GPU nodes) from OpenMPI's OMPI_COMM_WORLD_* or MPICH's PMI_*, runs
+//   the command and records its failure in the node's exits directory (rank_exits.h: mounted
+//   from NODE_RECORD/logs/exits). The ranks are listed too (`launch == by_mpirun`) with the
+//   environment they will see. Each rank's output is also kept apart by mpirun
+//   (`--output-filename`) under its node's logs:
 //   `logs/ranks/1/rank.N/{stdout,stderr}` (node 0's in the record, node K's in nodes/NAME/).
 //   An image whose MPI is MPICH (PlanContext::mpi) gets Hydra's `mpiexec -f HOSTFILE` (lines
 //   `NAME:N`) with `-launcher ssh -launcher-exec AGENT`, `-genvlist` for the exported variables
@@ -63,6 +66,7 @@ inline constexpr std::string_view k_agent = "/.envpack/bin/envpack-agent";
 inline constexpr std::string_view k_hostfile = "/.envpack/hostfile";
 inline constexpr std::string_view k_broker = "/.envpack/broker";
 inline constexpr std::string_view k_python_hooks = "/.envpack/python";  // mpi: sitecustomize
+inline constexpr std::string_view k_rank_exits = "/.envpack/exits";     // mpi: failed ranks (rw)
 }  // namespace container_paths
 
 inline constexpr int k_master_port = 6105;    // Azure ML's MASTER_PORT

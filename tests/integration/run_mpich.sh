@@ -6,11 +6,12 @@
 # PMI_SIZE, MPI_LOCALRANKID, MPI_LOCALNRANKS) and envpack (RANK, WORLD_SIZE, LOCAL_RANK,
 # LOCAL_WORLD_SIZE, NODE_RANK, MASTER_ADDR, AZ_BATCH_MASTER_NODE, the job's variables) gave it and
 # where it runs; (2) rank 3 exiting 3 ends the run with 3; (3) a C MPI hello
-# (tests/fixtures/mpich_hello.c, compiled here; Debian's python3-mpi4py is built against OpenMPI)
-# whose ranks allreduce across both node containers. Nothing is left after any of them.
-# Not covered (a known limitation, ARCHITECTURE.md): a rank that exits after MPI_Init while the
-# others wait in a collective. Hydra aborted such a job within 1 s in some runs and hung until the
-# timeout in another (MPICH's UCX transport retrying the dead rank), so it is not asserted here.
+# (tests/fixtures/mpich_hello.c, compiled here; Debian's python3-mpi4py is built against OpenMPI,
+# so there is no Python rank here) whose ranks allreduce across both node containers; (4) its last
+# rank failing after MPI_Init while the others wait in the allreduce, with _exit(3) (hard) and
+# exit(3): the run exits 3 in < 10 s, timed from the rank's own end (the time in its record,
+# logs/exits/rank.3.exit, launcher/rank_exits.h) to envpack's exit; (5) SIGTERM to envpack run
+# while the ranks run: 143. Nothing is left after any of them.
 # The image: tests/fixtures/debian12-mpich.yaml, built once per build tree (real mmdebstrap from
 # Debian's archive, 1-3 min; a cache hit afterwards) into ${ENVPACK_BUILD_DIR}/mpich-fixture/.
 # Plays two nodes on this machine with run_multi_lib (CTest RESOURCE_LOCK nodes).
@@ -102,6 +103,77 @@ YAML
       || { cat "$SCRATCH/out" "$SCRATCH/err"; fail "rank $r did not allreduce"; }
   done
   assert_nothing_left "$(last_run)" "hydra_pmi_proxy"
+
+  # 4. The last rank (node 1) fails after MPI_Init while ranks 0-2 wait in the allreduce (MPICH's
+  # Hydra alone aborted such a job with 255 or hung until the timeout): envpack sees the rank's
+  # record, stops both nodes and exits with its code.
+  for mode in hard exit; do
+    write_cjob "c_$mode" "$mode"
+    start=$(date +%s%N)
+    expect_exit 3 "$ENVPACK" run "$job/c_$mode.yaml"
+    end=$(date +%s%N)
+    id=$(last_run)
+    rec="$ENVPACK_HOME/runs/$id/nodes/node1/logs/exits/rank.3.exit"
+    [ -f "$rec" ] || { find "$ENVPACK_HOME/runs/$id" -path '*exits*'; fail "$mode: no record of rank 3"; }
+    read -r kind value at < "$rec"
+    [ "$kind $value" = "exit 3" ] || fail "$mode: rank 3's record says '$kind $value'"
+    took=$(echo "scale=3; ($end - $start) / 1000000000" | bc)
+    after=$(echo "scale=3; ($end - $at) / 1000000000" | bc)
+    echo "C rank 3 $mode: run exit 3 after $took s, $after s after the rank ended ($(sed -n 's/^warning: run [^:]*: //p' "$SCRATCH/err"))"
+    [ "$(echo "$after < 10" | bc)" = 1 ] || fail "$mode: envpack ended $after s after the rank"
+    [ "$(status_of "$id" | jq -r .exit_code)" = 3 ] || fail "$mode: status: $(status_of "$id")"
+    grep -q "rank 3 exited with code 3" "$SCRATCH/err" || { cat "$SCRATCH/err"; fail "$mode: the error does not name rank 3"; }
+    assert_nothing_left "$id" "hydra_pmi_proxy"
+  done
+
+  # 5. SIGTERM to envpack run while the ranks run (each sleeps after the allreduce): 143.
+  write_cjob c_sleep sleep
+  before=$(last_run)
+  "$ENVPACK" run "$job/c_sleep.yaml" > "$SCRATCH/sleep.out" 2>&1 & pid=$!
+  cleanup "kill -TERM $pid 2>/dev/null; sleep 2; kill -9 $pid 2>/dev/null"
+  id=$(new_run_after "$before" 60)
+  wait_phase "$id" 60 running
+  for i in $(seq 600); do [ "$(grep -c 'allreduce 10 ok' "$SCRATCH/sleep.out")" = 4 ] && break; sleep 0.05; done
+  [ "$(grep -c 'allreduce 10 ok' "$SCRATCH/sleep.out")" = 4 ] || { cat "$SCRATCH/sleep.out"; fail "the ranks did not start"; }
+  kill -TERM $pid
+  set +e; wait $pid; rc=$?; set -e
+  [ $rc = 143 ] || { cat "$SCRATCH/sleep.out"; fail "SIGTERM: exit $rc, wanted 143"; }
+  [ "$(status_of "$id" | jq -r .exit_code)" = 143 ] || fail "SIGTERM: status: $(status_of "$id")"
+  assert_nothing_left "$id" "hydra_pmi_proxy"
+
+  # 6. The same hard failure on envpack.hosts (two hosts as network namespaces with their own
+  # ENVPACK_HOMEs, run_hosts_lib.bash): rank 3's host's node run reports the rank's record at
+  # once, the launcher stops both nodes, and the code comes back with node 1's logs.
+  source "$(dirname "$0")/run_hosts_lib.bash"  # NS1, NS2, prefix, HOME1, HOME2, assert_hosts_clean
+  # Host 2 has the image already (run_hosts.sh tests sending it): no blobs to send, no unpacking.
+  cp -al "$MULTI_IMAGE_HOME/store" "$HOME2/store"
+  ln -s "$MULTI_IMAGE_HOME/unpacked" "$HOME2/unpacked"
+  cat > "$job/c_hosts.yaml" <<YAML
+code: ./csrc
+command: ./hello
+environment: {image: $IMAGE}
+environment_variables: {FAIL_MODE: hard}
+resources: {instance_count: 2}
+distribution: {type: mpi, process_count_per_instance: 2}
+envpack:
+  remote_exec: ip netns exec
+  hosts:
+    - {name: $NS1, address: $prefix.2, home: $HOME1, program: $ENVPACK}
+    - {name: $NS2, address: $prefix.3, home: $HOME2, program: $ENVPACK}
+YAML
+  start=$(date +%s%N)
+  expect_exit 3 "$ENVPACK" run "$job/c_hosts.yaml"
+  end=$(date +%s%N)
+  id=$(last_run)
+  rec="$ENVPACK_HOME/runs/$id/nodes/$NS2/logs/exits/rank.3.exit"
+  [ -f "$rec" ] || { find "$ENVPACK_HOME/runs/$id" -path '*exits*'; cat "$SCRATCH/err"; fail "hosts: no record of rank 3 came back"; }
+  read -r kind value at < "$rec"
+  [ "$kind $value" = "exit 3" ] || fail "hosts: rank 3's record says '$kind $value'"
+  after=$(echo "scale=3; ($end - $at) / 1000000000" | bc)
+  echo "C rank 3 hard on two hosts: run exit 3 after $(echo "scale=3; ($end - $start) / 1000000000" | bc) s, $after s after the rank ended ($(sed -n 's/^warning: run [^:]*: //p' "$SCRATCH/err"))"
+  [ "$(echo "$after < 10" | bc)" = 1 ] || fail "hosts: envpack ended $after s after the rank"
+  grep -q "rank 3 exited with code 3" "$SCRATCH/err" || { cat "$SCRATCH/err"; fail "hosts: the error does not name rank 3"; }
+  assert_hosts_clean "$id" "hydra_pmi_proxy"
 else
   skip_part "no gcc to compile the C MPI hello"
 fi

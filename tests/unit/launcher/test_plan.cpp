@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <string>
 
 #include "core/error.h"
@@ -109,6 +110,40 @@ TEST_CASE("plan: mpi wiring", "[plan]") {
     CHECK(plan.containers[1].init_args == std::vector<std::string>{"/.envpack/bin/envpack-pause"});
 }
 
+TEST_CASE("plan: mpi ranks run through the rank wrapper, which records failures per node",
+          "[plan]") {
+    PlanContext ctx = context();
+    ctx.gpus_per_node = 2;
+    RunPlan plan = make_plan(job("mpi_2x2"), ctx);
+    const PlanProcess& mpirun = find(plan, "mpirun");
+    auto at = std::find(mpirun.argv.begin(), mpirun.argv.end(), "--rank");
+    REQUIRE(at != mpirun.argv.begin());
+    REQUIRE(mpirun.argv.end() - at > 7);
+    CHECK(std::vector<std::string>(at - 1, at + 7) ==
+          std::vector<std::string>{"/.envpack/bin/envpack-agent", "--rank", "--exits",
+                                   "/.envpack/exits", "--gpus", "2", "--", "/bin/sh"});
+    // Each node's exits directory is under its own logs, so it comes back with them.
+    std::vector<std::string> sources;
+    for (const auto& c : plan.containers) {
+        for (const auto& m : c.mounts) {
+            if (m.destination == "/.envpack/exits") {
+                CHECK_FALSE(m.read_only());
+                CHECK(m.make_source);
+                sources.push_back(m.source);
+            }
+        }
+    }
+    CHECK(sources == std::vector<std::string>{"/var/envpack/runs/r1/logs/exits",
+                                              "/var/envpack/runs/r1/nodes/node1/logs/exits"});
+    // Other distributions have no rank wrapper and no exits directory.
+    RunPlan pt = make_plan(job("pytorch_2x2"), context());
+    for (const auto& c : pt.containers) {
+        for (const auto& m : c.mounts) {
+            CHECK(m.destination != "/.envpack/exits");
+        }
+    }
+}
+
 TEST_CASE("plan: ranks beyond the machine's CPUs yield when idle", "[plan]") {
     auto yields = [](const RunPlan& plan) {
         const auto& argv = find(plan, "mpirun").argv;
@@ -198,8 +233,11 @@ TEST_CASE("plan: mpi on an MPICH image runs Hydra's mpiexec through the agent", 
                       "MASTER_ADDR,MASTER_PORT,PYTHONPATH,"
                       "AZ_BATCH_MASTER_NODE,AZ_BATCHAI_MPI_MASTER_NODE,"
                       "ENVPACK_RUN_ID"});
-    CHECK(launcher.argv[12] == "/bin/sh");
-    CHECK(launcher.argv[15] == "envpack-rank");
+    // Each rank runs through the rank wrapper (rank_wrapper.c), which records a failure.
+    const std::vector<std::string> wrapper(launcher.argv.begin() + 12, launcher.argv.begin() + 17);
+    CHECK(wrapper == std::vector<std::string>{"/.envpack/bin/envpack-agent", "--rank", "--exits",
+                                              "/.envpack/exits", "--"});
+    CHECK(launcher.argv[17] == "/bin/sh");
     for (const auto& word : launcher.argv) {
         CHECK(word != "--mca");
         CHECK(word != "-x");
