@@ -11,6 +11,7 @@
 #include "cli/context.h"
 #include "cli/run_job.h"
 #include "core/error.h"
+#include "launcher/hosts_inputs.h"
 #include "launcher/hosts_node.h"
 #include "registry/store.h"
 
@@ -30,8 +31,10 @@ std::string required(const Args& args, const std::string& name) {
 
 int cmd_node(Context& ctx, const std::vector<std::string>& argv) {
     if (argv.empty()) {
-        throw bad_input("envpack node: which? blobs-have, blobs-receive, run, exec",
-                        "these are run by `envpack run` on envpack.hosts, not by hand");
+        throw bad_input(
+            "envpack node: which? blobs-have, blobs-receive, inputs-have, inputs-receive, run, "
+            "exec",
+            "these are run by `envpack run` on envpack.hosts, not by hand");
     }
     const std::string& sub = argv.front();
     std::vector<std::string> rest(argv.begin() + 1, argv.end());
@@ -55,6 +58,19 @@ int cmd_node(Context& ctx, const std::vector<std::string>& argv) {
         std::printf("received %d\n", n);
         return 0;
     }
+    if (sub == "inputs-have") {
+        for (const auto& d : inputs_present(input_cache_dir(ctx.home), rest)) {
+            std::printf("%s\n", d.c_str());
+        }
+        return 0;
+    }
+    if (sub == "inputs-receive") {
+        Args args("node inputs-receive", rest, {});
+        args.expect_at_most(0);
+        int n = receive_input_stream(STDIN_FILENO, input_cache_dir(ctx.home));
+        std::printf("received %d\n", n);
+        return 0;
+    }
     if (sub == "run") {
         Args args("node run", rest, {{"--run", "", true}, {"--node", "", true}});
         args.expect_at_most(0);
@@ -74,7 +90,7 @@ int cmd_node(Context& ctx, const std::vector<std::string>& argv) {
                   required(args, "--process"));
     }
     throw bad_input(fmt::format("envpack node: unknown subcommand `{}`", sub),
-                    "blobs-have, blobs-receive, run or exec");
+                    "blobs-have, blobs-receive, inputs-have, inputs-receive, run or exec");
 }
 
 }  // namespace envpack::cli

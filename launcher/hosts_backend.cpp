@@ -25,6 +25,7 @@
 #include "core/process_runner.h"
 #include "core/supervisor.h"
 #include "launcher/detail/fd_write.h"
+#include "launcher/hosts_inputs.h"
 #include "launcher/hosts_node.h"
 #include "launcher/local_backend.h"
 #include "launcher/mpi_python_hook.h"
@@ -187,8 +188,11 @@ class HostsRun {
 
     HostsRunOutcome run() {
         HostsRunOutcome outcome;
+        read_inputs();
         probe_hosts();
         send_blobs(outcome.transfers);
+        send_inputs(outcome.transfers);
+        write_hosts_record(outcome.transfers);
         start_nodes();
         execute(outcome);
         teardown();
@@ -264,51 +268,129 @@ class HostsRun {
         return "envpack/received:" + m_options.manifest.digest.hex().substr(0, 32);
     }
 
+    // `envpack ARGS` on node K's host, fed by `write` (which returns the bytes it sent); its
+    // output goes to remote/HOST.LOG_SUFFIX. Throws Error (exit 125) when either side fails.
+    std::uint64_t stream_to(size_t k, const std::vector<std::string>& args,
+                            std::string_view log_suffix, std::string_view what,
+                            const std::function<std::uint64_t(int)>& write) const {
+        fs::path log = hosts_dir() / fmt::format("{}.{}", host(k).name, log_suffix);
+        Pipe p;
+        ChildOptions co;
+        co.in = ChildInput::fd(p.read.get());
+        co.out = ChildOutput::file(log);
+        co.err = ChildOutput::merge();
+        Child child = Child::spawn(envpack_on(k, args), std::move(co));
+        p.read.reset();
+        std::optional<Error> failed;
+        std::uint64_t bytes = 0;
+        try {
+            bytes = write(p.write.get());
+        } catch (const Error& e) {
+            failed = e;
+        }
+        p.write.reset();
+        ExitStatus st = child.wait();
+        if (!st.ok() || failed) {
+            // The sender's own failure (an input that changed, say) says more than the
+            // receiver's complaint about the stream it cut; a write error (EPIPE: the receiver
+            // failed first) says less than the receiver's log.
+            std::string why = file_tail(log);
+            if (failed && (failed->kind() != ErrorKind::io || why.empty())) {
+                why = failed->what();
+            }
+            throw Error(fmt::format("host `{}` (node {}): sending {} failed: {}", host(k).name, k,
+                                    what, why),
+                        failed ? failed->hint() : "", ExitCode::run_failed);
+        }
+        return bytes;
+    }
+
     // 2. Only the blobs a host lacks, over the transport.
     void send_blobs(std::vector<HostTransfer>& transfers) {
-        nlohmann::json record = nlohmann::json::array();
         for (size_t k = 0; k < m_plan.nodes.size(); ++k) {
             HostTransfer t;
             t.host = host(k).name;
             t.blobs_present = static_cast<int>(m_blobs.size() - m_missing[k].size());
             if (!m_missing[k].empty()) {
-                fs::path log = hosts_dir() / fmt::format("{}.blobs.log", t.host);
-                Pipe p;
-                ChildOptions co;
-                co.in = ChildInput::fd(p.read.get());
-                co.out = ChildOutput::file(log);
-                co.err = ChildOutput::merge();
-                Child child =
-                    Child::spawn(envpack_on(k, {"node", "blobs-receive", "--tag", received_tag(),
-                                                "--manifest", m_options.manifest.to_json().dump()}),
-                                 std::move(co));
-                p.read.reset();
-                std::optional<Error> failed;
-                try {
-                    t.bytes_sent = write_blob_stream(p.write.get(), *m_options.store, m_missing[k]);
-                } catch (const Error& e) {
-                    failed = e;
-                }
-                p.write.reset();
-                ExitStatus st = child.wait();
-                if (!st.ok() || failed) {
-                    throw Error(fmt::format("host `{}` (node {}): sending {} blobs failed: {}",
-                                            t.host, k, m_missing[k].size(),
-                                            file_tail(log).empty() && failed ? failed->what()
-                                                                             : file_tail(log)),
-                                "", ExitCode::run_failed);
-                }
+                t.bytes_sent = stream_to(
+                    k,
+                    {"node", "blobs-receive", "--tag", received_tag(), "--manifest",
+                     m_options.manifest.to_json().dump()},
+                    "blobs.log", fmt::format("{} blobs", m_missing[k].size()),
+                    [&](int fd) { return write_blob_stream(fd, *m_options.store, m_missing[k]); });
                 t.blobs_sent = static_cast<int>(m_missing[k].size());
             }
             std::fprintf(stderr, "envpack: host %s: sent %d blobs (%llu bytes), %d already there\n",
                          t.host.c_str(), t.blobs_sent,
                          static_cast<unsigned long long>(t.bytes_sent), t.blobs_present);
+            transfers.push_back(t);
+        }
+    }
+
+    // 0. The job's local inputs, read and digested here before any host is contacted: a bad
+    //    one stops the run with 125 naming it (hosts_inputs.h).
+    void read_inputs() {
+        for (const auto& input : plan_local_inputs(m_plan)) {
+            m_inputs.push_back(read_input(input));
+            m_input_digests[input.source.string()] = m_inputs.back().digest;
+        }
+    }
+
+    // 2b. Each host receives the inputs its cache lacks (by digest), over the transport.
+    void send_inputs(std::vector<HostTransfer>& transfers) {
+        if (m_inputs.empty()) {
+            return;
+        }
+        std::vector<std::string> have_args = {"node", "inputs-have"};
+        for (const auto& in : m_inputs) {
+            have_args.push_back(in.digest.to_string());
+        }
+        for (size_t k = 0; k < m_plan.nodes.size(); ++k) {
+            ProcessOptions po;
+            po.timeout = std::chrono::seconds(120);
+            auto r = run_process(envpack_on(k, have_args), po);
+            if (!r.ok()) {
+                throw unreachable(k, r.status_code(), r.err.empty() ? r.out : r.err);
+            }
+            std::vector<const InputTree*> missing;
+            for (const auto& in : m_inputs) {
+                if (r.out.find(in.digest.to_string() + "\n") == std::string::npos) {
+                    missing.push_back(&in);
+                }
+            }
+            HostTransfer& t = transfers.at(k);
+            t.inputs_present = static_cast<int>(m_inputs.size() - missing.size());
+            if (!missing.empty()) {
+                std::string names;
+                for (const auto* in : missing) {
+                    names += (names.empty() ? "" : ", ") + in->input.name;
+                }
+                t.input_bytes_sent = stream_to(k, {"node", "inputs-receive"}, "inputs.log",
+                                               fmt::format("the inputs {}", names), [&](int fd) {
+                                                   return write_input_stream(fd, missing);
+                                               });
+                t.inputs_sent = static_cast<int>(missing.size());
+            }
+            std::fprintf(stderr,
+                         "envpack: host %s: sent %d inputs (%llu bytes), %d already there\n",
+                         t.host.c_str(), t.inputs_sent,
+                         static_cast<unsigned long long>(t.input_bytes_sent), t.inputs_present);
+        }
+    }
+
+    // What went to each host: the record's hosts.json.
+    void write_hosts_record(const std::vector<HostTransfer>& transfers) const {
+        nlohmann::json record = nlohmann::json::array();
+        for (size_t k = 0; k < transfers.size(); ++k) {
+            const HostTransfer& t = transfers[k];
             record.push_back({{"host", t.host},
                               {"node", k},
                               {"blobs_sent", t.blobs_sent},
                               {"bytes_sent", t.bytes_sent},
-                              {"blobs_present", t.blobs_present}});
-            transfers.push_back(t);
+                              {"blobs_present", t.blobs_present},
+                              {"inputs_sent", t.inputs_sent},
+                              {"input_bytes_sent", t.input_bytes_sent},
+                              {"inputs_present", t.inputs_present}});
         }
         write_file_atomic(m_record.dir() / "hosts.json", record.dump(2) + "\n", Durability::none);
     }
@@ -340,7 +422,7 @@ class HostsRun {
         std::string code = code_tar();
         for (size_t k = 0; k < m_plan.nodes.size(); ++k) {
             NodeSpec spec = make_node_spec(m_plan, static_cast<int>(k), m_record.dir(),
-                                           m_options.manifest, m_options.runtime);
+                                           m_options.manifest, m_options.runtime, m_input_digests);
             add_broker_targets(spec);
             bool has_code = false;
             for (const auto& m : spec.container.mounts) {
@@ -582,6 +664,8 @@ class HostsRun {
     bool m_torn_down = false;
     JobEnd m_end = JobEnd::succeeded;
     std::optional<RankExit> m_rank_reported;
+    std::vector<InputTree> m_inputs;                // the job's local inputs (hosts_inputs.h)
+    std::map<std::string, Digest> m_input_digests;  // local path -> digest, for the node specs
 };
 
 }  // namespace

@@ -6,8 +6,10 @@
 // Order, so that a bad host fails before anything starts anywhere:
 //  1. every host is asked which of the image's blobs it holds (`node blobs-have`): a host the
 //     transport cannot reach, or without envpack, is an Error (exit 125) naming it;
-//  2. each host receives only the blobs it lacks (`node blobs-receive`, verified by digest there);
-//     the counts are printed and kept in the record's `hosts.json`;
+//  2. each host receives only the blobs it lacks (`node blobs-receive`, verified by digest there),
+//     then only the job's local inputs its cache lacks (hosts_inputs.h: read and digested here
+//     before step 1, a bad input failing the run with 125 before any host is contacted); the
+//     counts are printed and kept in the record's `hosts.json`;
 //  3. each host starts its node container (`node run`, spec and code snapshot on its stdin) and
 //     answers "ready"; a host that fails stops the ones already started;
 //  4. the processes run under the core Supervisor as in the local backend; in MPI jobs node 0's
@@ -55,6 +57,10 @@ struct HostTransfer {
     int blobs_sent = 0;
     std::uint64_t bytes_sent = 0;
     int blobs_present = 0;
+    // The job's local inputs (hosts_inputs.h): sent, their tar bytes, already in the host's cache.
+    int inputs_sent = 0;
+    std::uint64_t input_bytes_sent = 0;
+    int inputs_present = 0;
 };
 
 struct HostsRunOutcome {

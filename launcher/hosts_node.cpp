@@ -23,7 +23,7 @@
 #include "launcher/broker.h"
 #include "launcher/detail/fd_write.h"
 #include "launcher/hosts_backend.h"
-#include "launcher/local_backend.h"
+#include "launcher/hosts_inputs.h"
 #include "launcher/local_backend.h"
 #include "launcher/node_spec.h"
 #include "launcher/oci_config.h"
@@ -169,14 +169,14 @@ class NodeRun {
     }
 
     void start(const NodeSpec& spec, const fs::path& home, const fs::path& helpers_dir, Log& log) {
+        check_node_inputs(spec, input_cache_dir(home));  // hosts_inputs.h: sent before this
         Store store(home / "store");
         m_unpacked.emplace(ensure_unpacked(store, spec.manifest, home, log));
         m_rootfs.emplace(m_unpacked->rootfs(), m_dir / "node", RootfsMode::automatic);
-        m_container = localize(spec, m_dir, helpers_dir, m_rootfs->path());
+        m_container = localize(spec, m_dir, helpers_dir, m_rootfs->path(), input_cache_dir(home));
         make_dirs(m_container.bundle);
         start_broker(spec);
-        prepare_mounts(m_container,
-                       "inputs and the broker socket must exist on every host at the same path");
+        prepare_mounts(m_container, "the broker socket must exist on node 0's host");
         write_file_atomic(
             m_container.bundle / "config.json",
             render_oci_config(m_container, parse_numeric_user(m_container.user).value_or(OciUser{}),

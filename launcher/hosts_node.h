@@ -6,6 +6,9 @@
 //                               reads a blob stream on stdin into the store, each blob verified by
 //                               its digest and renamed into place; tags the image NAME (so the
 //                               host's gc keeps it); prints "received N"
+//   node inputs-have DIGEST...  prints the digests whose content the host's input cache holds
+//   node inputs-receive         reads an input stream on stdin into the input cache
+//                               (hosts_inputs.h); prints "received N"
 //   node run --run ID --node NAME
 //                               reads a NodeSpec (one JSON line) and a tar of the code on stdin;
 //                               unpacks the image from the host's store, makes the rootfs, starts

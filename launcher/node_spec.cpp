@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "launcher/hosts_inputs.h"
 
 namespace envpack {
 
@@ -152,7 +153,8 @@ NodeSpec NodeSpec::from_json(const json& j, std::string_view where) {
 }
 
 NodeSpec make_node_spec(const RunPlan& plan, int node, const fs::path& record_dir,
-                        const Descriptor& manifest, std::string runtime) {
+                        const Descriptor& manifest, std::string runtime,
+                        const std::map<std::string, Digest>& input_digests) {
     const PlanContainer& c = plan.containers.at(static_cast<size_t>(node));
     NodeSpec s;
     s.run_id = plan.run_id;
@@ -165,6 +167,11 @@ NodeSpec make_node_spec(const RunPlan& plan, int node, const fs::path& record_di
     s.container.rootfs.clear();
     s.container.netns.clear();
     for (auto& m : s.container.mounts) {
+        // An input's content is the host's cached copy, never the launching machine's path.
+        std::string& local = m.copy_from.empty() ? m.source : m.copy_from;
+        if (auto it = input_digests.find(local); it != input_digests.end()) {
+            local = std::string(k_input_relative) + it->second.hex();
+        }
         auto rel = under(m.source, record_dir);
         if (!rel) {
             continue;
@@ -184,13 +191,21 @@ NodeSpec make_node_spec(const RunPlan& plan, int node, const fs::path& record_di
 }
 
 PlanContainer localize(const NodeSpec& spec, const fs::path& node_dir, const fs::path& helpers_dir,
-                       const fs::path& rootfs) {
+                       const fs::path& rootfs, const fs::path& inputs_dir) {
     PlanContainer c = spec.container;
     c.bundle = node_dir / "bundle";
     c.rootfs = rootfs;
     for (auto& m : c.mounts) {
         if (m.source.starts_with(k_run_relative)) {
             m.source = (node_dir / relative_source(m.source)).string();
+        }
+        for (std::string* s : {&m.source, &m.copy_from}) {
+            if (s->starts_with(k_input_relative)) {
+                auto digest = Digest::parse("sha256:" + s->substr(k_input_relative.size()));
+                if (digest) {
+                    *s = input_content_path(inputs_dir, *digest).string();
+                }
+            }
         }
         if (m.destination == container_paths::k_pause) {
             m.source = (helpers_dir / "envpack-pause").string();

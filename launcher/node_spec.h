@@ -1,7 +1,8 @@
 // What the launcher sends to `envpack node run` on a host (hosts_backend.h): one node container of
 // the plan, with every host path that belongs to the run made relative to the node's directory on
 // that host, the small files the mounts read (/etc/hosts, the hostfile, the MPI python hook), and
-// the image by manifest digest (its blobs are sent beforehand, only those the host lacks).
+// the image by manifest digest (its blobs are sent beforehand, only those the host lacks), and
+// the job's local inputs by digest (sent beforehand to the host's input cache, hosts_inputs.h).
 //
 // Pure value with a JSON round trip (one line on the wire). `make_node_spec` cuts it out of a plan;
 // `localize` turns it back into a PlanContainer on the host that runs it.
@@ -9,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -16,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/digest.h"
 #include "launcher/job_spec.h"
 #include "launcher/plan.h"
 #include "launcher/runtime.h"
@@ -34,6 +37,9 @@ struct NodeBrokerTarget {
 
 // A mount source written `@run/REL` is REL under the node's directory on its host.
 inline constexpr std::string_view k_run_relative = "@run/";
+// A mount source (ro_mount) or copy_from (download) written `@input/HEX` is the content of the
+// input whose tar has digest sha256:HEX in the host's input cache (hosts_inputs.h).
+inline constexpr std::string_view k_input_relative = "@input/";
 
 struct NodeSpec {
     std::string run_id;
@@ -57,16 +63,21 @@ struct NodeSpec {
 };
 
 // Node `node` of `plan` as a NodeSpec: mount sources under `record_dir` become `@run/REL`, the
-// files those mounts read are copied into `files`. Pure apart from reading those files.
+// files those mounts read are copied into `files`; an input's local path (a `ro_mount` source, a
+// `download` copy_from) listed in `input_digests` (launching machine's path -> digest of its tar,
+// hosts_inputs.h) becomes `@input/HEX`. Pure apart from reading those files.
 NodeSpec make_node_spec(const RunPlan& plan, int node, const std::filesystem::path& record_dir,
-                        const Descriptor& manifest, std::string runtime);
+                        const Descriptor& manifest, std::string runtime,
+                        const std::map<std::string, Digest>& input_digests = {});
 
-// The container as the host runs it: `@run/` sources under `node_dir`, the pause and agent
-// binaries from `helpers_dir` (beside that host's envpack), bundle `node_dir/bundle`, the given
-// rootfs. Pure.
+// The container as the host runs it: `@run/` sources under `node_dir`, `@input/` sources and
+// copy_from in the host's input cache `inputs_dir` (hosts_inputs.h), the pause and agent binaries
+// from `helpers_dir` (beside that host's envpack), bundle `node_dir/bundle`, the given rootfs.
+// Pure.
 PlanContainer localize(const NodeSpec& spec, const std::filesystem::path& node_dir,
                        const std::filesystem::path& helpers_dir,
-                       const std::filesystem::path& rootfs);
+                       const std::filesystem::path& rootfs,
+                       const std::filesystem::path& inputs_dir);
 
 // The relative directories whose contents come back to the launcher (outputs and logs: the
 // mounts envpack creates), in mount order, without those inside another one listed.

@@ -104,7 +104,8 @@ TEST_CASE("hosts: a node spec carries the node's container with run paths made r
     CHECK_THROWS_AS(NodeSpec::from_json(nlohmann::json::object(), "spec"), Error);
 
     // On the host: paths under its node directory, helpers beside its envpack.
-    PlanContainer c = localize(s1, "/h2/node-runs/r1/h2", "/usr/lib/envpack", "/h2/root/rootfs");
+    PlanContainer c =
+        localize(s1, "/h2/node-runs/r1/h2", "/usr/lib/envpack", "/h2/root/rootfs", "/h2/inputs");
     CHECK(c.bundle == "/h2/node-runs/r1/h2/bundle");
     CHECK(c.rootfs == "/h2/root/rootfs");
     CHECK(mount_at(c, "/workspace").source == "/h2/node-runs/r1/h2/code");
