@@ -52,47 +52,60 @@ JSON
   printf '      - --no-index\n      - --find-links %s\n' "$scratch/wheels"
   for r in "${REQS[@]}"; do printf '      - %s\n' "$r"; done; } > "$scratch/env/env.yml"
 
-seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 middle() { sort -g | sed -n "$(( (RUNS + 1) / 2 ))p"; }
+# timed CMD...: runs CMD (output dropped; a failure stops the bench) and prints "WALL CPU", CPU
+# being user + system time of CMD and its children: on a loaded machine the wall time moves with
+# the load, the CPU time much less.
+timed() {
+  local TIMEFORMAT='%R %U %S' out
+  out=$( { time "$@" >/dev/null 2>&1; } 2>&1 )
+  awk '{ printf "%.3f %.3f", $1, $2 + $3 }' <<<"$out"
+}
+# medians < "WALL CPU" lines: "WALL CPU", each the median of its column.
+medians() {
+  local lines
+  lines=$(cat)
+  printf '%s %s' "$(cut -d' ' -f1 <<<"$lines" | middle)" "$(cut -d' ' -f2 <<<"$lines" | middle)"
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 
 # bench_on DIR: the whole comparison with prefixes, ENVPACK_HOME and image store under DIR.
 bench_on() {
-  local dir=$1 fstype t0 t1 i
+  local dir=$1 fstype i
   mkdir -p "$dir"
   fstype=$(stat -f -c %T "$dir")
   export ENVPACK_HOME="$dir/home"
   local trash="$dir/trash"
   mkdir -p "$trash"
   run_pip() {  # run_pip PREFIX
-    env $(env | sed -n 's/^\(PIP_[A-Z_]*\)=.*/-u \1/p') PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore \
+    env $(env | sed -n 's/^\(PIP_[A-Z_]*\)=.*/-u \1/p') PIP_DISABLE_PIP_VERSION_CHECK=1 \
       /usr/bin/python3 -m pip install --isolated --no-compile --ignore-installed --no-index \
-      --no-warn-script-location -q --find-links "$scratch/wheels" --prefix "$1" "${REQS[@]}"
+      --no-warn-script-location --root-user-action=ignore -q --find-links "$scratch/wheels" --prefix "$1" "${REQS[@]}"
   }
   run_envpack() {  # run_envpack PREFIX
     "$ENVPACK" pip install --find-links "$scratch/wheels" --prefix "$1" --python "$PYVER" \
       --interpreter /usr/bin/python3 --json "${REQS[@]}" >"$dir/ep.json"
   }
-  # median NAME CMD...: median wall time of RUNS runs of CMD PREFIX, each into a new PREFIX.
+  # median NAME CMD...: medians of RUNS runs of CMD PREFIX, each into a new PREFIX.
   median() {
-    local name=$1 times=()
+    local name=$1 lines="" i
     shift
     for i in $(seq "$RUNS"); do
-      t0=$(date +%s.%N)
-      "$@" "$dir/$name-$i" >/dev/null 2>&1
-      t1=$(date +%s.%N)
-      times+=("$(seconds "$t0" "$t1")")
+      lines+="$(timed "$@" "$dir/$name-$i")"$'\n'
     done
-    printf '%s\n' "${times[@]}" | middle
+    medians <<<"$lines"
   }
   run_envpack "$dir/ep-warm" && run_pip "$dir/pip-warm"  # warm-up (and page cache)
   local installed files same
   installed=$(/usr/bin/python3 -c 'import json,sys;print(len(json.load(open(sys.argv[1]))["packages"]))' "$dir/ep.json")
   files=$(find "$dir/ep-warm" -type f | wc -l)
   same=$(/usr/bin/python3 "$src/tests/integration/pip_compare.py" "$dir/pip-warm" "$dir/ep-warm" "$PYVER" | tail -1)
-  local t_pip t_ep split
-  t_pip=$(median pip run_pip)
-  t_ep=$(median ep run_envpack)
+  local t_pip c_pip t_ep c_ep split
+  local res
+  res=$(median pip run_pip)
+  read -r t_pip c_pip <<<"$res"
+  res=$(median ep run_envpack)
+  read -r t_ep c_ep <<<"$res"
   split=$(/usr/bin/python3 -c 'import json,sys;d=json.load(open(sys.argv[1]));print("resolve %d ms, install %d ms" % (d["resolve_ms"], d["install_ms"]))' "$dir/ep.json")
 
   # The pip layers of envpack build.
@@ -107,39 +120,38 @@ bench_on() {
     done
   }
   run_lock >/dev/null 2>&1 && drop_build_caches && run_build gzip >/dev/null 2>&1  # warm-up
-  local pip_pkgs t_lock times c
+  local pip_pkgs t_lock c_lock c
   pip_pkgs=$(grep -c '^  manager: pip' "$scratch/env/conda-lock.yml")
-  times=()
-  for i in $(seq "$RUNS"); do
-    t0=$(date +%s.%N); run_lock >/dev/null 2>&1; t1=$(date +%s.%N)
-    times+=("$(seconds "$t0" "$t1")")
-  done
-  t_lock=$(printf '%s\n' "${times[@]}" | middle)
-  declare -A t_build
+  local lines=""
+  for i in $(seq "$RUNS"); do lines+="$(timed run_lock)"$'\n'; done
+  res=$(medians <<<"$lines")
+  read -r t_lock c_lock <<<"$res"
+  declare -A t_build c_build
   for c in gzip zstd; do
-    times=()
+    lines=""
     for i in $(seq "$RUNS"); do
       drop_build_caches
-      t0=$(date +%s.%N); run_build "$c" >/dev/null 2>&1; t1=$(date +%s.%N)
-      times+=("$(seconds "$t0" "$t1")")
+      lines+="$(timed run_build "$c")"$'\n'
     done
-    t_build[$c]=$(printf '%s\n' "${times[@]}" | middle)
+    res=$(medians <<<"$lines")
+    read -r "t_build[$c]" "c_build[$c]" <<<"$res"
   done
 
   printf '\n%s (%s): %d wheel files (%s MB), %d packages installed, %d files; %s\n' \
     "$dir" "$fstype" "$wheels" "$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }')" \
     "$installed" "$files" "$same"
-  printf '  %-28s %8s\n' "" "seconds"
-  printf '  %-28s %8s\n' "pip $( /usr/bin/python3 -m pip --version | cut -d' ' -f2 ) (--no-index -f)" "$t_pip"
-  printf '  %-28s %8s   (%s)\n' "envpack pip install" "$t_ep" "$split"
-  printf '  %-28s %7sx\n' "speed-up" "$(ratio "$t_pip" "$t_ep")"
-  printf '  %-28s %8s   (%d pip packages locked)\n' "envpack lock (env file)" "$t_lock" "$pip_pkgs"
+  printf '  %-28s %8s %8s\n' "" "seconds" "cpu s"
+  printf '  %-28s %8s %8s\n' "pip $( /usr/bin/python3 -m pip --version | cut -d' ' -f2 ) (--no-index -f)" "$t_pip" "$c_pip"
+  printf '  %-28s %8s %8s   (%s)\n' "envpack pip install" "$t_ep" "$c_ep" "$split"
+  printf '  %-28s %7sx %7sx\n' "speed-up" "$(ratio "$t_pip" "$t_ep")" "$(ratio "$c_pip" "$c_ep")"
+  printf '  %-28s %8s %8s   (%d pip packages locked)\n' "envpack lock (env file)" "$t_lock" "$c_lock" "$pip_pkgs"
   for c in gzip zstd; do
-    printf '  %-28s %8s   (install + pip layers, %s)\n' "envpack build --frozen" "${t_build[$c]}" "$c"
+    printf '  %-28s %8s %8s   (install + pip layers, %s)\n' "envpack build --frozen" "${t_build[$c]}" "${c_build[$c]}" "$c"
   done
   for c in gzip zstd; do
-    printf '  %-28s %7sx   (pip vs lock + build, %s)\n' "speed-up" \
-      "$(awk -v a="$t_pip" -v b="$t_lock" -v c="${t_build[$c]}" 'BEGIN { printf "%.1f", a / (b + c) }')" "$c"
+    printf '  %-28s %7sx %7sx   (pip vs lock + build, %s)\n' "speed-up" \
+      "$(awk -v a="$t_pip" -v b="$t_lock" -v c="${t_build[$c]}" 'BEGIN { printf "%.1f", a / (b + c) }')" \
+      "$(awk -v a="$c_pip" -v b="$c_lock" -v c="${c_build[$c]}" 'BEGIN { printf "%.1f", a / (b + c) }')" "$c"
   done
   summary+=("$(printf '%-18s pip %6s s  envpack %6s s  %5sx | lock + build: gzip %6s s %5sx, zstd %6s s %5sx' \
     "$fstype" "$t_pip" "$t_ep" "$(ratio "$t_pip" "$t_ep")" \
