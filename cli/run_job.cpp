@@ -176,6 +176,7 @@ int run_attached(Context& ctx, const JobSpec& job, const RunRecord& record, RunS
         ho.transport = Transport::parse(job.envpack.remote_exec);
         ho.hosts = job.envpack.hosts;
         ho.store = &store;
+        ho.home = ctx.home;
         ho.manifest = *desc;
         ho.runtime = job.envpack.runtime;
         ho.echo = echo;

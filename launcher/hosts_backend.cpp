@@ -331,7 +331,9 @@ class HostsRun {
     //    one stops the run with 125 naming it (hosts_inputs.h).
     void read_inputs() {
         for (const auto& input : plan_local_inputs(m_plan)) {
-            m_inputs.push_back(read_input(input));
+            m_inputs.push_back(read_input(
+                input,
+                m_options.home.empty() ? fs::path() : input_cache_dir(m_options.home) / "digests"));
             m_input_digests[input.source.string()] = m_inputs.back().digest;
         }
     }

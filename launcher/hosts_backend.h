@@ -44,6 +44,9 @@ struct HostsRunOptions {
     Transport transport;
     std::vector<JobHost> hosts;  // hosts[K] runs node K
     const Store* store = nullptr;
+    // The launching machine's ENVPACK_HOME: its inputs/digests remembers the digests of the
+    // job's local inputs (hosts_inputs.h). Empty: every input is read each run.
+    std::filesystem::path home;
     Descriptor manifest;           // the image, in `store`
     std::string runtime = "auto";  // the job's envpack.runtime, chosen on each host
     ConsoleEcho echo = ConsoleEcho::yes;

@@ -10,12 +10,14 @@
 #include <cstring>
 #include <optional>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 
 #include "core/archive.h"
 #include "core/compress.h"
 #include "core/error.h"
+#include "core/hasher.h"
 #include "core/tar_writer.h"
 #include "launcher/hosts_node.h"
 #include "launcher/node_spec.h"
@@ -45,6 +47,63 @@ Error input_error(const LocalInput& input, std::string what, std::string hint = 
                                             input.source.string())
                               : std::move(hint),
                  ExitCode::run_failed);
+}
+
+// An entry as lstat (or stat, for the input itself) describes it.
+InputEntry entry_of(std::string rel, const struct stat& st) {
+    InputEntry e;
+    e.path = std::move(rel);
+    e.type = S_ISDIR(st.st_mode) ? InputEntryType::directory : InputEntryType::file;
+    if (S_ISREG(st.st_mode)) {
+        e.size = static_cast<std::uint64_t>(st.st_size);
+        e.executable = (st.st_mode & 0111) != 0;
+    }
+    e.stat.mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+    e.stat.ctime_ns = st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+    e.stat.ino = st.st_ino;
+    e.stat.dev = st.st_dev;
+    e.stat.mode = st.st_mode;
+    return e;
+}
+
+// The memo's key: everything the walk saw, in order (hosts_inputs.h, read_input).
+Digest stat_fingerprint(const InputTree& tree) {
+    Hasher h("envpack.input-memo.v1");
+    h.add("root", tree.root.string());
+    for (const auto& e : tree.entries) {
+        h.add("path", e.path)
+            .add("type", static_cast<std::int64_t>(e.type))
+            .add("size", static_cast<std::int64_t>(e.size))
+            .add("link", e.link_target)
+            .add("mode", static_cast<std::int64_t>(e.stat.mode))
+            .add("mtime", e.stat.mtime_ns)
+            .add("ctime", e.stat.ctime_ns)
+            .add("ino", static_cast<std::int64_t>(e.stat.ino))
+            .add("dev", static_cast<std::int64_t>(e.stat.dev));
+    }
+    return h.finish();
+}
+
+// A memo entry: "sha256:HEX TAR_BYTES".
+std::optional<std::pair<Digest, std::uint64_t>> read_memo(const fs::path& file) {
+    std::error_code ec;
+    if (!fs::exists(file, ec)) {
+        return std::nullopt;
+    }
+    std::string text;
+    try {
+        text = read_file(file);
+    } catch (const Error&) {
+        return std::nullopt;  // a memo that cannot be read is a miss
+    }
+    auto sp = text.find(' ');
+    auto digest = Digest::parse(text.substr(0, sp));
+    std::uint64_t size = 0;
+    if (!digest || sp == std::string::npos ||
+        std::from_chars(text.data() + sp + 1, text.data() + text.size(), size).ec != std::errc()) {
+        return std::nullopt;
+    }
+    return std::pair{*digest, size};
 }
 
 bool escapes(const fs::path& relative) {
@@ -89,16 +148,12 @@ class InputWalker {
             throw input_error(m_input,
                               fmt::format("cannot read `{}`: {}", rel, std::strerror(errno)));
         }
-        InputEntry e;
-        e.path = rel;
+        InputEntry e = entry_of(rel, st);
         if (S_ISDIR(st.st_mode)) {
             e.type = InputEntryType::directory;
             m_entries.push_back(e);
             walk(path, rel);
         } else if (S_ISREG(st.st_mode)) {
-            e.type = InputEntryType::file;
-            e.size = static_cast<std::uint64_t>(st.st_size);
-            e.executable = (st.st_mode & 0111) != 0;
             m_entries.push_back(e);
         } else if (S_ISLNK(st.st_mode)) {
             e.type = InputEntryType::symlink;
@@ -223,40 +278,49 @@ std::vector<LocalInput> plan_local_inputs(const RunPlan& plan) {
     return out;
 }
 
-InputTree read_input(const LocalInput& input) {
+InputTree read_input(const LocalInput& input, const fs::path& digest_memo) {
     InputTree tree;
     tree.input = input;
     std::error_code ec;
-    fs::file_status st = fs::status(input.source, ec);
-    if (!fs::exists(st)) {
+    if (!fs::exists(fs::status(input.source, ec))) {
         throw input_error(input, fmt::format("{} does not exist", input.source.string()));
     }
     tree.root = fs::canonical(input.source, ec);
-    if (ec) {
-        throw input_error(
-            input, fmt::format("cannot resolve {}: {}", input.source.string(), ec.message()));
+    struct stat st {};
+    if (ec || ::stat(tree.root.c_str(), &st) != 0) {
+        throw input_error(input, fmt::format("cannot resolve {}: {}", input.source.string(),
+                                             ec ? ec.message() : std::strerror(errno)));
     }
-    if (fs::is_regular_file(st)) {
-        InputEntry e;
-        e.size = fs::file_size(tree.root, ec);
-        e.executable = (st.permissions() & (fs::perms::owner_exec | fs::perms::group_exec |
-                                            fs::perms::others_exec)) != fs::perms::none;
-        tree.entries.push_back(e);
-    } else if (fs::is_directory(st)) {
-        InputEntry e;
-        e.type = InputEntryType::directory;
-        tree.entries.push_back(e);
-        InputWalker(input, tree.root, tree.entries).walk(tree.root, "");
-    } else {
+    if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
         throw input_error(input,
                           fmt::format("{} is not a file or a folder", input.source.string()));
     }
+    tree.entries.push_back(entry_of("", st));
+    if (S_ISDIR(st.st_mode)) {
+        InputWalker(input, tree.root, tree.entries).walk(tree.root, "");
+    }
     std::sort(tree.entries.begin(), tree.entries.end(),
               [](const InputEntry& a, const InputEntry& b) { return a.path < b.path; });
+    fs::path memo = digest_memo.empty() ? fs::path() : digest_memo / stat_fingerprint(tree).hex();
+    if (!memo.empty()) {
+        if (auto known = read_memo(memo)) {
+            std::tie(tree.digest, tree.tar_bytes) = *known;
+            return tree;
+        }
+    }
     HashingSink hash;
     write_input_tar(tree, hash);
     tree.tar_bytes = hash.size();
     tree.digest = hash.finish();
+    if (!memo.empty()) {
+        try {
+            make_dirs(digest_memo);
+            write_file_atomic(memo, fmt::format("{} {}", tree.digest.to_string(), tree.tar_bytes),
+                              Durability::none);
+        } catch (const Error&) {
+            // A memo that cannot be written costs the next run a read, nothing else.
+        }
+    }
     return tree;
 }
 

@@ -56,6 +56,14 @@ struct InputEntry {
     bool executable = false;  // files: any x bit
     std::uint64_t size = 0;   // files
     std::string link_target;  // symlinks, as stored
+    // What the launching machine's stat said, for the digest memo (not part of the tar).
+    struct Stat {
+        std::int64_t mtime_ns = 0;
+        std::int64_t ctime_ns = 0;
+        std::uint64_t ino = 0;
+        std::uint64_t dev = 0;
+        std::uint32_t mode = 0;
+    } stat;
 };
 
 // An input read on the launching machine.
@@ -69,7 +77,13 @@ struct InputTree {
 
 // Walks and digests `input` (its files are read once). Throws Error (exit 125) naming the input
 // for a missing path, an unreadable file or folder, a symlink leaving the input, or a special file.
-InputTree read_input(const LocalInput& input);
+//
+// With `digest_memo` (the launching machine's `$ENVPACK_HOME/inputs/digests`), an input whose
+// walk gives the same stat fingerprint as an earlier one (every entry's path, kind, size, mode,
+// link target, mtime, ctime, inode and device: a write to any file changes its ctime) takes the
+// digest remembered then, and its files are not read: a large dataset is read once per change,
+// not once per run. Walking and its errors are the same either way.
+InputTree read_input(const LocalInput& input, const std::filesystem::path& digest_memo = {});
 
 // Writes the input's tar (the one `tree.digest` names) to `out`, reading its files again. Returns
 // the bytes written. Throws Error naming the input when a file cannot be read or no longer has the

@@ -6,8 +6,8 @@
 # launcher's path instead of its host's copy could not start: each node's process checks every
 # file it reads, that its ro_mount comes from its own host's input cache (mountinfo) and is
 # read-only, and that its download copy is writable without touching the cache. The second run
-# sends 0 input bytes to either host (hosts.json, and the line envpack prints); a changed file
-# sends that input alone again. Bad inputs (a symlink out of the input, an absolute symlink, a
+# sends 0 input bytes to either host (hosts.json, and the line envpack prints) and reads no input
+# file here (the digest memo); a changed file sends that input alone again. Bad inputs (a symlink out of the input, an absolute symlink, a
 # missing path, a fifo) fail with 125 naming the input before any host is contacted, leaving
 # nothing on either host.
 source "$(dirname "$0")/lib.sh"
@@ -145,6 +145,8 @@ done
 first_bytes=$(field "$id" "$NS2" input_bytes_sent)
 echo "input bytes sent to host 2, first run: $first_bytes"
 [ "$(ls "$HOME2/inputs/sha256" | wc -l)" = 3 ] || { ls -la "$HOME2/inputs/sha256"; fail "host 2's input cache does not hold 3 inputs"; }
+# The launcher remembers the three digests (by stat fingerprint): the next run reads no file.
+[ "$(ls "$ENVPACK_HOME/inputs/digests" | wc -l)" = 3 ] || { ls -la "$ENVPACK_HOME/inputs/digests"; fail "no digest memo"; }
 assert_caches_clean
 assert_hosts_clean "$id" inputs_check.py
 
@@ -173,6 +175,7 @@ id=$(last_run)
 grep -c "inputs ok" "$SCRATCH/out" | grep -qx 2 || { cat "$SCRATCH/out" "$SCRATCH/err"; fail "third run"; }
 [ "$(field "$id" "$NS2" inputs_sent)" = 1 ] && [ "$(field "$id" "$NS2" inputs_present)" = 2 ] \
   || fail "a changed input: $(hosts_json "$id")"
+[ "$(ls "$ENVPACK_HOME/inputs/digests" | wc -l)" = 4 ] || fail "the changed input was not digested again"
 assert_caches_clean
 assert_hosts_clean "$id" inputs_check.py
 

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
+
 #include <fmt/format.h>
 
 #include "core/compress.h"
@@ -361,4 +363,43 @@ TEST_CASE("hosts inputs: the input stream fills a cache, checked by digest") {
     tar::TarHeader other;
     other.name = "etc/passwd";
     refuse(tar_of({other}), "unexpected member");
+}
+
+TEST_CASE("hosts inputs: the digest memo spares reading an unchanged input, never a changed one") {
+    TempDir tmp;
+    fs::path data = tmp.path() / "data";
+    fs::path memo = tmp.path() / "memo";
+    make_tree(data);
+    fs::permissions(tmp.path(), fs::perms(0755));
+    fs::permissions(data / "a.txt", fs::perms(0600));  // only root reads it
+    InputTree first = read_input({"data", data}, memo);
+    CHECK(first.digest == read_input({"data", data}).digest);
+    CHECK(std::distance(fs::directory_iterator(memo), fs::directory_iterator()) == 1);
+    InputTree again = read_input({"data", data}, memo);
+    CHECK(again.digest == first.digest);
+    CHECK(again.tar_bytes == first.tar_bytes);
+    if (::geteuid() == 0) {
+        // A user who cannot read a.txt gets the remembered digest: the files were not read.
+        REQUIRE(::seteuid(65534) == 0);
+        std::optional<Digest> as_nobody;
+        std::string error;
+        try {
+            as_nobody = read_input({"data", data}, memo).digest;
+        } catch (const Error& e) {
+            error = e.what();
+        }
+        REQUIRE(::seteuid(0) == 0);
+        CHECK(error.empty());
+        CHECK(as_nobody == first.digest);
+    }
+    // The same size, inode and mtime, new bytes: the ctime moved, so the input is read again.
+    auto mtime = fs::last_write_time(data / "a.txt");
+    {
+        std::ofstream in_place(data / "a.txt", std::ios::binary | std::ios::trunc);
+        in_place << "ALPHA\n";
+    }
+    fs::last_write_time(data / "a.txt", mtime);
+    InputTree changed = read_input({"data", data}, memo);
+    CHECK(changed.digest != first.digest);
+    CHECK(changed.digest == read_input({"data", data}).digest);
 }
