@@ -352,7 +352,17 @@ class HostsRun {
             po.timeout = std::chrono::seconds(120);
             auto r = run_process(envpack_on(k, have_args), po);
             if (!r.ok()) {
-                throw unreachable(k, r.status_code(), r.err.empty() ? r.out : r.err);
+                // The host answered `node blobs-have` a moment ago.
+                throw Error(
+                    fmt::format(
+                        "host `{}` (node {}): `envpack node inputs-have` failed (exit {}): {}",
+                        host(k).name, k, r.status_code(),
+                        trimmed_tail(r.err.empty() ? r.out : r.err)),
+                    r.status_code() == static_cast<int>(ExitCode::bad_input)
+                        ? "the host's envpack is older than this one: a job with local inputs "
+                          "needs `envpack node inputs-have` and `inputs-receive` there"
+                        : "",
+                    ExitCode::run_failed);
             }
             std::vector<const InputTree*> missing;
             for (const auto& in : m_inputs) {
