@@ -553,6 +553,16 @@ class HostsRun {
                     return "";
                 }
                 if (m_nodes[k].child->try_wait()) {
+                    // Its last words: a rank that failed, or the outputs of a node stopped by
+                    // this side (the job ended) — not a lost one.
+                    if (read_rank_exit(m_nodes[k])) {
+                        close_inputs();
+                        return "";
+                    }
+                    if (m_nodes[k].outputs_line &&
+                        m_nodes[k].outputs_line->starts_with("outputs ")) {
+                        continue;
+                    }
                     close_inputs();
                     return host(k).name;
                 }
