@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -205,7 +206,17 @@ int run_attached(Context& ctx, const JobSpec& job, const RunRecord& record, RunS
         status.started_at = now_rfc3339();
         record.write_status(status);
     };
+    // The node network goes while the root filesystems are released (both take tens of ms).
+    std::future<void> network_gone;
+    options.on_containers_removed = [&] {
+        if (network) {
+            network_gone = std::async(std::launch::async, [&] { network->release(); });
+        }
+    };
     LocalRunOutcome outcome = run_local(plan, record, options);
+    if (network_gone.valid()) {
+        network_gone.get();
+    }
     status.rootfs = outcome.rootfs;
     if (node_names.size() > 1) {
         status.output_conflicts = merge_node_outputs(record.dir(), node_names);

@@ -388,12 +388,18 @@ class LocalRun {
         // A stop that lands while `runc run`/`create` is still setting a container up finds no
         // container in the first sweep; the runtime may finish creating it before it is killed.
         destroy_containers();
-        for (auto it = m_rootfs.rbegin(); it != m_rootfs.rend(); ++it) {
-            try {
-                (*it)->release();
-            } catch (const Error& e) {
-                first = first.value_or(e);
-            }
+        if (m_options.on_containers_removed) {
+            m_options.on_containers_removed();
+        }
+        // Side by side: each is an overlay unmount and a removal of its writable layer.
+        std::vector<RunRootfs*> roots;
+        for (auto& r : m_rootfs) {
+            roots.push_back(r.get());
+        }
+        try {
+            for_each_in_parallel(roots, [](RunRootfs* r) { r->release(); });
+        } catch (const Error& e) {
+            first = first.value_or(e);
         }
         m_rootfs.clear();
         if (first) {

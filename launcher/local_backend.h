@@ -39,6 +39,9 @@ struct LocalRunOptions {
     SignalForwarder* signals = nullptr;
     // Called once the containers run (the record's phase becomes `running`).
     std::function<void()> on_running;
+    // Called once, in the teardown, as soon as every container is removed and before the root
+    // filesystems are released: what only the containers used (their network) can go then.
+    std::function<void()> on_containers_removed;
 };
 
 struct LocalRunOutcome {
