@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "builder/detail/install_order.h"
 #include "builder/wheel_install.h"
 #include "core/digest.h"
 #include "core/error.h"
@@ -95,9 +96,14 @@ std::expected<Result, pip_resolve::Unresolvable> install(const Request& request,
     start = Clock::now();
     ThreadPool pool(request.threads);
     std::atomic<bool> failed{false};
-    std::vector<std::future<Package>> work;
+    std::vector<std::string> urls;
     for (const auto& pin : *pins) {
-        work.push_back(pool.submit([&, pin]() -> Package {
+        urls.push_back(finder.candidate(pin.name, pin.release).file.url);
+    }
+    std::vector<std::future<Package>> work(pins->size());  // in resolution order
+    for (std::size_t i : wheel_install::detail::largest_first(urls)) {
+        const auto& pin = (*pins)[i];
+        work[i] = pool.submit([&, pin]() -> Package {
             if (failed.load()) {
                 return {};
             }
@@ -126,7 +132,7 @@ std::expected<Result, pip_resolve::Unresolvable> install(const Request& request,
                 failed = true;
                 throw;
             }
-        }));
+        });
     }
     std::exception_ptr first_error;
     for (auto& f : work) {

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "builder/detail/install_order.h"
 #include "builder/wheel_install.h"
 #include "core/error.h"
 #include "core/fs.h"
@@ -115,9 +116,14 @@ std::vector<PipInstalled> install_pip_packages(const std::vector<const LockedPac
                                                Log& log) {
     ThreadPool pool(std::max(1u, options.parallel));
     std::atomic<bool> failed{false};
-    std::vector<std::future<PipInstalled>> work;
+    std::vector<std::string> urls;
     for (const auto* p : packages) {
-        work.push_back(pool.submit([&, p]() -> PipInstalled {
+        urls.push_back(p->url);
+    }
+    std::vector<std::future<PipInstalled>> work(packages.size());  // in the lock's order
+    for (std::size_t i : wheel_install::detail::largest_first(urls)) {
+        const LockedPackage* p = packages[i];
+        work[i] = pool.submit([&, p]() -> PipInstalled {
             if (failed.load()) {
                 return {};
             }
@@ -127,7 +133,7 @@ std::vector<PipInstalled> install_pip_packages(const std::vector<const LockedPac
                 failed = true;
                 throw;
             }
-        }));
+        });
     }
     std::vector<PipInstalled> out;
     std::exception_ptr first;

@@ -1,0 +1,30 @@
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "builder/detail/install_order.h"
+#include "core/fs.h"
+
+using namespace envpack;
+
+TEST_CASE("install_order: local wheels largest first, unknown sizes after them in their order") {
+    TempDir dir("install-order-");
+    auto wheel = [&](const std::string& name, std::size_t size) {
+        write_file_atomic(dir.path() / name, std::string(size, 'x'), Durability::none);
+        return "file://" + (dir.path() / name).string();
+    };
+    const std::vector<std::string> urls = {
+        "https://example.org/remote-1.0-py3-none-any.whl",  // 0: size unknown
+        wheel("small-1.0-py3-none-any.whl", 10),            // 1
+        wheel("big-1.0-py3-none-any.whl", 5000),            // 2
+        "file://" + (dir.path() / "missing.whl").string(),  // 3: size unknown
+        wheel("mid-1.0-py3-none-any.whl", 700),             // 4
+        wheel("with space-1.0-py3-none-any.whl", 900),      // 5: written percent-encoded below
+    };
+    std::vector<std::string> encoded = urls;
+    encoded[5] = "file://" + (dir.path() / "with%20space-1.0-py3-none-any.whl").string();
+    CHECK(wheel_install::detail::largest_first(encoded) ==
+          std::vector<std::size_t>{2, 5, 4, 1, 0, 3});
+    CHECK(wheel_install::detail::largest_first({}).empty());
+}
