@@ -84,7 +84,7 @@ assert_nothing_left "$(last_run)" "hydra_pmi_proxy"
 # 3. A C MPI hello: MPI_Init, MPI_Allreduce across both node containers (MPICH's own transport).
 if command -v gcc > /dev/null && gcc -O2 -o "$SCRATCH/hello" "$ENVPACK_SOURCE_DIR/tests/fixtures/mpich_hello.c"; then
   mkdir -p "$job/csrc"; cp "$SCRATCH/hello" "$job/csrc/hello"
-  write_cjob() {  # NAME FAIL_MODE
+  write_cjob() {  # NAME FAIL_MODE [TIMEOUT_S]
     cat > "$job/$1.yaml" <<YAML
 code: ./csrc
 command: ./hello
@@ -93,15 +93,27 @@ environment_variables: {FAIL_MODE: "$2"}
 resources: {instance_count: 2}
 distribution: {type: mpi, process_count_per_instance: 2}
 YAML
+    [ -z "${3:-}" ] || echo "limits: {timeout: $3}" >> "$job/$1.yaml"
   }
-  write_cjob c_ok ""
+  # Debian 12's MPICH 4.0.2 (ch4:ucx, UCX 1.13) hangs in MPI_Finalize in about 1 run in 6 here,
+  # after every rank's allreduce: one rank spins in ucp_worker_progress closing its endpoints
+  # while the others wait in the PMI barrier (the same with an exec-only rank wrapper, runc or
+  # crun, UCX_TLS=tcp,self, UCX_NET_DEVICES=eth0 or an MPI_Barrier first). The job's
+  # limits.timeout (124) ends such a run; the allreduce and the cleanup are still asserted.
+  write_cjob c_ok "" 15
   start=$(date +%s.%N)
-  expect_exit 0 "$ENVPACK" run "$job/c_ok.yaml"
-  echo "2x2 MPICH allreduce (C): $(echo "$(date +%s.%N) - $start" | bc) s"
+  set +e; "$ENVPACK" run "$job/c_ok.yaml" > "$SCRATCH/out" 2> "$SCRATCH/err"; rc=$?; set -e
+  echo "2x2 MPICH allreduce (C): exit $rc after $(echo "$(date +%s.%N) - $start" | bc) s"
   for r in 0 1 2 3; do
     grep -qF "[$r] rank $r of 4 on node$((r / 2)): allreduce 10 ok" "$SCRATCH/out" "$SCRATCH/err" \
       || { cat "$SCRATCH/out" "$SCRATCH/err"; fail "rank $r did not allreduce"; }
   done
+  case $rc in
+    0) ;;
+    124) echo "note: MPICH's MPI_Finalize hung after the allreduce (its race above); stopped by limits.timeout" ;;
+    *) cat "$SCRATCH/err"; fail "the C allreduce job exited $rc" ;;
+  esac
+  [ "$(status_of "$(last_run)" | jq -r .exit_code)" = "$rc" ] || fail "status: $(status_of "$(last_run)")"
   assert_nothing_left "$(last_run)" "hydra_pmi_proxy"
 
   # 4. The last rank (node 1) fails after MPI_Init while ranks 0-2 wait in the allreduce (MPICH's
