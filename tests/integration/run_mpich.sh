@@ -11,7 +11,9 @@
 # rank failing after MPI_Init while the others wait in the allreduce, with _exit(3) (hard) and
 # exit(3): the run exits 3 in < 10 s, timed from the rank's own end (the time in its record,
 # logs/exits/rank.3.exit, launcher/rank_exits.h) to envpack's exit; (5) SIGTERM to envpack run
-# while the ranks run: 143. Nothing is left after any of them.
+# while the ranks run: 143; (6) the hard failure again on envpack.hosts (two hosts as network
+# namespaces, run_hosts_lib.bash): the rank's node run reports it and both nodes stop. Nothing is
+# left after any of them.
 # The image: tests/fixtures/debian12-mpich.yaml, built once per build tree (real mmdebstrap from
 # Debian's archive, 1-3 min; a cache hit afterwards) into ${ENVPACK_BUILD_DIR}/mpich-fixture/.
 # Plays two nodes on this machine with run_multi_lib (CTest RESOURCE_LOCK nodes).
