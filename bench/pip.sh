@@ -73,7 +73,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 bench_on() {
   local dir=$1 fstype i
   mkdir -p "$dir"
-  fstype=$(stat -f -c %T "$dir")
+  fstype=$(findmnt -n -o FSTYPE --target "$dir" 2>/dev/null | head -n 1)  # stat -f says ext2/ext3 for ext4
+  fstype=${fstype:-$(stat -f -c %T "$dir")}
   export ENVPACK_HOME="$dir/home"
   local trash="$dir/trash"
   mkdir -p "$trash"
