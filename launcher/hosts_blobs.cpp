@@ -4,13 +4,13 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 
 #include <fmt/format.h>
 
 #include "core/error.h"
 #include "core/fs.h"
 #include "launcher/detail/fd_write.h"
+#include "launcher/detail/transfer_header.h"
 #include "launcher/hosts_node.h"
 
 namespace envpack {
@@ -123,23 +123,12 @@ int receive_blob_stream(int fd, const Store& store) {
         if (!line) {
             throw Error("blobs-receive: the stream ended without `end`", "", ExitCode::failure);
         }
-        if (*line == "end") {
+        auto header = detail::parse_transfer_header(*line, "blob", "blobs-receive");
+        if (!header) {
             return count;
         }
-        // blob sha256:HEX SIZE
-        auto sp1 = line->find(' ');
-        auto sp2 = line->rfind(' ');
-        if (!line->starts_with("blob ") || sp1 == sp2) {
-            throw Error(fmt::format("blobs-receive: malformed header `{}`", *line), "",
-                        ExitCode::bad_input);
-        }
-        Digest digest = Digest::parse_or_throw(line->substr(sp1 + 1, sp2 - sp1 - 1), "blob");
-        std::uint64_t size = 0;
-        std::string_view sz = std::string_view(*line).substr(sp2 + 1);
-        if (std::from_chars(sz.data(), sz.data() + sz.size(), size).ec != std::errc()) {
-            throw Error(fmt::format("blobs-receive: malformed size in `{}`", *line), "",
-                        ExitCode::bad_input);
-        }
+        const Digest& digest = header->digest;
+        const std::uint64_t size = header->size;
         BlobWriter writer = store.begin_blob();
         if (!in.read_exact(size, [&](std::string_view b) { writer.write(b.data(), b.size()); })) {
             throw Error(

@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "core/hasher.h"
 #include "core/tar_writer.h"
+#include "launcher/detail/transfer_header.h"
 #include "launcher/hosts_node.h"
 #include "launcher/node_spec.h"
 
@@ -518,22 +519,12 @@ int receive_input_stream(int fd, const fs::path& cache_dir) {
         if (!line) {
             throw Error("inputs-receive: the stream ended without `end`");
         }
-        if (*line == "end") {
+        auto header = detail::parse_transfer_header(*line, "input", "inputs-receive");
+        if (!header) {
             return count;
         }
-        auto sp1 = line->find(' ');
-        auto sp2 = line->rfind(' ');
-        if (!line->starts_with("input ") || sp1 == sp2) {
-            throw Error(fmt::format("inputs-receive: malformed header `{}`", *line), "",
-                        ExitCode::bad_input);
-        }
-        Digest digest = Digest::parse_or_throw(line->substr(sp1 + 1, sp2 - sp1 - 1), "input");
-        std::uint64_t size = 0;
-        std::string_view sz = std::string_view(*line).substr(sp2 + 1);
-        if (std::from_chars(sz.data(), sz.data() + sz.size(), size).ec != std::errc()) {
-            throw Error(fmt::format("inputs-receive: malformed size in `{}`", *line), "",
-                        ExitCode::bad_input);
-        }
+        const Digest& digest = header->digest;
+        const std::uint64_t size = header->size;
         Staging staging(cache_dir, digest);
         {
             UniqueFd out(::open(staging.tar().c_str(),
