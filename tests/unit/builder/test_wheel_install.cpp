@@ -243,8 +243,9 @@ TEST_CASE("wheel_install: reinstalling replaces files in place") {
     auto second = wheel_install::install_wheel(s.wheel, s.options);
     CHECK(read_file(s.prefix / "lib/python3.11/site-packages/demo/__init__.py") == "X = 1\n");
     CHECK_FALSE(second.files.empty());
-    for (const auto& e : fs::directory_iterator(s.dir.path())) {
-        CHECK_FALSE(e.path().filename().string().starts_with(".envpack-wheel-"));
+    // No staging directory beside the prefix, no temporary (`.NAME.envpack-PID-N`) in it.
+    for (const auto& e : fs::recursive_directory_iterator(s.dir.path())) {
+        CHECK(e.path().filename().string().find(".envpack-") == std::string::npos);
     }
 }
 
