@@ -242,17 +242,11 @@ class HostsRun {
             args.push_back(b.digest.to_string());
         }
         for (size_t k = 0; k < m_plan.nodes.size(); ++k) {
-            ProcessOptions po;
-            po.timeout = std::chrono::seconds(120);
-            auto r = run_process(envpack_on(k, args), po);
+            auto r = ask(k, args);
             if (!r.ok()) {
                 throw unreachable(k, r.status_code(), r.err.empty() ? r.out : r.err);
             }
-            std::set<std::string> present;
-            size_t start = 0;
-            for (size_t nl; (nl = r.out.find('\n', start)) != std::string::npos; start = nl + 1) {
-                present.insert(r.out.substr(start, nl - start));
-            }
+            const std::set<std::string> present = lines_of(r.out);
             std::vector<Descriptor> missing;
             for (const auto& b : m_blobs) {
                 if (!present.contains(b.digest.to_string())) {
@@ -261,6 +255,23 @@ class HostsRun {
             }
             m_missing.push_back(std::move(missing));
         }
+    }
+
+    // A short query of node K's host (`node blobs-have`, `node inputs-have`): 120 s at most.
+    ProcessResult ask(size_t k, const std::vector<std::string>& args) const {
+        ProcessOptions po;
+        po.timeout = std::chrono::seconds(120);
+        return run_process(envpack_on(k, args), po);
+    }
+
+    // The lines of a query's answer (the digests a host holds).
+    static std::set<std::string> lines_of(const std::string& out) {
+        std::set<std::string> lines;
+        size_t start = 0;
+        for (size_t nl; (nl = out.find('\n', start)) != std::string::npos; start = nl + 1) {
+            lines.insert(out.substr(start, nl - start));
+        }
+        return lines;
     }
 
     // The name a host's store gives an image it received (kept by its `envpack gc`).
@@ -348,9 +359,7 @@ class HostsRun {
             have_args.push_back(in.digest.to_string());
         }
         for (size_t k = 0; k < m_plan.nodes.size(); ++k) {
-            ProcessOptions po;
-            po.timeout = std::chrono::seconds(120);
-            auto r = run_process(envpack_on(k, have_args), po);
+            auto r = ask(k, have_args);
             if (!r.ok()) {
                 // The host answered `node blobs-have` a moment ago.
                 throw Error(
@@ -364,9 +373,10 @@ class HostsRun {
                         : "",
                     ExitCode::run_failed);
             }
+            const std::set<std::string> present = lines_of(r.out);
             std::vector<const InputTree*> missing;
             for (const auto& in : m_inputs) {
-                if (r.out.find(in.digest.to_string() + "\n") == std::string::npos) {
+                if (!present.contains(in.digest.to_string())) {
                     missing.push_back(&in);
                 }
             }
@@ -576,11 +586,7 @@ class HostsRun {
     void execute(HostsRunOutcome& outcome) {
         m_logs = std::make_unique<ProcessLogs>(m_record.logs_dir(), m_options.echo);
         ChildRunner runner(m_options.signals);
-        SupervisorOptions so;
-        so.grace = m_options.grace;
-        if (m_plan.timeout_seconds) {
-            so.timeout = std::chrono::seconds(*m_plan.timeout_seconds);
-        }
+        SupervisorOptions so = supervisor_options(m_plan, m_options.grace);
         so.on_stop = [this](JobEnd) { close_inputs(); };
         Supervisor supervisor(runner, so);
         for (const auto& p : m_plan.processes) {

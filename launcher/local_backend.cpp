@@ -36,6 +36,15 @@ std::string log_name(std::string_view label) {
     return out.empty() ? "main" : out;
 }
 
+SupervisorOptions supervisor_options(const RunPlan& plan, std::chrono::milliseconds grace) {
+    SupervisorOptions so;
+    so.grace = grace;
+    if (plan.timeout_seconds) {
+        so.timeout = std::chrono::seconds(*plan.timeout_seconds);
+    }
+    return so;
+}
+
 ProcessSpec process_spec(const RunPlan& plan, const PlanProcess& p, std::vector<std::string> argv,
                          ProcessLogs& logs) {
     ProcessSpec spec;
@@ -261,6 +270,13 @@ class LocalRun {
         m_broker = std::make_unique<Broker>(std::move(bo));
     }
 
+    // SIGKILL to every node container (a stop, or a failed rank): their processes go with them.
+    void kill_containers() const {
+        for (const auto& c : m_plan.containers) {
+            m_driver.kill(c.id, SIGKILL);
+        }
+    }
+
     ProcessSpec spec_for(const PlanProcess& p, std::vector<std::string> argv) {
         return process_spec(m_plan, p, std::move(argv), *m_logs);
     }
@@ -268,16 +284,8 @@ class LocalRun {
     LocalRunOutcome execute() {
         m_logs = std::make_unique<ProcessLogs>(m_record.logs_dir(), m_options.echo);
         ChildRunner runner(m_options.signals);
-        SupervisorOptions so;
-        so.grace = m_options.grace;
-        if (m_plan.timeout_seconds) {
-            so.timeout = std::chrono::seconds(*m_plan.timeout_seconds);
-        }
-        so.on_stop = [this](JobEnd) {
-            for (const auto& c : m_plan.containers) {
-                m_driver.kill(c.id, SIGKILL);
-            }
-        };
+        SupervisorOptions so = supervisor_options(m_plan, m_options.grace);
+        so.on_stop = [this](JobEnd) { kill_containers(); };
         Supervisor supervisor(runner, so);
         const RuntimeCommands& rc = m_driver.commands();
         // The node containers start side by side (each is a runtime create + start), and
@@ -334,11 +342,7 @@ class LocalRun {
         const auto exit_dirs = rank_exit_dirs(m_plan);
         std::optional<RankExitWatcher> watcher;
         if (!exit_dirs.empty()) {
-            watcher.emplace(exit_dirs, [this](const RankExit&) {
-                for (const auto& c : m_plan.containers) {
-                    m_driver.kill(c.id, SIGKILL);
-                }
-            });
+            watcher.emplace(exit_dirs, [this](const RankExit&) { kill_containers(); });
         }
         JobResult result = supervisor.run();
         if (watcher) {

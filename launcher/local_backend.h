@@ -60,6 +60,10 @@ std::string log_name(std::string_view label);
 ProcessSpec process_spec(const RunPlan& plan, const PlanProcess& p, std::vector<std::string> argv,
                          ProcessLogs& logs);
 
+// The supervisor's options for `plan` (both backends): `grace` from SIGTERM to SIGKILL, the plan's
+// `limits.timeout`; the caller sets on_stop.
+SupervisorOptions supervisor_options(const RunPlan& plan, std::chrono::milliseconds grace);
+
 // Makes the host side of container `c`'s mounts: output and log directories, copies of `download`
 // inputs. A bind source that does not exist is an Error (run_failed) with `missing_hint`.
 void prepare_mounts(const PlanContainer& c, std::string_view missing_hint);
