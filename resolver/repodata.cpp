@@ -41,58 +41,6 @@ void advise_huge_pages(void* data, std::size_t bytes) {
     }
 }
 
-std::string_view stem_of(std::string_view fn) {
-    if (fn.ends_with(".conda")) {
-        fn.remove_suffix(6);
-    } else if (fn.ends_with(".tar.bz2")) {
-        fn.remove_suffix(8);
-    }
-    return fn;
-}
-
-// When the same package is listed as `.tar.bz2` and as `.conda`, keeps only the `.conda`.
-void drop_tar_bz2_twins(Repodata& out) {
-    auto& records = out.records;
-    bool have_conda = false;
-    bool have_tar = false;
-    for (const auto& r : records) {
-        have_conda = have_conda || r.fn.ends_with(".conda");
-        have_tar = have_tar || r.fn.ends_with(".tar.bz2");
-    }
-    if (!have_conda || !have_tar) {
-        return;
-    }
-    std::vector<bool> drop(records.size(), false);
-    {
-        // A sorted array rather than a hash set: one allocation instead of one per record.
-        std::vector<std::string_view> conda_stems;  // views into records' file names
-        for (const auto& r : records) {
-            if (r.fn.ends_with(".conda")) {
-                conda_stems.push_back(stem_of(r.fn));
-            }
-        }
-        std::sort(conda_stems.begin(), conda_stems.end());
-        for (std::size_t i = 0; i < records.size(); ++i) {
-            const std::string& fn = records[i].fn;
-            drop[i] = fn.ends_with(".tar.bz2") &&
-                      std::binary_search(conda_stems.begin(), conda_stems.end(), stem_of(fn));
-        }
-    }
-    // Compact in place: a second vector would double peak memory on large repodata.
-    std::size_t w = 0;
-    for (std::size_t i = 0; i < records.size(); ++i) {
-        if (drop[i]) {
-            ++out.replaced_tar_bz2;
-            continue;
-        }
-        if (w != i) {
-            records[w] = std::move(records[i]);
-        }
-        ++w;
-    }
-    records.erase(records.begin() + static_cast<std::ptrdiff_t>(w), records.end());
-}
-
 // What one thread read: the records of its stretch of the document, in order.
 struct Piece {
     std::vector<PackageRecord> records;
@@ -354,7 +302,7 @@ Repodata parse_impl(std::string_view json, std::string_view source, const Repoda
             r.subdir = out.subdir;  // known only now: `info` may come after the packages
         }
     }
-    drop_tar_bz2_twins(out);
+    out.replaced_tar_bz2 += detail::drop_tar_bz2_twins(out.records);
     return out;
 }
 

@@ -1,7 +1,6 @@
 #include "resolver/shards.h"
 
 #include <algorithm>
-#include <set>
 
 #include <fmt/format.h>
 #include <zstd.h>
@@ -13,9 +12,6 @@
 
 namespace envpack {
 namespace {
-
-// conda's rule: a timestamp above year 9999 in seconds is already in milliseconds.
-constexpr std::int64_t k_max_seconds_timestamp = 253402300799;
 
 void read_string(MsgpackReader& r, std::string& out) {
     if (r.peek() == MsgpackType::nil) {
@@ -125,18 +121,7 @@ void read_record(MsgpackReader& r, PackageRecord& rec, std::string_view fn) {
     if (rec.version.empty()) {
         r.fail(fmt::format("package `{}` has no `version`", fn));
     }
-    if (rec.timestamp > 0 && rec.timestamp <= k_max_seconds_timestamp) {
-        rec.timestamp *= 1000;
-    }
-}
-
-std::string_view stem_of(std::string_view fn) {
-    if (fn.ends_with(".conda")) {
-        fn.remove_suffix(6);
-    } else if (fn.ends_with(".tar.bz2")) {
-        fn.remove_suffix(8);
-    }
-    return fn;
+    rec.timestamp = detail::timestamp_ms(rec.timestamp);
 }
 
 bool is_hex_sha256(std::string_view s) {
@@ -259,22 +244,7 @@ std::vector<PackageRecord> parse_shard(std::string_view msgpack, std::string_vie
     if (!r.at_end()) {
         r.fail("unexpected data after the shard");
     }
-    std::set<std::string_view> conda_stems;
-    for (const auto& rec : records) {
-        if (rec.fn.ends_with(".conda")) {
-            conda_stems.insert(stem_of(rec.fn));
-        }
-    }
-    if (!conda_stems.empty()) {
-        std::vector<PackageRecord> kept;
-        kept.reserve(records.size());
-        for (auto& rec : records) {
-            if (!(rec.fn.ends_with(".tar.bz2") && conda_stems.contains(stem_of(rec.fn)))) {
-                kept.push_back(std::move(rec));
-            }
-        }
-        records = std::move(kept);
-    }
+    detail::drop_tar_bz2_twins(records);
     return records;
 }
 

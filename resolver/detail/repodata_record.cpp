@@ -1,12 +1,11 @@
 #include "resolver/detail/repodata_record.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace envpack::detail {
 namespace {
-
-// conda's rule: a timestamp above year 9999 in seconds is already in milliseconds.
-constexpr std::int64_t k_max_seconds_timestamp = 253402300799;
 
 void read_string(JsonScanner& s, std::string& out, std::string_view field) {
     char c = s.peek();
@@ -80,7 +79,66 @@ bool key_is(std::string_view key, std::string_view want) {
     return key == want;
 }
 
+// `fn` without its `.conda` / `.tar.bz2` suffix.
+std::string_view package_stem(std::string_view fn) {
+    if (fn.ends_with(".conda")) {
+        fn.remove_suffix(6);
+    } else if (fn.ends_with(".tar.bz2")) {
+        fn.remove_suffix(8);
+    }
+    return fn;
+}
+
 }  // namespace
+
+std::int64_t timestamp_ms(std::int64_t timestamp) {
+    // conda's rule: a timestamp above year 9999 in seconds is already in milliseconds.
+    constexpr std::int64_t k_max_seconds_timestamp = 253402300799;
+    return timestamp > 0 && timestamp <= k_max_seconds_timestamp ? timestamp * 1000 : timestamp;
+}
+
+std::size_t drop_tar_bz2_twins(std::vector<PackageRecord>& records) {
+    bool have_conda = false;
+    bool have_tar = false;
+    for (const auto& r : records) {
+        have_conda = have_conda || r.fn.ends_with(".conda");
+        have_tar = have_tar || r.fn.ends_with(".tar.bz2");
+    }
+    if (!have_conda || !have_tar) {
+        return 0;
+    }
+    std::vector<bool> drop(records.size(), false);
+    {
+        // A sorted array rather than a hash set: one allocation instead of one per record.
+        std::vector<std::string_view> conda_stems;  // views into records' file names
+        for (const auto& r : records) {
+            if (r.fn.ends_with(".conda")) {
+                conda_stems.push_back(package_stem(r.fn));
+            }
+        }
+        std::sort(conda_stems.begin(), conda_stems.end());
+        for (std::size_t i = 0; i < records.size(); ++i) {
+            const std::string& fn = records[i].fn;
+            drop[i] = fn.ends_with(".tar.bz2") &&
+                      std::binary_search(conda_stems.begin(), conda_stems.end(), package_stem(fn));
+        }
+    }
+    // Compact in place: a second vector would double peak memory on large repodata.
+    std::size_t w = 0;
+    std::size_t dropped = 0;
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        if (drop[i]) {
+            ++dropped;
+            continue;
+        }
+        if (w != i) {
+            records[w] = std::move(records[i]);
+        }
+        ++w;
+    }
+    records.erase(records.begin() + static_cast<std::ptrdiff_t>(w), records.end());
+    return dropped;
+}
 
 void split_feature_text(std::string_view text, std::vector<std::string>& out) {
     size_t i = 0;
@@ -224,9 +282,7 @@ void read_record(JsonScanner& s, PackageRecord& r, std::string_view fn) {
     if (!have_version || r.version.empty()) {
         s.fail(fmt::format("package `{}` has no `version`", fn));
     }
-    if (r.timestamp > 0 && r.timestamp <= k_max_seconds_timestamp) {
-        r.timestamp *= 1000;
-    }
+    r.timestamp = timestamp_ms(r.timestamp);
 }
 
 }  // namespace envpack::detail

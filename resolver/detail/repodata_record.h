@@ -2,6 +2,8 @@
 // fields PackageRecord holds, everything else skipped. Private to resolver/.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +16,14 @@ namespace envpack::detail {
 // `s` is at the record's `{`. `fn` names the record in errors. Throws Error (through the
 // scanner) on a wrong type or a missing name/version; seconds timestamps become milliseconds.
 void read_record(JsonScanner& s, PackageRecord& r, std::string_view fn);
+
+// conda's rule: a positive timestamp up to year 9999 counted in seconds becomes milliseconds;
+// anything else is returned as it is (already milliseconds, or 0 for none).
+std::int64_t timestamp_ms(std::int64_t timestamp);
+
+// When the same package is listed as `.tar.bz2` and as `.conda`, keeps only the `.conda`: drops
+// those `.tar.bz2` records in place, the others keeping their order. Returns how many it dropped.
+std::size_t drop_tar_bz2_twins(std::vector<PackageRecord>& records);
 
 // `track_features` / `features` given as one string: the names separated by spaces or commas,
 // appended to `out` (repodata.json and CEP 16 shards alike).
