@@ -124,12 +124,6 @@ void read_record(MsgpackReader& r, PackageRecord& rec, std::string_view fn) {
     rec.timestamp = detail::timestamp_ms(rec.timestamp);
 }
 
-bool is_hex_sha256(std::string_view s) {
-    return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
-               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-           });
-}
-
 }  // namespace
 
 ShardIndex ShardIndex::parse(std::string_view msgpack, std::string_view source) {
@@ -165,7 +159,7 @@ ShardIndex ShardIndex::parse(std::string_view msgpack, std::string_view source) 
                 read_hash(r, hash);
                 std::transform(hash.begin(), hash.end(), hash.begin(),
                                [](char c) { return c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c; });
-                if (!is_hex_sha256(hash)) {
+                if (!Digest::parse("sha256:" + hash)) {
                     r.fail(fmt::format("the shard of `{}` is not a sha256", name));
                 }
                 out.shards.insert_or_assign(std::move(name), std::move(hash));
