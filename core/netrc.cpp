@@ -81,11 +81,6 @@ std::vector<Token> tokenize(std::string_view text) {
     return out;
 }
 
-std::string lowered(std::string s) {
-    lower_in_place(s);
-    return s;
-}
-
 std::string base64(std::string_view data) {
     static constexpr char k_alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -138,7 +133,7 @@ Netrc Netrc::parse(std::string_view text, std::string_view file) {
         }
         const std::string& value = tokens[++i].text;
         if (key == "machine") {
-            out.m_entries.push_back({lowered(value), "", ""});
+            out.m_entries.push_back({to_lower(value), "", ""});
             current = &out.m_entries.back();
         } else if (current == nullptr) {
             continue;  // a login before any machine belongs to no host
@@ -178,7 +173,7 @@ const Netrc& Netrc::from_environment() {
 }
 
 std::optional<NetrcEntry> Netrc::find(std::string_view host) const {
-    const std::string h = lowered(std::string(host));
+    const std::string h = to_lower(host);
     for (const auto& e : m_entries) {
         if (e.machine == h) {
             return e;
