@@ -154,13 +154,8 @@ assert_hosts_clean "$(last_run)"
 
 # 3c. SIGTERM to envpack run mid-job: 143, both nodes stopped and removed, outputs back.
 write_job term "$NS2" "ip netns exec" sleep
-before=$(last_run)
-"$ENVPACK" run "$job/term.yaml" > "$SCRATCH/term.out" 2>&1 & pid=$!
-cleanup "kill -9 $pid 2>/dev/null"
-id=$(new_run_after "$before" 60)
-wait_phase "$id" 60 running
-for i in $(seq 600); do [ "$(grep -c 'allreduce 10 ok' "$SCRATCH/term.out")" = 4 ] && break; sleep 0.05; done
-[ "$(grep -c 'allreduce 10 ok' "$SCRATCH/term.out")" = 4 ] || { cat "$SCRATCH/term.out"; fail "the ranks did not start"; }
+start_run_bg "$job/term.yaml" "$SCRATCH/term.out"
+wait_ranks_started "$SCRATCH/term.out"
 kill -TERM $pid
 set +e; wait $pid; rc=$?; set -e
 [ $rc = 143 ] || { cat "$SCRATCH/term.out"; fail "SIGTERM: exit $rc, wanted 143"; }
@@ -170,13 +165,8 @@ assert_hosts_clean "$id"
 # 3c'. envpack run killed (SIGKILL) mid-job: each host sees its node run's stdin close and removes
 #     its node (container, rootfs, files) by itself, within 10 s.
 write_job sleep "$NS2" "ip netns exec" sleep
-before=$(last_run)
-"$ENVPACK" run "$job/sleep.yaml" > "$SCRATCH/sleep.out" 2>&1 & pid=$!
-cleanup "kill -9 $pid 2>/dev/null"
-id=$(new_run_after "$before" 60)
-wait_phase "$id" 60 running
-for i in $(seq 600); do [ "$(grep -c 'allreduce 10 ok' "$SCRATCH/sleep.out")" = 4 ] && break; sleep 0.05; done
-[ "$(grep -c 'allreduce 10 ok' "$SCRATCH/sleep.out")" = 4 ] || { cat "$SCRATCH/sleep.out"; fail "the ranks did not start"; }
+start_run_bg "$job/sleep.yaml" "$SCRATCH/sleep.out"
+wait_ranks_started "$SCRATCH/sleep.out"
 kill -9 $pid; wait $pid 2>/dev/null || true
 start=$(date +%s.%N)
 for i in $(seq 200); do
@@ -189,13 +179,8 @@ assert_hosts_clean "$id"
 # 3d. Host 2 lost mid-job (its envpack node run SIGKILLed): the run fails within 10 s naming the
 #     host, node 0 is removed from host 1; host 2's leftovers go with the next run there (swept).
 write_job lost "$NS2" "ip netns exec" sleep
-before=$(last_run)
-"$ENVPACK" run "$job/lost.yaml" > "$SCRATCH/lost.out" 2>&1 & pid=$!
-cleanup "kill -9 $pid 2>/dev/null"
-id=$(new_run_after "$before" 60)
-wait_phase "$id" 60 running
-for i in $(seq 600); do [ "$(grep -c 'allreduce 10 ok' "$SCRATCH/lost.out")" = 4 ] && break; sleep 0.05; done
-[ "$(grep -c 'allreduce 10 ok' "$SCRATCH/lost.out")" = 4 ] || { cat "$SCRATCH/lost.out"; fail "the ranks did not start"; }
+start_run_bg "$job/lost.yaml" "$SCRATCH/lost.out"
+wait_ranks_started "$SCRATCH/lost.out"
 node_pid=""
 for p in $(pgrep -f -- "node run --run $id --node $NS2"); do
   [ "$(cat "/proc/$p/comm" 2>/dev/null)" = envpack ] && node_pid=$p

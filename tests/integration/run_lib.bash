@@ -45,6 +45,24 @@ assert_nothing_left() {
   if declare -F assert_network_gone > /dev/null; then assert_network_gone "$id"; fi
 }
 
+# Starts `envpack run $1` in the background with its output in $2, kills it on exit, and waits
+# until its run is running: sets pid and id.
+start_run_bg() {
+  local before; before=$(last_run)
+  "$ENVPACK" run "$1" > "$2" 2>&1 & pid=$!
+  cleanup "kill -9 $pid 2>/dev/null"
+  id=$(new_run_after "$before" 60)
+  wait_phase "$id" 60 running
+}
+
+# Waits (up to 30 s) until the 4 ranks of the 2x2 allreduce jobs have written `allreduce 10 ok`
+# to file $1.
+wait_ranks_started() {
+  local i
+  for i in $(seq 600); do [ "$(grep -c 'allreduce 10 ok' "$1")" = 4 ] && return 0; sleep 0.05; done
+  cat "$1"; fail "the ranks did not start"
+}
+
 # Waits (up to $2 s) until run $1's status says phase $3.
 wait_phase() {
   local id=$1 secs=$2 phase=$3 i

@@ -147,8 +147,7 @@ YAML
   cleanup "kill -TERM $pid 2>/dev/null; sleep 2; kill -9 $pid 2>/dev/null"
   id=$(new_run_after "$before" 60)
   wait_phase "$id" 60 running
-  for i in $(seq 600); do [ "$(grep -c 'allreduce 10 ok' "$SCRATCH/sleep.out")" = 4 ] && break; sleep 0.05; done
-  [ "$(grep -c 'allreduce 10 ok' "$SCRATCH/sleep.out")" = 4 ] || { cat "$SCRATCH/sleep.out"; fail "the ranks did not start"; }
+  wait_ranks_started "$SCRATCH/sleep.out"
   kill -TERM $pid
   set +e; wait $pid; rc=$?; set -e
   [ $rc = 143 ] || { cat "$SCRATCH/sleep.out"; fail "SIGTERM: exit $rc, wanted 143"; }
