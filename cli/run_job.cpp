@@ -170,6 +170,12 @@ int run_attached(Context& ctx, const JobSpec& job, const RunRecord& record, RunS
     for (const auto& n : plan.nodes) {
         node_names.push_back(n.name);
     }
+    // The record's phase becomes `running` once the containers run (either backend).
+    auto mark_running = [&] {
+        status.phase = RunPhase::running;
+        status.started_at = now_rfc3339();
+        record.write_status(status);
+    };
     if (!job.envpack.hosts.empty()) {
         // The image is checked here, before any host is contacted (127/126).
         check_plan_commands(plan, unpacked.rootfs());
@@ -182,11 +188,7 @@ int run_attached(Context& ctx, const JobSpec& job, const RunRecord& record, RunS
         ho.runtime = job.envpack.runtime;
         ho.echo = echo;
         ho.signals = &signals;
-        ho.on_running = [&] {
-            status.phase = RunPhase::running;
-            status.started_at = now_rfc3339();
-            record.write_status(status);
-        };
+        ho.on_running = mark_running;
         HostsRunOutcome outcome = run_hosts(plan, record, ho);
         status.output_conflicts = outcome.conflicts;
         finish(record, status, outcome.exit_code, outcome.reason, outcome.message);
@@ -201,11 +203,7 @@ int run_attached(Context& ctx, const JobSpec& job, const RunRecord& record, RunS
     options.image_rootfs = unpacked.rootfs();
     options.echo = echo;
     options.signals = &signals;
-    options.on_running = [&] {
-        status.phase = RunPhase::running;
-        status.started_at = now_rfc3339();
-        record.write_status(status);
-    };
+    options.on_running = mark_running;
     // The node network goes while the root filesystems are released (both take tens of ms).
     std::future<void> network_gone;
     options.on_containers_removed = [&] {
