@@ -38,9 +38,10 @@ chmod +x "$SCRATCH/hide/netns-exec"
 ip netns exec "$NS2" unshare -m --propagation private sh -c "mount -t tmpfs none '$data' && [ ! -e '$data/labels.csv' ]" \
   || fail "the transport cannot hide $data"
 
-python3 - "$data" > "$job/src/expected.json" <<'PY'
-import json, os, sys
-root = sys.argv[1]
+# The tree walk both sides compare: here for what was sent, in each node for what it reads.
+cat > "$job/src/treewalk.py" <<'PY'
+import os
+# Every entry under TOP by relative path: a link's target, "dir", or a file's bytes in hex.
 def tree(top):
     out = {}
     for d, dirs, files in os.walk(top):
@@ -54,6 +55,13 @@ def tree(top):
             else:
                 out[rel] = open(p, "rb").read().hex()
     return out
+PY
+python3 - "$data" "$job/src" > "$job/src/expected.json" <<'PY'
+import json, sys
+root = sys.argv[1]
+sys.path.insert(0, sys.argv[2])
+sys.dont_write_bytecode = True  # nothing new in the job's code
+from treewalk import tree
 print(json.dumps({"digits": tree(f"{root}/digits"), "dl": tree(f"{root}/dl"),
                   "labels": open(f"{root}/labels.csv").read()}))
 PY
@@ -63,19 +71,7 @@ node = int(os.environ["NODE_RANK"])
 home = os.environ["HOME_NAMES"].split(",")[node]
 digits, labels, dl = sys.argv[1:4]
 want = json.load(open("expected.json"))
-def tree(top):
-    out = {}
-    for d, dirs, files in os.walk(top):
-        for n in dirs + files:
-            p = os.path.join(d, n)
-            rel = os.path.relpath(p, top)
-            if os.path.islink(p):
-                out[rel] = "-> " + os.readlink(p)
-            elif os.path.isdir(p):
-                out[rel] = "dir"
-            else:
-                out[rel] = open(p, "rb").read().hex()
-    return out
+from treewalk import tree
 assert tree(digits) == want["digits"], ("digits", sorted(tree(digits)), sorted(want["digits"]))
 assert os.access(f"{digits}/sub/run.sh", os.X_OK)
 assert open(labels).read() == want["labels"], open(labels).read()
