@@ -1,8 +1,6 @@
 #include "builder/pip_install.h"
 
 #include <algorithm>
-#include <atomic>
-#include <future>
 #include <set>
 
 #include <fmt/format.h>
@@ -95,61 +93,34 @@ std::expected<Result, pip_resolve::Unresolvable> install(const Request& request,
     }
     start = Clock::now();
     ThreadPool pool(request.threads);
-    std::atomic<bool> failed{false};
     std::vector<std::string> urls;
     for (const auto& pin : *pins) {
         urls.push_back(finder.candidate(pin.name, pin.release).file.url);
     }
-    std::vector<std::future<Package>> work(pins->size());  // in resolution order
-    for (std::size_t i : wheel_install::detail::largest_first(urls)) {
+    // In resolution order.
+    result.packages = wheel_install::detail::run_largest_first(pool, urls, [&](std::size_t i) {
         const auto& pin = (*pins)[i];
-        work[i] = pool.submit([&, pin]() -> Package {
-            if (failed.load()) {
-                return {};
-            }
-            try {
-                const auto& cand = finder.candidate(pin.name, pin.release);
-                auto path = finder.wheel_path(pin.name, pin.release);
-                wheel_install::Options o;
-                o.prefix = request.prefix;
-                o.python_major = major;
-                o.python_minor = minor;
-                o.interpreter = request.interpreter;
-                o.requested = top.contains(pin.name) ? wheel_install::Requested::yes
-                                                     : wheel_install::Requested::no;
-                auto installed = wheel_install::install_wheel(path, o, pin.name);
-                Package p;
-                p.name = pin.name;
-                p.version = installed.version;
-                p.filename = cand.file.filename;
-                p.url = cand.file.url;
-                auto sha = cand.file.hashes.find("sha256");
-                p.sha256 = sha != cand.file.hashes.end() ? sha->second
-                                                         : Digest::of_file(path.string()).hex();
-                p.files = std::move(installed.files);
-                return p;
-            } catch (...) {
-                failed = true;
-                throw;
-            }
-        });
-    }
-    std::exception_ptr first_error;
-    for (auto& f : work) {
-        try {
-            Package p = f.get();
-            if (!p.name.empty()) {
-                result.packages.push_back(std::move(p));
-            }
-        } catch (...) {
-            if (!first_error) {
-                first_error = std::current_exception();
-            }
-        }
-    }
-    if (first_error) {
-        std::rethrow_exception(first_error);
-    }
+        const auto& cand = finder.candidate(pin.name, pin.release);
+        auto path = finder.wheel_path(pin.name, pin.release);
+        wheel_install::Options o;
+        o.prefix = request.prefix;
+        o.python_major = major;
+        o.python_minor = minor;
+        o.interpreter = request.interpreter;
+        o.requested =
+            top.contains(pin.name) ? wheel_install::Requested::yes : wheel_install::Requested::no;
+        auto installed = wheel_install::install_wheel(path, o, pin.name);
+        Package p;
+        p.name = pin.name;
+        p.version = installed.version;
+        p.filename = cand.file.filename;
+        p.url = cand.file.url;
+        auto sha = cand.file.hashes.find("sha256");
+        p.sha256 =
+            sha != cand.file.hashes.end() ? sha->second : Digest::of_file(path.string()).hex();
+        p.files = std::move(installed.files);
+        return p;
+    });
     result.install_time = since(start);
     result.counters = finder.counters();
     return result;

@@ -2,9 +2,6 @@
 
 #include <unistd.h>
 
-#include <atomic>
-#include <future>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -115,41 +112,13 @@ std::vector<PipInstalled> install_pip_packages(const std::vector<const LockedPac
                                                const PipInstallOptions& options, HttpClient* http,
                                                Log& log) {
     ThreadPool pool(std::max(1u, options.parallel));
-    std::atomic<bool> failed{false};
     std::vector<std::string> urls;
     for (const auto* p : packages) {
         urls.push_back(p->url);
     }
-    std::vector<std::future<PipInstalled>> work(packages.size());  // in the lock's order
-    for (std::size_t i : wheel_install::detail::largest_first(urls)) {
-        const LockedPackage* p = packages[i];
-        work[i] = pool.submit([&, p]() -> PipInstalled {
-            if (failed.load()) {
-                return {};
-            }
-            try {
-                return install_one(*p, options, http, log);
-            } catch (...) {
-                failed = true;
-                throw;
-            }
-        });
-    }
-    std::vector<PipInstalled> out;
-    std::exception_ptr first;
-    for (auto& f : work) {
-        try {
-            out.push_back(f.get());
-        } catch (...) {
-            if (!first) {
-                first = std::current_exception();
-            }
-        }
-    }
-    if (first) {
-        std::rethrow_exception(first);
-    }
-    return out;
+    // In the lock's order.
+    return wheel_install::detail::run_largest_first(
+        pool, urls, [&](std::size_t i) { return install_one(*packages[i], options, http, log); });
 }
 
 void pip_requests_of(const EnvSpec& env, PipInstallOptions& options) {

@@ -4,7 +4,9 @@
 #include <vector>
 
 #include "builder/detail/install_order.h"
+#include "core/error.h"
 #include "core/fs.h"
+#include "core/thread_pool.h"
 
 using namespace envpack;
 
@@ -27,4 +29,21 @@ TEST_CASE("install_order: local wheels largest first, unknown sizes after them i
     CHECK(wheel_install::detail::largest_first(encoded) ==
           std::vector<std::size_t>{2, 5, 4, 1, 0, 3});
     CHECK(wheel_install::detail::largest_first({}).empty());
+}
+
+TEST_CASE("install_order: run_largest_first returns results in input order, the first failure") {
+    ThreadPool pool(2);
+    const std::vector<std::string> urls = {"https://a", "https://b", "https://c"};
+    CHECK(wheel_install::detail::run_largest_first(pool, urls, [&](std::size_t i) {
+              return urls[i] + "!";
+          }) == std::vector<std::string>{"https://a!", "https://b!", "https://c!"});
+    ThreadPool one(1);  // in order: b throws, c is skipped
+    CHECK_THROWS_WITH(wheel_install::detail::run_largest_first(one, urls,
+                                                               [&](std::size_t i) -> int {
+                                                                   if (i > 0) {
+                                                                       throw Error(urls[i]);
+                                                                   }
+                                                                   return 0;
+                                                               }),
+                      "https://b");
 }
