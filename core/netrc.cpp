@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/base64.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/http.h"
@@ -77,34 +78,6 @@ std::vector<Token> tokenize(std::string_view text) {
             continue;
         }
         out.push_back(std::move(t));
-    }
-    return out;
-}
-
-std::string base64(std::string_view data) {
-    static constexpr char k_alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    out.reserve((data.size() + 2) / 3 * 4);
-    size_t i = 0;
-    for (; i + 2 < data.size(); i += 3) {
-        const unsigned v = (static_cast<unsigned char>(data[i]) << 16) |
-                           (static_cast<unsigned char>(data[i + 1]) << 8) |
-                           static_cast<unsigned char>(data[i + 2]);
-        out += k_alphabet[(v >> 18) & 63];
-        out += k_alphabet[(v >> 12) & 63];
-        out += k_alphabet[(v >> 6) & 63];
-        out += k_alphabet[v & 63];
-    }
-    if (i < data.size()) {
-        unsigned v = static_cast<unsigned char>(data[i]) << 16;
-        if (i + 1 < data.size()) {
-            v |= static_cast<unsigned char>(data[i + 1]) << 8;
-        }
-        out += k_alphabet[(v >> 18) & 63];
-        out += k_alphabet[(v >> 12) & 63];
-        out += i + 1 < data.size() ? k_alphabet[(v >> 6) & 63] : '=';
-        out += '=';
     }
     return out;
 }
@@ -197,7 +170,7 @@ std::optional<std::string> netrc_authorization(const Netrc& netrc, std::string_v
     if (!entry || entry->login.empty()) {
         return std::nullopt;
     }
-    return "Basic " + base64(entry->login + ":" + entry->password);
+    return "Basic " + base64_encode(entry->login + ":" + entry->password);
 }
 
 }  // namespace envpack

@@ -18,6 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/base64.h"  // base64_encode/decode of `auth` entries (were here)
+
 namespace envpack {
 
 struct Credential {
@@ -59,8 +61,5 @@ std::filesystem::path store_credential(std::string_view host, const std::string&
 
 // The config key docker uses for a host ("https://index.docker.io/v1/" for docker.io).
 std::string config_key_for(std::string_view host);
-
-std::string base64_encode(std::string_view data);
-std::optional<std::string> base64_decode(std::string_view text);
 
 }  // namespace envpack
