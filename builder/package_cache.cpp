@@ -118,11 +118,7 @@ void PackageCache::fetch_file(const PackageSource& package, const fs::path& targ
         if (m_http == nullptr) {
             throw Error(fmt::format("download `{}`: no HTTP client", package.url));
         }
-        HttpRequest request;
-        request.url = package.url;
-        if (auto auth = netrc_authorization(Netrc::from_environment(), package.url)) {
-            request.headers.emplace_back("Authorization", *auth);  // never logged (core/http.h)
-        }
+        HttpRequest request = netrc_request(package.url);
         request.response_sink = &out;
         HttpResponse response = m_http->send(request);
         if (response.status != 200) {

@@ -173,4 +173,13 @@ std::optional<std::string> netrc_authorization(const Netrc& netrc, std::string_v
     return "Basic " + base64_encode(entry->login + ":" + entry->password);
 }
 
+HttpRequest netrc_request(std::string url) {
+    HttpRequest request;
+    if (auto auth = netrc_authorization(Netrc::from_environment(), url)) {
+        request.headers.emplace_back("Authorization", *auth);
+    }
+    request.url = std::move(url);
+    return request;
+}
+
 }  // namespace envpack

@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/http.h"
+
 namespace envpack {
 
 struct NetrcEntry {
@@ -46,5 +48,9 @@ class Netrc {
 // host, or nullopt: no entry, an entry without a login, or a URL that carries its own
 // credentials (`user:pass@host`, or a conda token path `/t/TOKEN/`).
 std::optional<std::string> netrc_authorization(const Netrc& netrc, std::string_view url);
+
+// A request for `url` carrying the environment's `.netrc` (`Netrc::from_environment`)
+// `Authorization` header when it has one for the host (never logged: core/http.h).
+HttpRequest netrc_request(std::string url);
 
 }  // namespace envpack

@@ -250,11 +250,7 @@ Repodata RepodataFetcher::fetch_remote(const Channel& channel, std::string_view 
     std::string last_failure;
     for (const char* variant : k_variants) {
         const std::string url = base + "/" + variant;
-        HttpRequest request;
-        request.url = url;
-        if (auto auth = netrc_authorization(Netrc::from_environment(), url)) {
-            request.headers.emplace_back("Authorization", *auth);  // never logged (core/http.h)
-        }
+        HttpRequest request = netrc_request(url);
         if (cached && state->variant == variant) {
             state->add_validators(request);
         }

@@ -111,11 +111,7 @@ std::optional<ShardedSubdir> ShardFetcher::open_remote(const Channel& channel,
     if (m_http == nullptr) {
         return std::nullopt;
     }
-    HttpRequest request;
-    request.url = url;
-    if (auto auth = netrc_authorization(Netrc::from_environment(), url)) {
-        request.headers.emplace_back("Authorization", *auth);  // never logged (core/http.h)
-    }
+    HttpRequest request = netrc_request(url);
     if (cached) {
         state->add_validators(request);
     } else {
@@ -234,11 +230,7 @@ std::string ShardFetcher::download_shard(const ShardedSubdir& subdir, std::strin
             remove_quietly(subdir.index_cache / "state.json");
         }
     };
-    HttpRequest request;
-    request.url = url;
-    if (auto auth = netrc_authorization(Netrc::from_environment(), url)) {
-        request.headers.emplace_back("Authorization", *auth);  // never logged (core/http.h)
-    }
+    HttpRequest request = netrc_request(url);
     HttpResponse response;
     try {
         response = m_http->send(request);
