@@ -58,7 +58,10 @@ std::vector<ChannelRecords> ChannelLoader::load(std::span<const Channel> channel
         }
     }
 
-    if (m_stats.sharded_subdirs > 0) {
+    // This call's parts, not the loader's running count (a loader may load more than once).
+    const bool any_sharded = std::any_of(parts.begin(), parts.end(),
+                                         [](const Part& p) { return p.sharded.has_value(); });
+    if (any_sharded) {
         for (Part& part : parts) {
             if (!part.sharded) {
                 for (std::size_t i = 0; i < part.records.size(); ++i) {
