@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <future>
 #include <map>
 #include <set>
 
@@ -17,6 +18,7 @@
 #include "builder/pip_layers.h"
 #include "core/archive.h"
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "registry/build_cache.h"
 #include "resolver/env_file.h"
 #include "resolver/lock.h"
@@ -337,6 +339,16 @@ BuildResult build_environment(Store& store, const EnvSpec& env, const LockFile& 
 
     std::vector<Descriptor> layers;
     std::vector<AddedLayer> added;
+    // Layers the cache does not have, written side by side once all are known (their entries are
+    // gathered in order first: installing conda packages is not done in parallel here).
+    struct Pending {
+        std::size_t slot;  // index in `layers`, `added`
+        std::size_t explain;
+        Digest key;
+        std::string what;
+        std::vector<LayerEntry> entries;
+    };
+    std::vector<Pending> pending;
     // One layer of `members`: reused by its key when the cache has it, else written from what
     // `entries()` gives.
     auto add_layer = [&](const std::vector<LayerMember>& members, const std::string& what,
@@ -353,14 +365,39 @@ BuildResult build_environment(Store& store, const EnvSpec& env, const LockFile& 
                             cached->descriptor.digest.to_string().substr(0, 19), what));
             return;
         }
-        LayerResult r;
-        layers.push_back(write_entries(store, entries(), lo, what, r));
-        added.push_back({r.diff_id, created_by});
-        layer_cache.put_layer(key, r);
-        ++result.layers_written;
-        result.explain.push_back(fmt::format(
-            "layer {}: wrote {} ({}): no cached layer with key {}", layers.size() + base_layers,
-            r.digest.to_string().substr(0, 19), what, key.hex().substr(0, 16)));
+        pending.push_back({layers.size(), result.explain.size(), key, what, entries()});
+        layers.emplace_back();
+        added.push_back({{}, created_by});
+        result.explain.emplace_back();
+    };
+    auto write_pending = [&] {
+        const unsigned lanes = std::max(
+            1u, std::min<unsigned>(options.threads == 0 ? default_thread_count() : options.threads,
+                                   static_cast<unsigned>(pending.size())));
+        ThreadPool pool(lanes);
+        std::vector<std::future<LayerResult>> written;
+        for (auto& job : pending) {
+            written.push_back(pool.submit([&store, &lo, &job, &layers] {
+                LayerResult r;
+                layers[job.slot] = write_entries(store, std::move(job.entries), lo, job.what, r);
+                return r;
+            }));
+        }
+        std::vector<LayerResult> results;
+        for (auto& w : written) {
+            results.push_back(w.get());  // the first error (in layer order) is the one thrown
+        }
+        for (std::size_t i = 0; i < pending.size(); ++i) {
+            const Pending& job = pending[i];
+            const LayerResult& r = results[i];
+            added[job.slot].diff_id = r.diff_id;
+            layer_cache.put_layer(job.key, r);
+            ++result.layers_written;
+            result.explain[job.explain] = fmt::format(
+                "layer {}: wrote {} ({}): no cached layer with key {}", job.slot + 1 + base_layers,
+                r.digest.to_string().substr(0, 19), job.what, job.key.hex().substr(0, 16));
+        }
+        pending.clear();
     };
     for (const auto& planned : plan) {
         std::vector<LayerMember> members;
@@ -396,8 +433,7 @@ BuildResult build_environment(Store& store, const EnvSpec& env, const LockFile& 
     // The pip packages, in their own layers above the conda ones.
     std::vector<CachedPackage> pip_records;
     if (!sets.pip.empty()) {
-        const std::vector<PipInstalled> pips =
-            install_pip_packages(sets.pip, pip_options, http, log);
+        const std::vector<PipInstalled> pips = install_pip_packages(sets.pip, pip_options, http);
         std::vector<PlanInput> pip_inputs;
         for (const auto& p : pips) {
             pip_inputs.push_back({p.locked->name, p.installed_size});
@@ -426,6 +462,7 @@ BuildResult build_environment(Store& store, const EnvSpec& env, const LockFile& 
         }
     }
 
+    write_pending();
     // The conda-meta layer.
     std::vector<CachedPackage> records;
     for (const auto& it : items) {

@@ -18,6 +18,7 @@
 #include "core/archive.h"
 #include "core/error.h"
 #include "core/tar_writer.h"
+#include "core/zip.h"
 #include "registry/image.h"
 
 namespace envpack {
@@ -56,6 +57,44 @@ std::string normalize_path(std::string_view p) {
 std::string parent_of(const std::string& p) {
     auto slash = p.rfind('/');
     return slash == std::string::npos ? std::string() : p.substr(0, slash);
+}
+
+// Members smaller than this are compressed with their neighbours rather than copied in as gzip
+// members of their own: each member costs 18 bytes of framing and the tar header before it its
+// own small member, and small files compress better together.
+constexpr std::uint64_t k_splice_min = 4096;
+
+// Writes a zip member's content into the tar: inflated once, checked by e.verify, and in a gzip
+// layer its deflate stream copied as it is (CompressingSink::write_deflated).
+void copy_zip_member(const LayerEntry& e, HashingSink& tar, CompressingSink* compressor,
+                     const std::function<void(std::uint64_t)>& progress) {
+    const ZipMember& m = *e.zip_member;
+    if (e.size != m.size) {
+        throw internal_error(fmt::format("layer entry `{}`: size {} but its zip member has {}",
+                                         e.path, e.size, m.size));
+    }
+    if (!e.zip->fits_whole(m)) {
+        HashingSink check(&tar);
+        e.zip->read(m, check);
+        if (e.verify) {
+            e.verify(check.finish(), check.size());
+        }
+    } else {
+        e.zip->view(m, [&](const ZipReader::MemberView& v) {
+            if (e.verify) {
+                e.verify(Digest::of(v.data), v.data.size());
+            }
+            if (compressor != nullptr && v.exact_deflate && m.size >= k_splice_min &&
+                compressor->write_deflated(v.stored, m.crc32, m.size)) {
+                tar.hash_only(v.data);
+            } else {
+                tar.write(v.data.data(), v.data.size());
+            }
+        });
+    }
+    if (progress) {
+        progress(m.size);
+    }
 }
 
 class FileReader {
@@ -180,6 +219,9 @@ LayerResult write_layer(std::vector<LayerEntry> entries, const LayerOptions& opt
             link.link_target = p;
             link.source.clear();
             link.data.clear();
+            link.zip.reset();
+            link.zip_member = nullptr;
+            link.verify = nullptr;
             target->second = link;
             e = content;
             for (auto& [q, other] : by_path) {
@@ -194,8 +236,11 @@ LayerResult write_layer(std::vector<LayerEntry> entries, const LayerOptions& opt
     // Uncompressed, the blob is the tar: hash it once.
     bool plain = options.compression == Compression::none;
     HashingSink compressed(&out);
-    auto compressor = make_compressor(options.compression, compressed, options.threads);
-    HashingSink tar(plain ? &out : static_cast<Sink*>(compressor.get()));
+    // The compressor's output comes in small pieces where a layer holds many small members (a
+    // wheel's files copied in) or is not compressed.
+    BufferedSink buffered(plain ? out : static_cast<Sink&>(compressed));
+    auto compressor = make_compressor(options.compression, buffered, options.threads);
+    HashingSink tar(compressor.get());
     FileReader reader(1 << 20);
     LayerResult result;
     for (const auto& [p, e] : by_path) {
@@ -229,13 +274,15 @@ LayerResult write_layer(std::vector<LayerEntry> entries, const LayerOptions& opt
             case EntryType::file:
                 h.name = p;
                 h.typeflag = '0';
-                h.size = e.source.empty() ? e.data.size() : e.size;
+                h.size = e.source.empty() && e.zip_member == nullptr ? e.data.size() : e.size;
                 break;
         }
         tar::write_tar_header(tar, h);
         if (e.type == EntryType::file) {
             ++result.files;
-            if (e.source.empty()) {
+            if (e.zip_member != nullptr) {
+                copy_zip_member(e, tar, plain ? nullptr : compressor.get(), options.on_progress);
+            } else if (e.source.empty()) {
                 tar.write(e.data);
             } else {
                 reader.copy(e, tar, options.on_progress);
@@ -245,6 +292,7 @@ LayerResult write_layer(std::vector<LayerEntry> entries, const LayerOptions& opt
     }
     tar::write_tar_end(tar);
     compressor->finish();
+    buffered.flush();
     result.diff_id = tar.finish();
     result.uncompressed_size = tar.size();
     result.digest = plain ? result.diff_id : compressed.finish();

@@ -6,13 +6,16 @@
 // records only for what ustar cannot hold (long names or link targets, sizes >= 8 GiB). Hard links
 // point at the first path (in sorted order) of their inode. The tar is hashed (diff_id) as it is
 // produced, compressed (core/compress.h) and the compressed bytes hashed (digest) — nothing is read
-// twice.
+// twice. A file taken from a zip member (a wheel's) is inflated once; in a gzip layer its deflate
+// stream goes in as a gzip member of its own, not compressed again (compressing is most of the
+// cost of a layer), unless it is small (then it is compressed with its neighbours).
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -24,6 +27,9 @@
 #include "core/log.h"
 
 namespace envpack {
+
+class ZipReader;
+struct ZipMember;
 
 enum class EntryType { file, directory, symlink, hardlink };
 
@@ -46,9 +52,15 @@ struct LayerEntry {
     std::uint64_t size = 0;     // files: bytes to copy
     std::int64_t mtime = 0;
     std::string link_target;  // symlink target, or hard link: the path of the first link
-    // Where a file's bytes come from: a file on disk, or `data` when `source` is empty.
+    // Where a file's bytes come from: a file on disk, a member of a zip archive (a wheel's file),
+    // or `data` when neither is set.
     std::filesystem::path source;
+    std::shared_ptr<const ZipReader> zip;
+    const ZipMember* zip_member = nullptr;  // one of *zip's members; `size` is its size
     std::string data;
+    // For zip members: called with the content's sha256 and size once it is read (a wheel checks
+    // them against its RECORD); throws to refuse the layer.
+    std::function<void(const Digest&, std::uint64_t)> verify;
     // For detection of files that change while they are read (snapshots): when set, the file's
     // size and mtime (ns) must still match after it is read, else write_layer throws.
     std::optional<std::int64_t> expect_mtime_ns;

@@ -36,59 +36,48 @@ std::string direct_url_json(const std::string& url, const std::string& sha256) {
     return j.dump();
 }
 
-PipInstalled install_one(const LockedPackage& p, const PipInstallOptions& options, HttpClient* http,
-                         Log& log) {
+PipInstalled install_one(const LockedPackage& p, const PipInstallOptions& options,
+                         HttpClient* http) {
     PipInstalled out;
     out.locked = &p;
     out.install_key = pip_install_key(p, options);
-    const fs::path root = options.home / "pip" / "installed";
-    out.tree = root / out.install_key.hex().substr(0, 32);
-    std::error_code ec;
-    if (!fs::is_directory(out.tree, ec)) {
-        if (p.sha256.empty()) {
-            throw bad_input(fmt::format("build: the lock's pip package `{}` has no sha256", p.name),
-                            "lock again: envpack lock");
-        }
-        pip_index::IndexFile file;
-        file.url = p.url;
-        file.filename = file_name_of(p.url);
-        file.hashes["sha256"] = p.sha256;
-        const fs::path wheel = pip_fetch::fetch_wheel(file, options.home / "pip", http);
-        make_dirs(root);
-        TempDir staging(".install-", root);
-        wheel_install::Options o;
-        o.prefix = staging.path() / "tree";
-        o.python_major = options.python_major;
-        o.python_minor = options.python_minor;
-        o.interpreter = options.prefix + "/bin/python";
-        o.requested = options.requested.contains(p.name) ? wheel_install::Requested::yes
-                                                         : wheel_install::Requested::no;
-        if (auto direct = options.direct_urls.find(p.name); direct != options.direct_urls.end()) {
-            o.direct_url_json = direct_url_json(direct->second, p.sha256);
-        }
-        try {
-            wheel_install::install_wheel(wheel, o, p.name);
-        } catch (const Error& e) {
-            throw e.with_context(
-                fmt::format("build: install the pip package {} {}", p.name, p.version));
-        }
-        fs::rename(o.prefix, out.tree, ec);
-        if (ec && !fs::is_directory(out.tree)) {  // another build may have put it there first
-            throw Error(fmt::format("build: rename `{}` to `{}`: {}", o.prefix.string(),
-                                    out.tree.string(), ec.message()));
-        }
+    if (p.sha256.empty()) {
+        throw bad_input(fmt::format("build: the lock's pip package `{}` has no sha256", p.name),
+                        "lock again: envpack lock");
     }
-    // The tree read once: its layer entries under the prefix and its size (for the layer plan).
-    out.entries = scan_tree(out.tree, log);
-    const std::string under = options.prefix.substr(1);
+    pip_index::IndexFile file;
+    file.url = p.url;
+    file.filename = file_name_of(p.url);
+    file.hashes["sha256"] = p.sha256;
+    const fs::path wheel = pip_fetch::fetch_wheel(file, options.home / "pip", http);
+    wheel_install::Options o;
+    o.prefix = options.prefix;
+    o.python_major = options.python_major;
+    o.python_minor = options.python_minor;
+    o.requested = options.requested.contains(p.name) ? wheel_install::Requested::yes
+                                                     : wheel_install::Requested::no;
+    if (auto direct = options.direct_urls.find(p.name); direct != options.direct_urls.end()) {
+        o.direct_url_json = direct_url_json(direct->second, p.sha256);
+    }
+    const std::string context =
+        fmt::format("build: install the pip package {} {}", p.name, p.version);
+    try {
+        auto files = wheel_install::layer_files(wheel, o, p.name);
+        out.installed_size = files.size;
+        out.entries = std::move(files.entries);
+    } catch (const Error& e) {
+        throw e.with_context(context);
+    }
+    // A member that fails its RECORD check when the layer reads it names the package too.
     for (auto& e : out.entries) {
-        e.path = under + "/" + e.path;
-        if (e.type == EntryType::hardlink) {
-            e.link_target = under + "/" + e.link_target;
-        }
-        e.mtime = 0;
-        if (e.type == EntryType::file) {
-            out.installed_size += e.size;
+        if (e.verify) {
+            e.verify = [check = std::move(e.verify), context](const Digest& d, std::uint64_t n) {
+                try {
+                    check(d, n);
+                } catch (const Error& err) {
+                    throw err.with_context(context);
+                }
+            };
         }
     }
     return out;
@@ -97,7 +86,7 @@ PipInstalled install_one(const LockedPackage& p, const PipInstallOptions& option
 }  // namespace
 
 Digest pip_install_key(const LockedPackage& package, const PipInstallOptions& options) {
-    Hasher h("envpack.pip-install.v1");
+    Hasher h("envpack.pip-install.v2");
     h.add("sha256", package.sha256);
     h.add("file", file_name_of(package.url));
     h.add("prefix", options.prefix);
@@ -109,8 +98,7 @@ Digest pip_install_key(const LockedPackage& package, const PipInstallOptions& op
 }
 
 std::vector<PipInstalled> install_pip_packages(const std::vector<const LockedPackage*>& packages,
-                                               const PipInstallOptions& options, HttpClient* http,
-                                               Log& log) {
+                                               const PipInstallOptions& options, HttpClient* http) {
     ThreadPool pool(std::max(1u, options.parallel));
     std::vector<std::string> urls;
     for (const auto* p : packages) {
@@ -118,7 +106,7 @@ std::vector<PipInstalled> install_pip_packages(const std::vector<const LockedPac
     }
     // In the lock's order.
     return wheel_install::detail::run_largest_first(
-        pool, urls, [&](std::size_t i) { return install_one(*packages[i], options, http, log); });
+        pool, urls, [&](std::size_t i) { return install_one(*packages[i], options, http); });
 }
 
 void pip_requests_of(const EnvSpec& env, PipInstallOptions& options) {

@@ -1,10 +1,10 @@
 // The pip packages of a lock (`manager: pip`, resolver/pip_lock.h) installed for an image: each
 // wheel fetched once into `$ENVPACK_HOME/pip/wheels/<sha256>/` and checked against the lock's
 // sha256, then installed as pip would (builder/wheel_install.h) into the image's prefix —
-// shebangs name PREFIX/bin/python, the environment's own python — in parallel. An installed tree
-// is kept under `$ENVPACK_HOME/pip/installed/<install key>/` (renamed into place when complete),
-// so a rebuild only reads it. The image builder puts these trees into their own layers above the
-// conda layers.
+// shebangs name PREFIX/bin/python, the environment's own python — in parallel, as layer entries
+// rather than files on disk: the image builder writes them into their own layers above the conda
+// layers straight from the wheels (wheel_install::layer_files), so nothing is written twice and
+// a wheel's deflated files are not compressed again.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +20,6 @@
 namespace envpack {
 
 class HttpClient;
-class Log;
 struct EnvSpec;
 struct LockedPackage;
 
@@ -37,20 +36,19 @@ struct PipInstallOptions {
 struct PipInstalled {
     const LockedPackage* locked = nullptr;
     Digest install_key;
-    std::filesystem::path tree;  // holds PREFIX-relative files (lib/python3.11/site-packages/...)
     std::uint64_t installed_size = 0;
-    std::vector<LayerEntry> entries;  // the tree's layer entries, paths under the prefix
+    std::vector<LayerEntry> entries;  // the installed files, paths under the prefix (opt/conda/...)
 };
 
-// The cache key of one installed wheel (sha256, file name, prefix, python, REQUESTED,
-// direct URL, installer schema).
+// The key of one installed wheel for the layer cache (sha256, file name, prefix, python,
+// REQUESTED, direct URL, installer schema).
 Digest pip_install_key(const LockedPackage& package, const PipInstallOptions& options);
 
-// Installs (or finds) every package. Throws Error: protocol for a wheel whose bytes differ from
-// the lock's sha256, bad input for a malformed wheel (nothing is kept), network/HTTP errors.
+// Fetches and plans every package (in the lock's order). Throws Error: protocol for a wheel
+// whose bytes differ from the lock's sha256, bad input for a malformed wheel, network/HTTP
+// errors; a member that does not match RECORD is refused when its layer is written.
 std::vector<PipInstalled> install_pip_packages(const std::vector<const LockedPackage*>& packages,
-                                               const PipInstallOptions& options, HttpClient* http,
-                                               Log& log);
+                                               const PipInstallOptions& options, HttpClient* http);
 
 // The names the environment's pip list requests, and its `name @ URL` requirements, for
 // PipInstallOptions; empty when the list cannot be read (a frozen lock without its files).

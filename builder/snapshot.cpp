@@ -310,42 +310,8 @@ std::vector<LayerEntry> snapshot_layer_entries(const Snapshot& snapshot) {
     return out;
 }
 
-namespace {
-
-class BufferedSink : public Sink {
-  public:
-    explicit BufferedSink(Sink& next) : m_next(next) { m_buffer.reserve(k_size); }
-    void write(const void* data, size_t size) override {
-        if (m_buffer.size() + size > k_size) {
-            flush();
-        }
-        if (size >= k_size) {
-            m_next.write(data, size);
-            return;
-        }
-        m_buffer.append(static_cast<const char*>(data), size);
-    }
-    using Sink::write;
-    void flush() {
-        if (!m_buffer.empty()) {
-            m_next.write(m_buffer.data(), m_buffer.size());
-            m_buffer.clear();
-        }
-    }
-
-  private:
-    static constexpr size_t k_size = 1 << 20;
-    Sink& m_next;
-    std::string m_buffer;
-};
-
-}  // namespace
-
 LayerResult write_snapshot_layer(const Snapshot& snapshot, const LayerOptions& options, Sink& out) {
-    BufferedSink buffered(out);
-    LayerResult result = write_layer(snapshot_layer_entries(snapshot), options, buffered);
-    buffered.flush();
-    return result;
+    return write_layer(snapshot_layer_entries(snapshot), options, out);
 }
 
 LayerResult make_snapshot_layer(const std::filesystem::path& root, Log& log,
@@ -360,9 +326,7 @@ LayerResult make_snapshot_layer(const std::filesystem::path& root, Log& log,
     auto hashing = std::async(std::launch::async, [&] { hash_files(snapshot.listing, threads); });
     LayerResult result;
     try {
-        BufferedSink buffered(out);
-        result = write_layer(std::move(entries), layer_options, buffered);
-        buffered.flush();
+        result = write_layer(std::move(entries), layer_options, out);
     } catch (...) {
         hashing.wait();
         throw;

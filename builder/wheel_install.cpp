@@ -83,7 +83,7 @@ bool is_record_file(std::string_view name, std::string_view info_dir) {
 }
 
 struct Wheel {
-    ZipReader zip;
+    std::shared_ptr<const ZipReader> zip;
     std::string label;  // the wheel's file name, for messages
     std::string info_dir;
     pip_metadata::CoreMetadata metadata;
@@ -99,18 +99,25 @@ struct Wheel {
 }
 
 std::string read_member(const Wheel& w, const std::string& path, bool required) {
-    const ZipMember* m = w.zip.find(path);
+    const ZipMember* m = w.zip->find(path);
     if (m == nullptr) {
         if (required) {
             refuse(w.label, fmt::format("`{}` is missing", path));
         }
         return {};
     }
-    return w.zip.read(*m);
+    return w.zip->read(*m);
 }
 
 Wheel open_wheel(const fs::path& path, const std::string& project, const Options& options) {
-    Wheel w{ZipReader::open(path), path.filename().string(), {}, {}, {}, {}, {}, {}};
+    Wheel w{std::make_shared<const ZipReader>(ZipReader::open(path)),
+            path.filename().string(),
+            {},
+            {},
+            {},
+            {},
+            {},
+            {}};
     std::string canonical = project;
     if (canonical.empty()) {
         if (auto name = wheel::WheelFilename::try_parse(w.label)) {
@@ -119,7 +126,7 @@ Wheel open_wheel(const fs::path& path, const std::string& project, const Options
     }
     canonical = pep508::normalize_name(canonical);
     std::set<std::string> info_dirs;
-    for (const auto& m : w.zip.members()) {
+    for (const auto& m : w.zip->members()) {
         std::string top = m.name.substr(0, m.name.find('/'));
         if (top.ends_with(".dist-info") && top.size() < m.name.size()) {
             info_dirs.insert(top);
@@ -176,7 +183,7 @@ std::vector<PlannedFile> plan_files(const Wheel& w, const Options& options) {
     }
     std::vector<PlannedFile> out;
     std::set<std::string> seen;
-    for (const auto& m : w.zip.members()) {
+    for (const auto& m : w.zip->members()) {
         if (m.is_directory()) {
             continue;
         }
@@ -248,54 +255,22 @@ struct Placed {
     bool changed = false;
 };
 
-// Throws when `member`'s bytes (their sha256 and size) do not match its RECORD row.
-void check_record(const Wheel& w, const ZipMember& m, const Digest& digest, std::uint64_t size) {
-    if (is_record_file(m.name, w.info_dir)) {
-        return;
+// Throws when a member's bytes (their sha256 and size) do not match its RECORD row.
+void check_record(const std::string& label, const std::string& member,
+                  const wheel_files::RecordRow& row, const Digest& digest, std::uint64_t size) {
+    if (strip_padding(wheel_files::record_hash(digest)) != strip_padding(row.hash)) {
+        refuse(label, fmt::format("`{}` does not match its RECORD hash (RECORD {}, file {})",
+                                  member, row.hash, wheel_files::record_hash(digest)));
     }
-    const auto& r = w.record.at(m.name);
-    if (strip_padding(wheel_files::record_hash(digest)) != strip_padding(r.hash)) {
-        refuse(w.label, fmt::format("`{}` does not match its RECORD hash (RECORD {}, file {})",
-                                    m.name, r.hash, wheel_files::record_hash(digest)));
-    }
-    if (!r.size.empty() && r.size != std::to_string(size)) {
-        refuse(w.label, fmt::format("`{}` is {} bytes, RECORD says {}", m.name, size, r.size));
+    if (!row.size.empty() && row.size != std::to_string(size)) {
+        refuse(label, fmt::format("`{}` is {} bytes, RECORD says {}", member, size, row.size));
     }
 }
 
-enum class Write : unsigned char { yes, check_only };
-
-// Extracts one planned member (checked against RECORD) to its place in the prefix, or only
-// checks it when a generated file takes its place.
-Placed extract(const Wheel& w, const PlannedFile& f, detail::PrefixWriter& prefix,
-               const std::string& interpreter, Write write) {
-    const ZipMember& m = *f.member;
-    const mode_t mode = f.executable ? 0755 : 0644;
-    Placed s{f.dest, {}, {}, false};
-    if (f.kind == Kind::script) {
-        std::string content = w.zip.read(m, 1ull << 30);
-        check_record(w, m, Digest::of(content), content.size());
-        if (auto fixed = wheel_files::rewrite_python_shebang(content, interpreter)) {
-            content = std::move(*fixed);
-            s.changed = true;
-        }
-        if (write == Write::yes) {
-            prefix.open(f.dest, mode)->write(content);
-        }
-        if (s.changed) {
-            s.hash = wheel_files::record_hash(Digest::of(content));
-            s.size = std::to_string(content.size());
-        }
-        return s;
+void check_record(const Wheel& w, const ZipMember& m, const Digest& digest, std::uint64_t size) {
+    if (!is_record_file(m.name, w.info_dir)) {
+        check_record(w.label, m.name, w.record.at(m.name), digest, size);
     }
-    std::unique_ptr<Sink> out;
-    if (write == Write::yes) {
-        out = prefix.open(f.dest, mode);
-    }
-    HashingSink hashing(out.get());
-    w.zip.read(m, hashing);
-    check_record(w, m, hashing.finish(), hashing.size());
-    return s;
 }
 
 // A file envpack writes itself (entry-point scripts, INSTALLER, REQUESTED, direct_url.json).
@@ -305,24 +280,25 @@ struct Generated {
     mode_t mode;
 };
 
-}  // namespace
+// One file of the install: a wheel member copied as it is (checked against RECORD while it is
+// read), or content made here (scripts with a rewritten shebang, entry points, INSTALLER, RECORD).
+struct OutFile {
+    std::string dest;  // relative to the prefix
+    mode_t mode;
+    const ZipMember* member = nullptr;
+    std::string content;  // when !member
+};
 
-fs::path Options::site_packages() const {
-    return prefix / "lib" / fmt::format("python{}.{}", python_major, python_minor) /
-           "site-packages";
-}
+// Everything the install writes, decided before anything is written: every member but those
+// copied as they are has been read and checked.
+struct Prepared {
+    Wheel wheel;
+    std::vector<OutFile> files;
+};
 
-std::string Options::shebang_interpreter() const {
-    return interpreter.empty() ? (prefix / "bin" / "python").string() : interpreter;
-}
-
-Installed install_wheel(const fs::path& wheel_path, const Options& options,
-                        const std::string& project) {
-    if (!options.prefix.is_absolute()) {
-        throw internal_error(
-            fmt::format("install wheel: prefix `{}` is not absolute", options.prefix.string()));
-    }
-    Wheel w = open_wheel(wheel_path, project, options);
+Prepared prepare(const fs::path& wheel_path, const Options& options, const std::string& project) {
+    Prepared out{open_wheel(wheel_path, project, options), {}};
+    const Wheel& w = out.wheel;
     std::vector<PlannedFile> plan = plan_files(w, options);
     const std::string lib =
         fmt::format("lib/python{}.{}/site-packages", options.python_major, options.python_minor);
@@ -350,17 +326,30 @@ Installed install_wheel(const fs::path& wheel_path, const Options& options,
         replaced.insert(g.dest);
     }
 
-    Installed result;
-    result.name = w.metadata.name;
-    result.version = w.metadata.version.to_string();
-    result.dist_info = w.info_dir;
-
-    detail::PrefixWriter prefix(options.prefix);
     std::map<std::string, Placed> placed;  // member name -> installed file
     for (const auto& f : plan) {
-        const Write write = replaced.contains(f.dest) ? Write::check_only : Write::yes;
-        placed.emplace(f.member->name, extract(w, f, prefix, interpreter, write));
-        result.files.push_back(f.dest);
+        const ZipMember& m = *f.member;
+        const mode_t mode = f.executable ? 0755 : 0644;
+        Placed s{f.dest, {}, {}, false};
+        const bool write = !replaced.contains(f.dest);
+        if (f.kind == Kind::script || !write) {
+            std::string content = w.zip->read(m, 1ull << 30);
+            check_record(w, m, Digest::of(content), content.size());
+            if (f.kind == Kind::script) {
+                if (auto fixed = wheel_files::rewrite_python_shebang(content, interpreter)) {
+                    content = std::move(*fixed);
+                    s.changed = true;
+                    s.hash = wheel_files::record_hash(Digest::of(content));
+                    s.size = std::to_string(content.size());
+                }
+            }
+            if (write) {
+                out.files.push_back({f.dest, mode, nullptr, std::move(content)});
+            }
+        } else {
+            out.files.push_back({f.dest, mode, &m, {}});
+        }
+        placed.emplace(m.name, std::move(s));
     }
 
     // RECORD rows for the wheel's own files, mapped to their installed paths.
@@ -375,12 +364,11 @@ Installed install_wheel(const fs::path& wheel_path, const Options& options,
         std::string path = fs::path(s.dest).lexically_relative(lib).string();
         rows.push_back({path, s.changed ? s.hash : row.hash, s.changed ? s.size : row.size});
     }
-    for (const auto& g : generated) {
-        prefix.open(g.dest, g.mode)->write(g.content);
+    for (auto& g : generated) {
         rows.push_back({fs::path(g.dest).lexically_relative(lib).string(),
                         wheel_files::record_hash(Digest::of(g.content)),
                         std::to_string(g.content.size())});
-        result.files.push_back(g.dest);
+        out.files.push_back({g.dest, g.mode, nullptr, std::move(g.content)});
     }
     // A generated file may replace one the wheel listed: keep one row per path, the last.
     std::map<std::string, wheel_files::RecordRow> by_path;
@@ -403,12 +391,88 @@ Installed install_wheel(const fs::path& wheel_path, const Options& options,
     if (!has_record_row) {
         rows.push_back({record_rel, "", ""});
     }
-    prefix.open(record_dest, 0644)->write(wheel_files::write_record(std::move(rows)));
-    result.files.push_back(record_dest);
+    out.files.push_back({record_dest, 0644, nullptr, wheel_files::write_record(std::move(rows))});
+    return out;
+}
+
+Installed installed_of(const Prepared& p) {
+    Installed result;
+    result.name = p.wheel.metadata.name;
+    result.version = p.wheel.metadata.version.to_string();
+    result.dist_info = p.wheel.info_dir;
+    for (const auto& f : p.files) {
+        result.files.push_back(f.dest);
+    }
     std::sort(result.files.begin(), result.files.end());
     result.files.erase(std::unique(result.files.begin(), result.files.end()), result.files.end());
-    prefix.commit();
     return result;
+}
+
+}  // namespace
+
+fs::path Options::site_packages() const {
+    return prefix / "lib" / fmt::format("python{}.{}", python_major, python_minor) /
+           "site-packages";
+}
+
+std::string Options::shebang_interpreter() const {
+    return interpreter.empty() ? (prefix / "bin" / "python").string() : interpreter;
+}
+
+Installed install_wheel(const fs::path& wheel_path, const Options& options,
+                        const std::string& project) {
+    if (!options.prefix.is_absolute()) {
+        throw internal_error(
+            fmt::format("install wheel: prefix `{}` is not absolute", options.prefix.string()));
+    }
+    const Prepared p = prepare(wheel_path, options, project);
+    detail::PrefixWriter prefix(options.prefix);
+    for (const auto& f : p.files) {
+        auto out = prefix.open(f.dest, f.mode);
+        if (f.member == nullptr) {
+            out->write(f.content);
+            continue;
+        }
+        HashingSink hashing(out.get());
+        p.wheel.zip->read(*f.member, hashing);
+        check_record(p.wheel, *f.member, hashing.finish(), hashing.size());
+    }
+    prefix.commit();
+    return installed_of(p);
+}
+
+LayerFiles layer_files(const fs::path& wheel, const Options& options, const std::string& project) {
+    if (!options.prefix.is_absolute()) {
+        throw internal_error(
+            fmt::format("wheel layer files: prefix `{}` is not absolute", options.prefix.string()));
+    }
+    Prepared p = prepare(wheel, options, project);
+    LayerFiles out;
+    out.installed = installed_of(p);
+    const std::string under = options.prefix.relative_path().string();
+    for (auto& f : p.files) {
+        LayerEntry e;
+        e.path = under + "/" + f.dest;
+        e.mode = f.mode;
+        if (f.member == nullptr) {
+            e.size = f.content.size();
+            e.data = std::move(f.content);
+        } else {
+            e.size = f.member->size;
+            e.zip = p.wheel.zip;
+            e.zip_member = f.member;
+            if (!is_record_file(f.member->name, p.wheel.info_dir)) {
+                e.verify = [label = p.wheel.label, member = f.member->name,
+                            row = p.wheel.record.at(f.member->name)](const Digest& digest,
+                                                                     std::uint64_t size) {
+                    check_record(label, member, row, digest, size);
+                };
+            }
+        }
+        out.size += e.size;
+        out.entries.push_back(std::move(e));
+    }
+    return out;
 }
 
 }  // namespace envpack::wheel_install

@@ -27,9 +27,12 @@
 // side by side; two installs of files at the same paths must not run at the same time.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
+
+#include "builder/layer.h"
 
 namespace envpack::wheel_install {
 
@@ -61,5 +64,18 @@ struct Installed {
 // "" to take it from the file name). Throws Error as above; the prefix is unchanged then.
 Installed install_wheel(const std::filesystem::path& wheel, const Options& options,
                         const std::string& project = "");
+
+// The same install as layer entries instead of files: paths under `options.prefix` (made
+// relative: `opt/conda/lib/...`), nothing written. The wheel is checked as install_wheel checks
+// it, except that the members copied as they are are checked against RECORD by each entry's
+// `verify` when the layer reads them (write_layer then refuses the layer); their deflate streams
+// go into a gzip layer without being compressed again. The entries keep the wheel open.
+struct LayerFiles {
+    Installed installed;
+    std::vector<LayerEntry> entries;  // files only; write_layer adds their directories
+    std::uint64_t size = 0;           // bytes of content
+};
+LayerFiles layer_files(const std::filesystem::path& wheel, const Options& options,
+                       const std::string& project = "");
 
 }  // namespace envpack::wheel_install

@@ -3,6 +3,9 @@
 #include <cstdio>
 #include <deque>
 #include <future>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include <libdeflate.h>
@@ -19,11 +22,41 @@ namespace {
 constexpr size_t k_gzip_chunk = 1 << 20;
 constexpr int k_gzip_level = 4;  // chosen by bench/bench_deflate: 4.6x zlib -6 per core, +2.6% size
 constexpr int k_zstd_level = 3;
+// Chunks up to this size that end before a copied-in deflate stream are compressed inline.
+constexpr size_t k_inline_max = 64 << 10;
+
+// The compressor threads, one pool per thread count for the whole process: a build writes dozens
+// of layers, and starting threads for each (each with its libdeflate state and malloc arena,
+// fresh pages every time) cost more than compressing a small layer.
+ThreadPool& compressor_pool(unsigned threads) {
+    static std::mutex mutex;
+    static std::map<unsigned, std::unique_ptr<ThreadPool>> pools;
+    std::lock_guard lock(mutex);
+    auto& pool = pools[threads];
+    if (!pool) {
+        pool = std::make_unique<ThreadPool>(threads);
+    }
+    return *pool;
+}
+
+// One gzip member of `chunk`.
+std::string compress_chunk(std::string_view chunk) {
+    thread_local std::unique_ptr<libdeflate_compressor, decltype(&libdeflate_free_compressor)> c(
+        libdeflate_alloc_compressor(k_gzip_level), &libdeflate_free_compressor);
+    std::string out(libdeflate_gzip_compress_bound(c.get(), chunk.size()), '\0');
+    size_t n =
+        libdeflate_gzip_compress(c.get(), chunk.data(), chunk.size(), out.data(), out.size());
+    if (n == 0) {
+        throw Error("gzip: compression failed");
+    }
+    out.resize(n);
+    return out;
+}
 
 class GzipSink : public CompressingSink {
   public:
     GzipSink(Sink& out, unsigned threads)
-        : m_out(out), m_pool(threads), m_max_inflight(2 * m_pool.size() + 1) {
+        : m_out(out), m_pool(compressor_pool(threads)), m_max_inflight(2 * m_pool.size() + 1) {
         m_chunk.reserve(k_gzip_chunk);
     }
     ~GzipSink() override {
@@ -47,6 +80,36 @@ class GzipSink : public CompressingSink {
     }
     using Sink::write;
 
+    bool write_deflated(std::string_view deflate, std::uint32_t crc32,
+                        std::uint64_t size) override {
+        // What was written before ends its member here. A small rest (the tar header before a
+        // file) is compressed on this thread: handing it to a worker and waiting for it costs
+        // more than compressing it.
+        if (m_chunk.size() > k_inline_max) {
+            submit();
+        }
+        while (!m_inflight.empty()) {
+            drain_one();
+        }
+        if (!m_chunk.empty()) {
+            m_out.write(compress_chunk(m_chunk));
+            m_chunk.clear();
+        }
+        m_any = true;
+        // The gzip header libdeflate writes (no name, no mtime, OS unknown), the stream, the
+        // trailer (CRC-32, size mod 2^32, little-endian).
+        static constexpr char k_header[10] = {'\x1f', '\x8b', 8, 0, 0, 0, 0, 0, 0, '\xff'};
+        char trailer[8];
+        for (int i = 0; i < 4; ++i) {
+            trailer[i] = static_cast<char>((crc32 >> (8 * i)) & 0xff);
+            trailer[4 + i] = static_cast<char>((size >> (8 * i)) & 0xff);
+        }
+        m_out.write(k_header, sizeof k_header);
+        m_out.write(deflate.data(), deflate.size());
+        m_out.write(trailer, sizeof trailer);
+        return true;
+    }
+
     void finish() override {
         // An empty stream still gets one (empty) member so the result is a valid gzip file.
         if (!m_chunk.empty() || !m_any) {
@@ -63,19 +126,7 @@ class GzipSink : public CompressingSink {
         auto chunk = std::make_shared<std::string>(std::move(m_chunk));
         m_chunk = std::string();
         m_chunk.reserve(k_gzip_chunk);
-        m_inflight.push_back(m_pool.submit([chunk] {
-            thread_local std::unique_ptr<libdeflate_compressor,
-                                         decltype(&libdeflate_free_compressor)>
-                c(libdeflate_alloc_compressor(k_gzip_level), &libdeflate_free_compressor);
-            std::string out(libdeflate_gzip_compress_bound(c.get(), chunk->size()), '\0');
-            size_t n = libdeflate_gzip_compress(c.get(), chunk->data(), chunk->size(), out.data(),
-                                                out.size());
-            if (n == 0) {
-                throw Error("gzip: compression failed");
-            }
-            out.resize(n);
-            return out;
-        }));
+        m_inflight.push_back(m_pool.submit([chunk] { return compress_chunk(*chunk); }));
         while (m_inflight.size() >= m_max_inflight) {
             drain_one();
         }
@@ -87,7 +138,7 @@ class GzipSink : public CompressingSink {
     }
 
     Sink& m_out;
-    ThreadPool m_pool;
+    ThreadPool& m_pool;
     size_t m_max_inflight;
     std::string m_chunk;
     std::deque<std::future<std::string>> m_inflight;
@@ -209,6 +260,11 @@ void HashingSink::write(const void* data, size_t size) {
     if (m_next != nullptr) {
         m_next->write(data, size);
     }
+}
+
+void HashingSink::hash_only(std::string_view data) {
+    m_sha.update(data.data(), data.size());
+    m_size += data.size();
 }
 
 namespace {

@@ -35,6 +35,18 @@ class CompressingSink : public Sink {
   public:
     ~CompressingSink() override = default;
     virtual void finish() = 0;
+    // Appends content that is already deflated — `deflate` is a raw deflate stream (RFC 1951, as
+    // a zip member holds it, nothing after its final block) of `size` bytes whose CRC-32 is
+    // `crc32` — without compressing it again, when this compressor can: gzip ends its current
+    // member and writes these bytes as a member of their own. Returns false when it cannot (zstd,
+    // none); the caller then writes the uncompressed bytes. The caller vouches for the three
+    // arguments agreeing (the data was inflated and checked).
+    virtual bool write_deflated(std::string_view deflate, std::uint32_t crc32, std::uint64_t size) {
+        (void)deflate;
+        (void)crc32;
+        (void)size;
+        return false;
+    }
 };
 
 // `threads` = 0: default_thread_count().
@@ -46,6 +58,9 @@ class HashingSink : public Sink {
     explicit HashingSink(Sink* next = nullptr) : m_next(next) {}
     void write(const void* data, size_t size) override;
     using Sink::write;
+    // Hashes and counts bytes without forwarding them: the caller hands `next` the same content
+    // in another form (CompressingSink::write_deflated).
+    void hash_only(std::string_view data);
     Digest finish() { return m_sha.finish(); }
     std::uint64_t size() const { return m_size; }
 

@@ -34,6 +34,38 @@ class Sink {
     void write(std::string_view s) { write(s.data(), s.size()); }
 };
 
+// Gathers small writes into `capacity`-byte writes to `next` (writes at least that large pass
+// straight through). flush() must be called before `next` is used; the destructor does not flush.
+class BufferedSink : public Sink {
+  public:
+    explicit BufferedSink(Sink& next, size_t capacity = 1 << 20)
+        : m_next(next), m_capacity(capacity) {
+        m_buffer.reserve(capacity);
+    }
+    void write(const void* data, size_t size) override {
+        if (m_buffer.size() + size > m_capacity) {
+            flush();
+        }
+        if (size >= m_capacity) {
+            m_next.write(data, size);
+        } else {
+            m_buffer.append(static_cast<const char*>(data), size);
+        }
+    }
+    using Sink::write;
+    void flush() {
+        if (!m_buffer.empty()) {
+            m_next.write(m_buffer.data(), m_buffer.size());
+            m_buffer.clear();
+        }
+    }
+
+  private:
+    Sink& m_next;
+    size_t m_capacity;
+    std::string m_buffer;
+};
+
 // Reads a whole file. Throws Error naming the path.
 std::string read_file(const std::filesystem::path& path);
 

@@ -280,9 +280,9 @@ std::uint64_t data_start(ZipSource& source, const std::string& archive, const Zi
     return data;
 }
 
-// The member decompressed in one call into a per-thread buffer, checked, then written whole.
+// The member decompressed in one call into a per-thread buffer and checked; `use` sees it whole.
 void read_whole(ZipSource& source, const std::string& archive, const ZipMember& m,
-                std::uint64_t data, Sink& out) {
+                std::uint64_t data, const std::function<void(const ZipReader::MemberView&)>& use) {
     // Both buffers are per thread and reused: no allocation (and no fresh pages) per member.
     thread_local WholeBuffer packed_buffer;
     thread_local WholeBuffer plain_buffer;
@@ -290,7 +290,9 @@ void read_whole(ZipSource& source, const std::string& archive, const ZipMember& 
     const auto packed_size = static_cast<std::size_t>(m.compressed_size);
     char* packed = packed_lease.get(packed_size);
     source.read_into(data, packed_size, packed);
-    std::string_view bytes(packed, packed_size);
+    ZipReader::MemberView view;
+    view.stored = std::string_view(packed, packed_size);
+    view.data = view.stored;
     WholeBuffer::Lease plain_lease(plain_buffer);
     if (m.method == 8) {
         char* place = plain_lease.get(static_cast<std::size_t>(m.size));
@@ -311,12 +313,13 @@ void read_whole(ZipSource& source, const std::string& archive, const ZipMember& 
                 archive, m,
                 fmt::format("{} bytes where the central directory says {}", produced, m.size));
         }
-        bytes = std::string_view(place, produced);
+        view.data = std::string_view(place, produced);
+        view.exact_deflate = consumed == packed_size;
     }
-    if (libdeflate_crc32(0, bytes.data(), bytes.size()) != m.crc32) {
+    if (libdeflate_crc32(0, view.data.data(), view.data.size()) != m.crc32) {
         throw bad_member(archive, m, "CRC-32 mismatch");
     }
-    out.write(bytes.data(), bytes.size());
+    use(view);
 }
 
 // The member inflated chunk by chunk (zlib) for members too large to hold in memory.
@@ -527,11 +530,20 @@ const ZipMember* ZipReader::find(std::string_view member_name) const {
 
 void ZipReader::read(const ZipMember& m, Sink& out) const {
     const std::uint64_t data = data_start(*m_source, m_name, m);
-    if (m.size <= m_whole_limit && m.compressed_size <= m_whole_limit) {
-        read_whole(*m_source, m_name, m, data, out);
+    if (fits_whole(m)) {
+        read_whole(*m_source, m_name, m, data,
+                   [&](const MemberView& v) { out.write(v.data.data(), v.data.size()); });
     } else {
         read_streaming(*m_source, m_name, m, data, out);
     }
+}
+
+void ZipReader::view(const ZipMember& m, const std::function<void(const MemberView&)>& use) const {
+    if (!fits_whole(m)) {
+        throw internal_error(fmt::format(
+            "zip `{}`: member `{}` ({} bytes) is too large to view whole", m_name, m.name, m.size));
+    }
+    read_whole(*m_source, m_name, m, data_start(*m_source, m_name, m), use);
 }
 
 std::string ZipReader::read(const ZipMember& m, std::uint64_t limit) const {

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -81,6 +82,21 @@ class ZipReader {
     void read(const ZipMember& member, Sink& out) const;
     // The whole member in memory; a protocol Error when it is larger than `limit`.
     std::string read(const ZipMember& member, std::uint64_t limit = 64u << 20) const;
+
+    // A member within the whole-member limit, both as stored and decompressed (checked against
+    // size and CRC-32 like read()); the views are valid only during `use`.
+    struct MemberView {
+        std::string_view stored;  // the member's data as stored (raw deflate for method 8)
+        std::string_view data;    // the uncompressed bytes
+        // Method 8 and the deflate stream ends at the stored data's last byte (nothing after its
+        // final block), so `stored` can be copied into a gzip member as it is.
+        bool exact_deflate = false;
+    };
+    bool fits_whole(const ZipMember& member) const {
+        return member.size <= m_whole_limit && member.compressed_size <= m_whole_limit;
+    }
+    // Throws like read(); an internal error when !fits_whole(member).
+    void view(const ZipMember& member, const std::function<void(const MemberView&)>& use) const;
 
     // Default 256 MiB: the memory one read may hold at once (buffer + compressed bytes).
     static constexpr std::uint64_t k_whole_member_limit = 256ull << 20;

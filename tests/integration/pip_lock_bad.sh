@@ -51,7 +51,9 @@ grep -q "name: badhash" "$S/conda-lock.yml" || fail "badhash not locked: $(cat "
 expect_exit 2 "$ENVPACK" build -f "$S/env.yml" -t t/env:bad
 grep -q "badhash" "$S/err" && grep -q "does not match its RECORD hash" "$S/err" || { cat "$S/err"; fail "the defect is not named"; }
 "$ENVPACK" images | grep -q "t/env" && fail "an image was tagged"
-[ -z "$(ls -A "$ENVPACK_HOME/pip/installed" 2>/dev/null)" ] || fail "an installed tree or its staging was kept: $(ls -A "$ENVPACK_HOME/pip/installed")"
+# The pip layers are written straight from the wheels: nothing half-written may stay behind.
+left=$(find "$ENVPACK_HOME" -name '.tmp-*' -o -name '.install-*')
+[ -z "$left" ] || fail "a temporary file was kept: $left"
 
 # 5. A wheel whose bytes changed after locking: refused by its sha256, nothing installed.
 env_with alpha
@@ -63,7 +65,7 @@ path = glob.glob(sys.argv[1] + "/alpha-1.*-py3-none-any.whl")[0]
 with zipfile.ZipFile(path, "a") as z:
     z.writestr("alpha/extra.txt", "changed\n")
 PY
-rm -rf "$ENVPACK_HOME/pip/installed" "$ENVPACK_HOME/builds"
+rm -rf "$ENVPACK_HOME/layers" "$ENVPACK_HOME/builds"
 expect_exit 1 "$ENVPACK" build -f "$S/env.yml" --frozen -t t/env:changed
 grep -q "does not match its sha256" "$S/err" || { cat "$S/err"; fail "the changed wheel was not refused by its hash"; }
 echo "pip_lock_bad: ok"

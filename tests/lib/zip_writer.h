@@ -15,6 +15,7 @@ struct ZipEntry {
     std::string data;
     std::uint32_t mode = 0100644;  // st_mode stored in the external attributes
     bool deflate = true;
+    std::string after_stream = {};  // bytes stored after the deflate stream's final block
 };
 
 inline void put(std::string& out, std::uint64_t v, int width) {
@@ -41,7 +42,7 @@ inline std::string make_zip(const std::vector<ZipEntry>& entries) {
     std::string out;
     std::string central;
     for (const auto& e : entries) {
-        const std::string body = e.deflate ? raw_deflate(e.data) : e.data;
+        const std::string body = e.deflate ? raw_deflate(e.data) + e.after_stream : e.data;
         const auto crc = crc32(0, reinterpret_cast<const Bytef*>(e.data.data()),
                                static_cast<uInt>(e.data.size()));
         const std::uint64_t offset = out.size();

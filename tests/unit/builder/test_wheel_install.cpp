@@ -8,11 +8,14 @@
 
 #include <fmt/format.h>
 
+#include "builder/layer.h"
 #include "builder/wheel_files.h"
 #include "builder/wheel_install.h"
+#include "core/compress.h"
 #include "core/digest.h"
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/log.h"
 #include "zip_writer.h"
 
 using namespace envpack;
@@ -311,4 +314,125 @@ TEST_CASE(
     CHECK(read_file(s.prefix / "lib/python3.11/site-packages/demo/__init__.py") == "X = 1\n");
     CHECK_FALSE(fs::exists(s.prefix / "lib/python3.11/site-packages/demo/new"));
     CHECK_FALSE(fs::exists(s.prefix / "share"));
+}
+
+namespace {
+
+// A layer of `entries` with `compression`: its result and its blob.
+std::pair<LayerResult, std::string> layer_of(std::vector<LayerEntry> entries, Compression c) {
+    LayerOptions lo;
+    lo.compression = c;
+    lo.threads = 2;
+    StringSink blob;
+    LayerResult r = write_layer(std::move(entries), lo, blob);
+    return {r, std::move(blob.data())};
+}
+
+std::size_t gzip_members(std::string_view blob) {
+    std::size_t n = 0;
+    for (std::size_t pos = 0; pos < blob.size(); ++n) {
+        z_stream zs{};
+        REQUIRE(inflateInit2(&zs, 16 + MAX_WBITS) == Z_OK);
+        std::string out(1 << 20, '\0');
+        zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(blob.data() + pos));
+        zs.avail_in = static_cast<uInt>(blob.size() - pos);
+        int rc = Z_OK;
+        while (rc == Z_OK) {
+            zs.next_out = reinterpret_cast<Bytef*>(out.data());
+            zs.avail_out = static_cast<uInt>(out.size());
+            rc = inflate(&zs, Z_NO_FLUSH);
+        }
+        REQUIRE(rc == Z_STREAM_END);
+        pos = blob.size() - zs.avail_in;
+        inflateEnd(&zs);
+    }
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("wheel_install: layer_files is the layer of the installed tree, deflate streams copied") {
+    std::string text;
+    for (int i = 0; i < 4000; ++i) {
+        text += fmt::format("def f{}(x):\n    return x + {}\n", i, i * 7);
+    }
+    std::string noise(20000, '\0');
+    std::uint32_t seed = 12345;
+    for (auto& c : noise) {
+        seed = seed * 1103515245 + 12345;
+        c = static_cast<char>(seed >> 24);
+    }
+    Setup s;
+    s.write(demo_wheel({{"demo/big.py", text},
+                        {"demo/_core.so", noise, 0100755},
+                        {"demo/stored.txt", text.substr(0, 9000), 0100644, false},
+                        {"demo-1.0.data/scripts/run-demo", "#!python\nimport demo\n", 0100755},
+                        {"demo-1.0.data/data/share/demo/x.txt", "x\n"}}));
+    // The tree: installed under ROOT/opt/conda, scanned as the builder scans a conda package.
+    const fs::path root = s.dir.path() / "root";
+    s.options.prefix = root / "opt/conda";
+    wheel_install::install_wheel(s.wheel, s.options);
+    std::vector<LayerEntry> tree = scan_tree(root, Log::null());
+    // The wheel: the same install as entries, nothing written.
+    s.options.prefix = "/opt/conda";
+    auto files = wheel_install::layer_files(s.wheel, s.options);
+    CHECK(files.installed.name == "demo");
+    std::uint64_t tree_bytes = 0;
+    for (const auto& e : tree) {
+        tree_bytes += e.type == EntryType::file ? e.size : 0;
+    }
+    CHECK(files.size == tree_bytes);
+    CHECK_FALSE(fs::exists("/opt/conda/lib/python3.11/site-packages/demo/big.py"));
+
+    for (Compression c : {Compression::gzip, Compression::zstd, Compression::none}) {
+        CAPTURE(to_string(c));
+        auto [from_tree, tree_blob] = layer_of(tree, c);
+        auto [from_wheel, wheel_blob] = layer_of(files.entries, c);
+        // The same tar, byte for byte.
+        CHECK(from_wheel.diff_id == from_tree.diff_id);
+        CHECK(from_wheel.uncompressed_size == from_tree.uncompressed_size);
+        CHECK(from_wheel.files == from_tree.files);
+        if (c == Compression::none) {
+            CHECK(wheel_blob == tree_blob);
+            continue;
+        }
+        CHECK(decompress(c, wheel_blob) == decompress(c, tree_blob));
+        CHECK(from_wheel.digest == Digest::of(wheel_blob));
+        if (c == Compression::gzip) {
+            // The wheel's deflate streams of the two large deflated members are in the blob as
+            // they are (the stored member and the small ones are compressed here), each a gzip
+            // member of its own, which zlib reads as one stream.
+            CHECK(wheel_blob.find(envpack::testing::raw_deflate(text)) != std::string::npos);
+            CHECK(wheel_blob.find(envpack::testing::raw_deflate(noise)) != std::string::npos);
+            CHECK(gzip_members(wheel_blob) == gzip_members(tree_blob) + 4);
+        }
+    }
+}
+
+TEST_CASE("wheel_install: layer_files leaves the RECORD check of copied members to the layer") {
+    std::string text(50000, 'a');
+    Setup s;
+    s.write(demo_wheel({{"demo/big.txt", text}}, [](std::vector<wheel_files::RecordRow>& rows) {
+        for (auto& r : rows) {
+            if (r.path == "demo/big.txt") {
+                r.hash = wheel_files::record_hash(Digest::of("something else"));
+            }
+        }
+    }));
+    s.options.prefix = "/opt/conda";
+    auto files = wheel_install::layer_files(s.wheel, s.options);
+    for (Compression c : {Compression::gzip, Compression::zstd, Compression::none}) {
+        CAPTURE(to_string(c));
+        LayerOptions lo;
+        lo.compression = c;
+        StringSink blob;
+        CHECK_THROWS_WITH(
+            write_layer(files.entries, lo, blob),
+            Catch::Contains("demo/big.txt") && Catch::Contains("does not match its RECORD hash"));
+    }
+    // The same wheel is refused by install_wheel, and nothing lands.
+    s.options.prefix = s.prefix;
+    CHECK_THROWS_WITH(wheel_install::install_wheel(s.wheel, s.options),
+                      Catch::Contains("does not match its RECORD hash"));
+    CHECK(s.prefix_untouched());
 }

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/process.h"
 #include "core/thread_pool.h"
+#include "zip_writer.h"
 
 using namespace envpack;
 
@@ -98,5 +99,35 @@ TEST_CASE("truncated compressed data is an error, not a short result") {
         INFO(to_string(c));
         std::string z = compress(c, in, 2);
         CHECK_THROWS_AS(decompress(c, z.substr(0, z.size() / 2)), Error);
+    }
+}
+
+TEST_CASE("compress: gzip takes an already deflated stream as a member of its own") {
+    const std::string before = sample(3000);
+    const std::string middle = sample(200000);
+    const std::string after = sample(5000);
+    const std::string deflated = envpack::testing::raw_deflate(middle);
+    const std::uint32_t crc = static_cast<std::uint32_t>(
+        crc32(0, reinterpret_cast<const Bytef*>(middle.data()), static_cast<uInt>(middle.size())));
+    for (unsigned threads : {1u, 3u}) {
+        StringSink out;
+        auto gz = make_compressor(Compression::gzip, out, threads);
+        gz->write(before);
+        CHECK(gz->write_deflated(deflated, crc, middle.size()));
+        gz->write(after);
+        gz->finish();
+        CHECK(decompress(Compression::gzip, out.data()) == before + middle + after);
+        // The stream is in the output as it was given, framed as a gzip member.
+        const auto at = out.data().find(deflated);
+        REQUIRE(at != std::string::npos);
+        CHECK(out.data().compare(at - 10, 3, "\x1f\x8b\x08") == 0);
+    }
+    // zstd and no compression cannot take it: the caller writes the plain bytes.
+    for (Compression c : {Compression::zstd, Compression::none}) {
+        StringSink out;
+        auto z = make_compressor(c, out, 1);
+        CHECK_FALSE(z->write_deflated(deflated, crc, middle.size()));
+        z->finish();
+        CHECK(out.data().find(deflated) == std::string::npos);
     }
 }

@@ -196,3 +196,34 @@ TEST_CASE(
         CHECK(out.data() == e.data);
     }
 }
+
+TEST_CASE("zip: a member viewed whole, as stored and decompressed") {
+    const std::string text = big_text();
+    const std::string bytes = make_zip({{"d.txt", text, 0100644, true},
+                                        {"s.txt", "stored", 0100644, false},
+                                        {"tail.txt", text, 0100644, true, "left over"},
+                                        {"bad.txt", text, 0100644, true}});
+    std::string damaged = bytes;
+    damaged[damaged.find(envpack::testing::raw_deflate(text), bytes.find("bad.txt")) + 100] ^= 0x55;
+    ZipReader zip(zip_memory_source(damaged), "t.whl");
+    auto view = [&](const char* name) {
+        std::string stored;
+        std::string data;
+        bool exact = false;
+        zip.view(*zip.find(name), [&](const ZipReader::MemberView& v) {
+            stored = v.stored;
+            data = v.data;
+            exact = v.exact_deflate;
+        });
+        return std::tuple{stored, data, exact};
+    };
+    CHECK(view("d.txt") == std::tuple{envpack::testing::raw_deflate(text), text, true});
+    CHECK(view("s.txt") == std::tuple{std::string("stored"), std::string("stored"), false});
+    // Bytes after the final block: the data is fine, the stream cannot be copied as it is.
+    CHECK(view("tail.txt") ==
+          std::tuple{envpack::testing::raw_deflate(text) + "left over", text, false});
+    CHECK_THROWS_AS(view("bad.txt"), Error);
+    zip.set_whole_member_limit(1000);
+    CHECK_FALSE(zip.fits_whole(*zip.find("d.txt")));
+    CHECK_THROWS_AS(view("d.txt"), Error);
+}
