@@ -133,7 +133,8 @@ Descriptor write_entries(Store& store, std::vector<LayerEntry> entries, const La
     BlobWriter blob = store.begin_blob();
     try {
         r = write_layer(std::move(entries), lo, blob);
-        blob.commit(r.digest);
+        r.size = blob.size();
+        r.digest = blob.commit();
     } catch (const Error& e) {
         throw e.with_context(fmt::format("build: write the layer of {}", what));
     }
@@ -334,6 +335,7 @@ BuildResult build_environment(Store& store, const EnvSpec& env, const LockFile& 
     const auto plan = plan_layers(inputs, max_layers - 1 - pip_layers);
     LayerOptions lo;
     lo.compression = options.compression;
+    lo.blob_digest = BlobDigest::by_sink;
     lo.threads = options.threads;
     lo.source_date_epoch = options.source_date_epoch;
 

@@ -23,9 +23,11 @@ LayerResult write_tree_layer(Store& store, std::vector<LayerEntry> entries, Laye
     }
     Progress progress(log, label, total);
     options.on_progress = [&progress](std::uint64_t n) { progress.add(n); };
+    options.blob_digest = BlobDigest::by_sink;
     BlobWriter blob = store.begin_blob();
     LayerResult layer = write_layer(std::move(entries), options, blob);
-    blob.commit(layer.digest);
+    layer.size = blob.size();
+    layer.digest = blob.commit();
     progress.done();
     return layer;
 }

@@ -236,9 +236,10 @@ LayerResult write_layer(std::vector<LayerEntry> entries, const LayerOptions& opt
     // Uncompressed, the blob is the tar: hash it once.
     bool plain = options.compression == Compression::none;
     HashingSink compressed(&out);
+    const bool hash_blob = !plain && options.blob_digest == BlobDigest::compute;
     // The compressor's output comes in small pieces where a layer holds many small members (a
     // wheel's files copied in) or is not compressed.
-    BufferedSink buffered(plain ? out : static_cast<Sink&>(compressed));
+    BufferedSink buffered(hash_blob ? static_cast<Sink&>(compressed) : out);
     auto compressor = make_compressor(options.compression, buffered, options.threads);
     HashingSink tar(compressor.get());
     FileReader reader(1 << 20);
@@ -295,8 +296,13 @@ LayerResult write_layer(std::vector<LayerEntry> entries, const LayerOptions& opt
     buffered.flush();
     result.diff_id = tar.finish();
     result.uncompressed_size = tar.size();
-    result.digest = plain ? result.diff_id : compressed.finish();
-    result.size = plain ? result.uncompressed_size : compressed.size();
+    if (plain) {
+        result.digest = result.diff_id;
+        result.size = result.uncompressed_size;
+    } else if (hash_blob) {
+        result.digest = compressed.finish();
+        result.size = compressed.size();
+    }
     result.media_type = layer_media_type(compression);
     return result;
 }

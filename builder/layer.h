@@ -73,8 +73,15 @@ struct LayerEntry {
     Xattrs xattrs;  // written as PAX SCHILY.xattr.NAME records
 };
 
+// Who hashes the compressed blob: write_layer (LayerResult::digest), or the sink it writes to (a
+// store's BlobWriter hashes what it stores and commit() returns the digest; hashing it twice cost
+// as much as the tar's own hash). With `by_sink`, a compressed layer's LayerResult::digest and
+// size are left for the caller.
+enum class BlobDigest { compute, by_sink };
+
 struct LayerOptions {
     Compression compression = Compression::gzip;
+    BlobDigest blob_digest = BlobDigest::compute;
     unsigned threads = 0;  // compressor threads; 0 = default_thread_count()
     // Clamp for mtimes; unset: every mtime is 0.
     std::optional<std::int64_t> source_date_epoch;

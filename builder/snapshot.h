@@ -93,8 +93,8 @@ Digest snapshot_digest(const SnapshotListing& listing);
 // directories; modes are normalised to 0755/0644 so only the executable bit is kept.
 std::vector<LayerEntry> snapshot_layer_entries(const Snapshot& snapshot);
 
-// Writes the snapshot's layer to `out` through a 1 MiB buffer (write_layer emits many small
-// pieces: headers, paddings, small files). Throws like write_layer.
+// Writes the snapshot's layer to `out` (write_layer buffers the many small pieces it emits:
+// headers, paddings, small files). Throws like write_layer.
 LayerResult write_snapshot_layer(const Snapshot& snapshot, const LayerOptions& options, Sink& out);
 
 // make_snapshot and write_snapshot_layer in one go: the files are hashed on worker threads while
