@@ -15,9 +15,13 @@
 # no side is charged for it.
 # Then the same list as the `pip:` section of an environment file (with a stub python X.Y from a
 # conda channel the bench makes): `envpack lock` (conda solve + pip resolution) and `envpack build
-# --frozen` into a fresh image each run (the pip install cache, layer cache and build index moved
-# aside, untimed, for the same reason): every wheel installed and the pip layers written and
-# compressed, with gzip (the default) and with zstd.
+# --frozen` into a fresh image each run (the layer cache and build index moved aside, untimed, for
+# the same reason): every wheel installed and the pip layers written and compressed, with gzip (the
+# default) and with zstd. The same environment file without its pip list is locked and built the
+# same way: the difference is what the pip section costs in `envpack lock` + `envpack build`
+# (resolution, wheels checked and installed as layers), set against pip's resolve + install;
+# the whole commands' figure also holds two process starts each, the conda solve and layers, the
+# image config and manifest.
 # All of it runs twice when /dev/shm is a tmpfs: once in $TMPDIR (a disk file system), once in
 # /dev/shm (memory). Both figures are honest; they are different disks.
 set -euo pipefail
@@ -51,6 +55,11 @@ JSON
 { printf 'name: bench\nchannels: [./channel]\ndependencies:\n  - python=%s\n  - pip:\n' "$PYVER"
   printf '      - --no-index\n      - --find-links %s\n' "$scratch/wheels"
   for r in "${REQS[@]}"; do printf '      - %s\n' "$r"; done; } > "$scratch/env/env.yml"
+# The same environment without its pip list: what the pip section adds to `envpack lock` and
+# `envpack build` is the difference.
+mkdir -p "$scratch/conda-only"
+ln -s ../env/channel "$scratch/conda-only/channel"
+printf 'name: bench\nchannels: [./channel]\ndependencies:\n  - python=%s\n' "$PYVER" > "$scratch/conda-only/env.yml"
 
 middle() { sort -g | sed -n "$(( (RUNS + 1) / 2 ))p"; }
 # timed CMD...: runs CMD (output dropped; a failure stops the bench) and prints "WALL CPU", CPU
@@ -110,13 +119,13 @@ bench_on() {
   split=$(/usr/bin/python3 -c 'import json,sys;d=json.load(open(sys.argv[1]));print("resolve %d ms, install %d ms" % (d["resolve_ms"], d["install_ms"]))' "$dir/ep.json")
 
   # The pip layers of envpack build.
-  run_lock() { rm -f "$scratch/env/conda-lock.yml"; "$ENVPACK" lock -f "$scratch/env/env.yml"; }
-  run_build() { "$ENVPACK" build -f "$scratch/env/env.yml" --frozen -t bench/pip:1 --compression "$1"; }
+  run_lock() { rm -f "$scratch/${2:-env}/conda-lock.yml"; "$ENVPACK" lock -f "$scratch/${2:-env}/env.yml"; }
+  run_build() { "$ENVPACK" build -f "$scratch/${2:-env}/env.yml" --frozen -t "bench/${2:-env}:1" --compression "$1"; }
   local moved=0
   drop_build_caches() {  # moved aside, not deleted (see the header)
     moved=$((moved + 1))
     mkdir -p "$trash/$moved"
-    for d in pip/installed layers builds; do
+    for d in layers builds; do
       if [[ -e $ENVPACK_HOME/$d ]]; then mv "$ENVPACK_HOME/$d" "$trash/$moved/${d//\//-}"; fi
     done
   }
@@ -137,6 +146,21 @@ bench_on() {
     res=$(medians <<<"$lines")
     read -r "t_build[$c]" "c_build[$c]" <<<"$res"
   done
+  # The conda-only twin, locked and built the same way.
+  local t_lock0 c_lock0 t_build0 c_build0
+  run_lock x conda-only >/dev/null 2>&1 && drop_build_caches && run_build gzip conda-only >/dev/null 2>&1
+  lines=""
+  for i in $(seq "$RUNS"); do lines+="$(timed run_lock x conda-only)"$'\n'; done
+  read -r t_lock0 c_lock0 <<<"$(medians <<<"$lines")"
+  lines=""
+  for i in $(seq "$RUNS"); do
+    drop_build_caches
+    lines+="$(timed run_build gzip conda-only)"$'\n'
+  done
+  read -r t_build0 c_build0 <<<"$(medians <<<"$lines")"
+  local t_section c_section
+  t_section=$(awk -v a="$t_lock" -v b="${t_build[gzip]}" -v c="$t_lock0" -v d="$t_build0" 'BEGIN { printf "%.3f", a + b - c - d }')
+  c_section=$(awk -v a="$c_lock" -v b="${c_build[gzip]}" -v c="$c_lock0" -v d="$c_build0" 'BEGIN { printf "%.3f", a + b - c - d }')
 
   printf '\n%s (%s): %d wheel files (%s MB), %d packages installed, %d files; %s\n' \
     "$dir" "$fstype" "$wheels" "$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }')" \
@@ -154,12 +178,18 @@ bench_on() {
       "$(awk -v a="$t_pip" -v b="$t_lock" -v c="${t_build[$c]}" 'BEGIN { printf "%.1f", a / (b + c) }')" \
       "$(awk -v a="$c_pip" -v b="$c_lock" -v c="${c_build[$c]}" 'BEGIN { printf "%.1f", a / (b + c) }')" "$c"
   done
+  printf '  %-28s %8s %8s   (the same file without its pip list)\n' "envpack lock + build, conda" \
+    "$(awk -v a="$t_lock0" -v b="$t_build0" 'BEGIN { printf "%.3f", a + b }')" \
+    "$(awk -v a="$c_lock0" -v b="$c_build0" 'BEGIN { printf "%.3f", a + b }')"
+  printf '  %-28s %8s %8s   (what the pip section adds to lock + build, gzip)\n' "the pip section" "$t_section" "$c_section"
+  printf '  %-28s %7sx %7sx   (pip vs the pip section of lock + build)\n' "speed-up" \
+    "$(ratio "$t_pip" "$t_section")" "$(ratio "$c_pip" "$c_section")"
   summary+=("$(printf '%-18s pip %6s s  envpack %6s s  %5sx | lock + build: gzip %6s s %5sx, zstd %6s s %5sx' \
     "$fstype" "$t_pip" "$t_ep" "$(ratio "$t_pip" "$t_ep")" \
     "$(awk -v b="$t_lock" -v c="${t_build[gzip]}" 'BEGIN { printf "%.3f", b + c }')" \
     "$(awk -v a="$t_pip" -v b="$t_lock" -v c="${t_build[gzip]}" 'BEGIN { printf "%.1f", a / (b + c) }')" \
     "$(awk -v b="$t_lock" -v c="${t_build[zstd]}" 'BEGIN { printf "%.3f", b + c }')" \
-    "$(awk -v a="$t_pip" -v b="$t_lock" -v c="${t_build[zstd]}" 'BEGIN { printf "%.1f", a / (b + c) }')")")
+    "$(awk -v a="$t_pip" -v b="$t_lock" -v c="${t_build[zstd]}" 'BEGIN { printf "%.1f", a / (b + c) }')") | pip section $(printf '%6s s %5sx' "$t_section" "$(ratio "$t_pip" "$t_section")")")
   rm -rf "$dir"  # every prefix and moved cache, untimed
 }
 
