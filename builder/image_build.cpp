@@ -434,8 +434,9 @@ BuildResult build_environment(Store& store, const EnvSpec& env, const LockFile& 
 
     // The pip packages, in their own layers above the conda ones.
     std::vector<CachedPackage> pip_records;
+    std::vector<PipInstalled> pips;
     if (!sets.pip.empty()) {
-        const std::vector<PipInstalled> pips = install_pip_packages(sets.pip, pip_options, http);
+        pips = install_pip_packages(sets.pip, pip_options, http);
         std::vector<PlanInput> pip_inputs;
         for (const auto& p : pips) {
             pip_inputs.push_back({p.locked->name, p.installed_size});
@@ -465,6 +466,7 @@ BuildResult build_environment(Store& store, const EnvSpec& env, const LockFile& 
     }
 
     write_pending();
+    remember_record_checks(pips, pip_options);
     // The conda-meta layer.
     std::vector<CachedPackage> records;
     for (const auto& it : items) {

@@ -36,6 +36,10 @@ std::string direct_url_json(const std::string& url, const std::string& sha256) {
     return j.dump();
 }
 
+fs::path record_marker(const PipInstallOptions& options, const std::string& sha256) {
+    return options.home / "pip" / "record-checked" / (sha256 + ".v1");
+}
+
 PipInstalled install_one(const LockedPackage& p, const PipInstallOptions& options,
                          HttpClient* http) {
     PipInstalled out;
@@ -68,17 +72,28 @@ PipInstalled install_one(const LockedPackage& p, const PipInstallOptions& option
     } catch (const Error& e) {
         throw e.with_context(context);
     }
-    // A member that fails its RECORD check when the layer reads it names the package too.
+    std::error_code ec;
+    const bool remembered = fs::exists(record_marker(options, p.sha256), ec);
+    out.checked = std::make_shared<std::atomic<std::size_t>>(0);
     for (auto& e : out.entries) {
-        if (e.verify) {
-            e.verify = [check = std::move(e.verify), context](const Digest& d, std::uint64_t n) {
-                try {
-                    check(d, n);
-                } catch (const Error& err) {
-                    throw err.with_context(context);
-                }
-            };
+        if (!e.verify) {
+            continue;
         }
+        if (remembered) {
+            e.verify = nullptr;
+            continue;
+        }
+        // A member that fails its RECORD check when the layer reads it names the package too.
+        ++out.to_check;
+        e.verify = [check = std::move(e.verify), context, checked = out.checked](const Digest& d,
+                                                                                 std::uint64_t n) {
+            try {
+                check(d, n);
+            } catch (const Error& err) {
+                throw err.with_context(context);
+            }
+            ++*checked;
+        };
     }
     return out;
 }
@@ -107,6 +122,18 @@ std::vector<PipInstalled> install_pip_packages(const std::vector<const LockedPac
     // In the lock's order.
     return wheel_install::detail::run_largest_first(
         pool, urls, [&](std::size_t i) { return install_one(*packages[i], options, http); });
+}
+
+void remember_record_checks(const std::vector<PipInstalled>& installed,
+                            const PipInstallOptions& options) {
+    for (const auto& p : installed) {
+        if (p.to_check == 0 || p.checked == nullptr || *p.checked != p.to_check) {
+            continue;
+        }
+        const fs::path marker = record_marker(options, p.locked->sha256);
+        make_dirs(marker.parent_path());
+        write_file_atomic(marker, "", Durability::none);
+    }
 }
 
 void pip_requests_of(const EnvSpec& env, PipInstallOptions& options) {

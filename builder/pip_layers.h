@@ -7,9 +7,11 @@
 // a wheel's deflated files are not compressed again.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -38,6 +40,9 @@ struct PipInstalled {
     Digest install_key;
     std::uint64_t installed_size = 0;
     std::vector<LayerEntry> entries;  // the installed files, paths under the prefix (opt/conda/...)
+    // Entries whose RECORD check is still to run (their `verify`), and how many have passed.
+    std::size_t to_check = 0;
+    std::shared_ptr<std::atomic<std::size_t>> checked;
 };
 
 // The key of one installed wheel for the layer cache (sha256, file name, prefix, python,
@@ -49,6 +54,14 @@ Digest pip_install_key(const LockedPackage& package, const PipInstallOptions& op
 // errors; a member that does not match RECORD is refused when its layer is written.
 std::vector<PipInstalled> install_pip_packages(const std::vector<const LockedPackage*>& packages,
                                                const PipInstallOptions& options, HttpClient* http);
+
+// A wheel all of whose copied members passed their RECORD check (every layer holding them was
+// written) is remembered by its sha256 under `$ENVPACK_HOME/pip/record-checked/`, and later builds
+// do not hash its files again for RECORD: the marker names the exact bytes, which fetch_wheel
+// checks (a local file on every build, a download once), and every read still checks the zip's
+// CRC-32. install_pip_packages leaves out the checks of remembered wheels.
+void remember_record_checks(const std::vector<PipInstalled>& installed,
+                            const PipInstallOptions& options);
 
 // The names the environment's pip list requests, and its `name @ URL` requirements, for
 // PipInstallOptions; empty when the list cannot be read (a frozen lock without its files).

@@ -7,7 +7,8 @@
 #     multi-member;
 #   - umoci (Go's compress/gzip) and `envpack unpack` give the tree `envpack pip install` gives
 #     for the same wheels, file for file, with modes;
-#   - the same build with zstd has the same diff_ids (the same tars).
+#   - the same build with zstd has the same diff_ids (the same tars);
+#   - each wheel's RECORD check is remembered, and a rebuild without it is the same image.
 source "$(dirname "$0")/lib.sh"
 need umoci
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -99,4 +100,12 @@ done
 # 3. One tar, two compressions.
 gz=$(diff_ids_of t/pip:gzip)
 [ "$gz" = "$(diff_ids_of t/pip:zstd)" ] || fail "gzip and zstd images have different diff_ids"
+# 4. Every wheel passed its RECORD check and is remembered by its sha256; a rebuild without the
+#    layer cache (no RECORD hashing then) gives the same image, byte for byte.
+pips=$(grep -c '^  manager: pip' "$S/env/conda-lock.yml")
+[ "$(ls "$ENVPACK_HOME/pip/record-checked" | wc -l)" = "$pips" ] || fail "not every wheel is remembered as checked: $(ls "$ENVPACK_HOME/pip/record-checked")"
+first=$("$ENVPACK" inspect t/pip:gzip --json | jget "['digest']")
+rm -rf "$ENVPACK_HOME/layers" "$ENVPACK_HOME/builds"
+"$ENVPACK" build -f "$S/env/env.yml" --frozen -t t/pip:again > /dev/null
+[ "$("$ENVPACK" inspect t/pip:again --json | jget "['digest']")" = "$first" ] || fail "the rebuild is not the same image"
 echo "pip_build_interop: ok ($most gzip members in the largest layer)"

@@ -54,6 +54,7 @@ grep -q "badhash" "$S/err" && grep -q "does not match its RECORD hash" "$S/err" 
 # The pip layers are written straight from the wheels: nothing half-written may stay behind.
 left=$(find "$ENVPACK_HOME" -name '.tmp-*' -o -name '.install-*')
 [ -z "$left" ] || fail "a temporary file was kept: $left"
+[ -z "$(ls -A "$ENVPACK_HOME/pip/record-checked" 2>/dev/null)" ] || fail "the refused wheel is remembered as checked"
 
 # 5. A wheel whose bytes changed after locking: refused by its sha256, nothing installed.
 env_with alpha
