@@ -1,6 +1,7 @@
 #include "resolver/pip_lock.h"
 
 #include <algorithm>
+#include <future>
 #include <map>
 #include <set>
 
@@ -10,6 +11,7 @@
 #include "core/error.h"
 #include "core/http.h"
 #include "core/log.h"
+#include "core/thread_pool.h"
 #include "resolver/env_file.h"
 #include "resolver/pip_fetch.h"
 #include "resolver/pip_list.h"
@@ -176,6 +178,19 @@ std::expected<std::vector<LockedPackage>, PipUnresolvable> lock_pip_list(
         return std::unexpected(PipUnresolvable{std::move(why)});
     }
 
+    // The sha256 of every chosen wheel the index gave none for, read side by side (the files are
+    // fetched first, one at a time, as the finder fetches).
+    std::map<std::string, std::future<std::string>> file_hashes;
+    ThreadPool hashers(default_thread_count());
+    for (const auto& pin : *pins) {
+        const auto& candidate = finder.candidate(pin.name, pin.release);
+        if (!options.installed.contains(pin.name) && !candidate.file.hashes.contains("sha256")) {
+            file_hashes[pin.name] =
+                hashers.submit([path = finder.wheel_path(pin.name, pin.release)] {
+                    return Digest::of_file(path.string()).hex();
+                });
+        }
+    }
     std::vector<LockedPackage> out;
     for (const auto& pin : *pins) {
         if (options.installed.contains(pin.name)) {
@@ -191,7 +206,7 @@ std::expected<std::vector<LockedPackage>, PipUnresolvable> lock_pip_list(
         if (auto sha = candidate.file.hashes.find("sha256"); sha != candidate.file.hashes.end()) {
             p.sha256 = sha->second;
         } else {
-            p.sha256 = Digest::of_file(finder.wheel_path(pin.name, pin.release).string()).hex();
+            p.sha256 = file_hashes.at(pin.name).get();
         }
         if (hash_checking) {
             auto allowed = allowed_hashes.find(pin.name);
