@@ -3,7 +3,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+// The type-checking macros of <curl/curl.h> call the linked functions; these calls go through
+// pointers loaded at run time instead.
+#define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <array>
@@ -16,6 +20,7 @@
 #include <mutex>
 #include <random>
 #include <regex>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -30,8 +35,70 @@ constexpr size_t k_error_body_cap = 64 * 1024;
 constexpr size_t k_memory_body_cap = 64u << 20;  // bodies not streamed to a sink (manifests, JSON)
 constexpr int k_max_redirects = 10;
 
+// libcurl is opened on first use, not linked: its dependencies (GnuTLS, Kerberos, LDAP, ...)
+// cost every envpack process about 20 ms to load, and most commands (a local build, a run, a
+// node agent) never make an HTTP request.
+struct CurlApi {
+    decltype(&::curl_global_init) global_init;
+    decltype(&::curl_url_cleanup) url_cleanup;
+    decltype(&::curl_url_get) url_get;
+    decltype(&::curl_url_set) url_set;
+    decltype(&::curl_url) url;
+    decltype(&::curl_free) free;
+    decltype(&::curl_easy_getinfo) easy_getinfo;
+    decltype(&::curl_slist_free_all) slist_free_all;
+    decltype(&::curl_slist_append) slist_append;
+    decltype(&::curl_share_init) share_init;
+    decltype(&::curl_share_setopt) share_setopt;
+    decltype(&::curl_share_cleanup) share_cleanup;
+    decltype(&::curl_easy_cleanup) easy_cleanup;
+    decltype(&::curl_easy_reset) easy_reset;
+    decltype(&::curl_easy_init) easy_init;
+    decltype(&::curl_easy_setopt) easy_setopt;
+    decltype(&::curl_easy_perform) easy_perform;
+    decltype(&::curl_easy_strerror) easy_strerror;
+};
+
+const CurlApi& curl_api() {
+    static const CurlApi api = [] {
+        void* lib = ::dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+        if (lib == nullptr) {
+            throw Error(fmt::format("http: cannot load libcurl: {}", ::dlerror()),
+                        "install libcurl (Debian: apt-get install libcurl4)");
+        }
+        CurlApi api{};
+        auto load = [lib](auto& fn, const char* name) {
+            fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(lib, name));
+            if (fn == nullptr) {
+                throw Error(fmt::format("http: libcurl has no `{}` (too old a libcurl)", name),
+                            "install libcurl 7.80 or later");
+            }
+        };
+        load(api.global_init, "curl_global_init");
+        load(api.url_cleanup, "curl_url_cleanup");
+        load(api.url_get, "curl_url_get");
+        load(api.url_set, "curl_url_set");
+        load(api.url, "curl_url");
+        load(api.free, "curl_free");
+        load(api.easy_getinfo, "curl_easy_getinfo");
+        load(api.slist_free_all, "curl_slist_free_all");
+        load(api.slist_append, "curl_slist_append");
+        load(api.share_init, "curl_share_init");
+        load(api.share_setopt, "curl_share_setopt");
+        load(api.share_cleanup, "curl_share_cleanup");
+        load(api.easy_cleanup, "curl_easy_cleanup");
+        load(api.easy_reset, "curl_easy_reset");
+        load(api.easy_init, "curl_easy_init");
+        load(api.easy_setopt, "curl_easy_setopt");
+        load(api.easy_perform, "curl_easy_perform");
+        load(api.easy_strerror, "curl_easy_strerror");
+        return api;
+    }();
+    return api;
+}
+
 struct CurlGlobal {
-    CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+    CurlGlobal() { curl_api().global_init(CURL_GLOBAL_DEFAULT); }
 };
 
 void ensure_curl_global() {
@@ -40,15 +107,15 @@ void ensure_curl_global() {
 
 // RAII owner of a CURLU handle.
 struct CurlUrl {
-    CURLU* h = curl_url();
-    ~CurlUrl() { curl_url_cleanup(h); }
+    CURLU* h = curl_api().url();
+    ~CurlUrl() { curl_api().url_cleanup(h); }
     std::string get(CURLUPart part, unsigned flags = 0) const {
         char* out = nullptr;
-        if (curl_url_get(h, part, &out, flags) != CURLUE_OK || out == nullptr) {
+        if (curl_api().url_get(h, part, &out, flags) != CURLUE_OK || out == nullptr) {
             return {};
         }
         std::string s(out);
-        curl_free(out);
+        curl_api().free(out);
         return s;
     }
 };
@@ -116,7 +183,7 @@ void check_status(Transfer* t) {
     }
     t->status_known = true;
     long status = 0;
-    curl_easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &status);
+    curl_api().easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &status);
     t->to_sink = t->request->response_sink != nullptr && status >= 200 && status < 300;
     if (!t->to_sink || !t->range_requested) {
         return;
@@ -213,8 +280,8 @@ struct Fd {
 
 struct SList {
     curl_slist* list = nullptr;
-    ~SList() { curl_slist_free_all(list); }
-    void add(const std::string& line) { list = curl_slist_append(list, line.c_str()); }
+    ~SList() { curl_api().slist_free_all(list); }
+    void add(const std::string& line) { list = curl_api().slist_append(list, line.c_str()); }
 };
 
 std::chrono::milliseconds jittered(std::chrono::milliseconds base, int attempt) {
@@ -240,39 +307,48 @@ struct HttpClient::Impl {
     std::mutex pool_mutex;
     std::vector<CURL*> idle;  // easy handles keep their connection caches (keep-alive)
 
-    Impl() {
-        ensure_curl_global();
-        share = curl_share_init();
-        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-        curl_share_setopt(share, CURLSHOPT_USERDATA, this);
-        curl_share_setopt(
-            share, CURLSHOPT_LOCKFUNC,
-            +[](CURL*, curl_lock_data data, curl_lock_access, void* user) {
-                static_cast<Impl*>(user)->locks[data].lock();
-            });
-        curl_share_setopt(
-            share, CURLSHOPT_UNLOCKFUNC, +[](CURL*, curl_lock_data data, void* user) {
-                static_cast<Impl*>(user)->locks[data].unlock();
-            });
+    std::once_flag share_made;
+
+    // libcurl is loaded with the first request, not with the client: a client that never sends
+    // one (a build from local files) never loads it.
+    void make_share() {
+        std::call_once(share_made, [this] {
+            ensure_curl_global();
+            share = curl_api().share_init();
+            curl_api().share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+            curl_api().share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+            curl_api().share_setopt(share, CURLSHOPT_USERDATA, this);
+            curl_api().share_setopt(
+                share, CURLSHOPT_LOCKFUNC,
+                +[](CURL*, curl_lock_data data, curl_lock_access, void* user) {
+                    static_cast<Impl*>(user)->locks[data].lock();
+                });
+            curl_api().share_setopt(
+                share, CURLSHOPT_UNLOCKFUNC, +[](CURL*, curl_lock_data data, void* user) {
+                    static_cast<Impl*>(user)->locks[data].unlock();
+                });
+        });
     }
     ~Impl() {
         for (CURL* h : idle) {
-            curl_easy_cleanup(h);
+            curl_api().easy_cleanup(h);
         }
-        curl_share_cleanup(share);
+        if (share != nullptr) {
+            curl_api().share_cleanup(share);
+        }
     }
     CURL* acquire() {
+        make_share();
         {
             std::lock_guard lock(pool_mutex);
             if (!idle.empty()) {
                 CURL* h = idle.back();
                 idle.pop_back();
-                curl_easy_reset(h);
+                curl_api().easy_reset(h);
                 return h;
             }
         }
-        CURL* h = curl_easy_init();
+        CURL* h = curl_api().easy_init();
         if (h == nullptr) {
             throw internal_error("http: curl_easy_init failed");
         }
@@ -312,34 +388,35 @@ Attempt perform(CURL* h, CURLSH* share, const HttpOptions& options, const HttpRe
     t.resume_from = resume_from;
     char errbuf[CURL_ERROR_SIZE] = {0};
 
-    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(h, CURLOPT_SHARE, share);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, options.user_agent.c_str());
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(options.connect_timeout.count()));
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
-                     std::max(1L, static_cast<long>(options.low_speed_timeout.count() / 1000)));
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, nullptr);
+    curl_api().easy_setopt(h, CURLOPT_URL, url.c_str());
+    curl_api().easy_setopt(h, CURLOPT_SHARE, share);
+    curl_api().easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_api().easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_api().easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_api().easy_setopt(h, CURLOPT_USERAGENT, options.user_agent.c_str());
+    curl_api().easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                           static_cast<long>(options.connect_timeout.count()));
+    curl_api().easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_api().easy_setopt(
+        h, CURLOPT_LOW_SPEED_TIME,
+        std::max(1L, static_cast<long>(options.low_speed_timeout.count() / 1000)));
+    curl_api().easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_api().easy_setopt(h, CURLOPT_ACCEPT_ENCODING, nullptr);
     if (!options.ca_file.empty()) {
-        curl_easy_setopt(h, CURLOPT_CAINFO, options.ca_file.c_str());
-        curl_easy_setopt(h, CURLOPT_CAPATH, "/etc/ssl/certs");  // keep the system CAs too
+        curl_api().easy_setopt(h, CURLOPT_CAINFO, options.ca_file.c_str());
+        curl_api().easy_setopt(h, CURLOPT_CAPATH, "/etc/ssl/certs");  // keep the system CAs too
     }
     if (!request.verify_tls.value_or(options.verify_tls)) {
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+        curl_api().easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_api().easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
     }
     // Large buffers: fewer callbacks and syscalls for blob-sized bodies.
-    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
-    curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 1024L * 1024);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+    curl_api().easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
+    curl_api().easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 1024L * 1024);
+    curl_api().easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_api().easy_setopt(h, CURLOPT_HEADERDATA, &t);
+    curl_api().easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+    curl_api().easy_setopt(h, CURLOPT_WRITEDATA, &t);
 
     SList list;
     list.add("Expect:");  // no 100-continue round trip before uploads
@@ -353,7 +430,7 @@ Attempt perform(CURL* h, CURLSH* share, const HttpOptions& options, const HttpRe
 
     Fd file;
     if (method == "HEAD") {
-        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+        curl_api().easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else if (with_body && (request.body || !request.body_file.empty())) {
         if (request.body) {
             t.memory = &*request.body;
@@ -372,37 +449,38 @@ Attempt perform(CURL* h, CURLSH* share, const HttpOptions& options, const HttpRe
             t.read_pos = request.body_offset;
             t.read_end = request.body_offset + end;
         }
-        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
-                         static_cast<curl_off_t>(t.read_end - t.read_pos));
-        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(h, CURLOPT_READDATA, &t);
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+        curl_api().easy_setopt(h, CURLOPT_UPLOAD, 1L);
+        curl_api().easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
+                               static_cast<curl_off_t>(t.read_end - t.read_pos));
+        curl_api().easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+        curl_api().easy_setopt(h, CURLOPT_READDATA, &t);
+        curl_api().easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
     } else if (method == "GET") {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+        curl_api().easy_setopt(h, CURLOPT_HTTPGET, 1L);
     } else if (method == "POST" || method == "PUT" || method == "PATCH") {
         // An empty body: send Content-Length: 0 explicitly (registries expect it on POST/PUT).
-        curl_easy_setopt(h, CURLOPT_POST, 1L);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(0));
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+        curl_api().easy_setopt(h, CURLOPT_POST, 1L);
+        curl_api().easy_setopt(h, CURLOPT_POSTFIELDS, "");
+        curl_api().easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(0));
+        curl_api().easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
     } else {
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+        curl_api().easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
     }
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list.list);
+    curl_api().easy_setopt(h, CURLOPT_HTTPHEADER, list.list);
 
-    a.code = curl_easy_perform(h);
+    a.code = curl_api().easy_perform(h);
     a.error = t.error;
     a.delivered = t.delivered;
-    a.curl_error = errbuf[0] != '\0' ? std::string(errbuf) : curl_easy_strerror(a.code);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a.response.status);
+    a.curl_error = errbuf[0] != '\0' ? std::string(errbuf) : curl_api().easy_strerror(a.code);
+    curl_api().easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a.response.status);
     curl_off_t retry_after = 0;
-    if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0) {
+    if (curl_api().easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
+        retry_after > 0) {
         a.retry_after = std::chrono::seconds(retry_after);
     }
     a.response.effective_url = url;
-    curl_easy_setopt(h, CURLOPT_SHARE, nullptr);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
+    curl_api().easy_setopt(h, CURLOPT_SHARE, nullptr);
+    curl_api().easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
     return a;
 }
 
@@ -510,10 +588,10 @@ std::string resolve_url(std::string_view base, std::string_view reference) {
     CurlUrl u;
     std::string b(base);
     std::string r(reference);
-    if (curl_url_set(u.h, CURLUPART_URL, b.c_str(), 0) != CURLUE_OK) {
+    if (curl_api().url_set(u.h, CURLUPART_URL, b.c_str(), 0) != CURLUE_OK) {
         return r;
     }
-    if (curl_url_set(u.h, CURLUPART_URL, r.c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+    if (curl_api().url_set(u.h, CURLUPART_URL, r.c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
         return r;
     }
     return u.get(CURLUPART_URL);
@@ -523,7 +601,7 @@ std::string url_origin(std::string_view url) {
     ensure_curl_global();
     CurlUrl u;
     std::string s(url);
-    if (curl_url_set(u.h, CURLUPART_URL, s.c_str(), 0) != CURLUE_OK) {
+    if (curl_api().url_set(u.h, CURLUPART_URL, s.c_str(), 0) != CURLUE_OK) {
         return {};
     }
     return to_lower(fmt::format("{}://{}:{}", u.get(CURLUPART_SCHEME), u.get(CURLUPART_HOST),
@@ -534,7 +612,7 @@ std::string url_host(std::string_view url) {
     ensure_curl_global();
     CurlUrl u;
     std::string s(url);
-    if (curl_url_set(u.h, CURLUPART_URL, s.c_str(), 0) != CURLUE_OK) {
+    if (curl_api().url_set(u.h, CURLUPART_URL, s.c_str(), 0) != CURLUE_OK) {
         return {};
     }
     return u.get(CURLUPART_HOST);
