@@ -38,7 +38,8 @@ class CompressingSink : public Sink {
     // Appends content that is already deflated — `deflate` is a raw deflate stream (RFC 1951, as
     // a zip member holds it, nothing after its final block) of `size` bytes whose CRC-32 is
     // `crc32` — without compressing it again, when this compressor can: gzip ends its current
-    // member and writes these bytes as a member of their own. Returns false when it cannot (zstd,
+    // member and writes these bytes as a member of their own (its size in the header, see
+    // gzip_member_size_hint). Returns false when it cannot (zstd,
     // none); the caller then writes the uncompressed bytes. The caller vouches for the three
     // arguments agreeing (the data was inflated and checked).
     virtual bool write_deflated(std::string_view deflate, std::uint32_t crc32, std::uint64_t size) {
@@ -82,6 +83,11 @@ class StringSink : public Sink {
   private:
     std::string m_data;
 };
+
+// The uncompressed size a gzip member written by write_deflated announces in its header's extra
+// field (readers that do not know the field skip it, as RFC 1952 asks); nullopt for any other
+// member. `member` starts at the member's first byte.
+std::optional<std::uint64_t> gzip_member_size_hint(std::string_view member);
 
 // Decompresses gzip (multi-member) or zstd data in memory; used by tests and small blobs.
 std::string decompress(Compression c, std::string_view data);

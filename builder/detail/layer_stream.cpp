@@ -155,52 +155,39 @@ void LayerStream::produce_layer(const LayerBlob& blob) {
     };
     Compression c = sniff_compression(
         std::string_view(base == nullptr ? "" : base, std::min<std::size_t>(size, 4)));
-    // zlib for one-member gzips too large for one libdeflate call: streams from `pos` on.
-    auto inflate_rest = [&](std::size_t pos) {
+    // zlib for a gzip member too large for one libdeflate call: streams it; returns where the
+    // next member starts.
+    auto inflate_member = [&](std::size_t pos) {
         z_stream zs{};
         if (inflateInit2(&zs, 15 + 16) != Z_OK) {
             throw damaged(blob, "zlib cannot start");
         }
         std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&zs, &inflateEnd);
-        bool ended = false;
-        while (pos < size) {
-            std::size_t n = std::min(k_chunk, size - pos);
-            hash_to(pos + n);
-            zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(base + pos));
-            zs.avail_in = static_cast<uInt>(n);
-            pos += n;
-            while (zs.avail_in > 0) {
-                if (ended) {
-                    inflateReset(&zs);  // the next member
-                    ended = false;
+        std::size_t fed = pos;
+        for (int rc = Z_OK; rc != Z_STREAM_END;) {
+            if (zs.avail_in == 0) {
+                if (fed >= size) {
+                    throw damaged(blob, "truncated gzip stream");
                 }
-                std::string out(k_chunk, '\0');
-                zs.next_out = reinterpret_cast<Bytef*>(out.data());
-                zs.avail_out = static_cast<uInt>(out.size());
-                int rc = inflate(&zs, Z_NO_FLUSH);
-                out.resize(out.size() - zs.avail_out);
-                push_bytes(std::move(out));
-                if (rc == Z_STREAM_END) {
-                    ended = true;
-                } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
-                    throw damaged(blob, zs.msg != nullptr ? zs.msg : "corrupt gzip data");
-                }
+                std::size_t n = std::min(k_chunk, size - fed);
+                hash_to(fed + n);
+                zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(base + fed));
+                zs.avail_in = static_cast<uInt>(n);
+                fed += n;
             }
-        }
-        while (!ended) {
             std::string out(k_chunk, '\0');
             zs.next_out = reinterpret_cast<Bytef*>(out.data());
             zs.avail_out = static_cast<uInt>(out.size());
-            int rc = inflate(&zs, Z_FINISH);
+            rc = inflate(&zs, Z_NO_FLUSH);
+            if (rc != Z_OK && rc != Z_STREAM_END && !(rc == Z_BUF_ERROR && zs.avail_in == 0)) {
+                throw damaged(blob, zs.msg != nullptr ? zs.msg : "corrupt gzip data");
+            }
             out.resize(out.size() - zs.avail_out);
-            bool progress = !out.empty();
-            push_bytes(std::move(out));
-            if (rc == Z_STREAM_END) {
-                ended = true;
-            } else if (!progress) {
-                throw damaged(blob, "truncated gzip stream");
+            if (!out.empty()) {
+                push_bytes(std::move(out));
             }
         }
+        return fed - zs.avail_in;
     };
 
     switch (c) {
@@ -251,8 +238,18 @@ void LayerStream::produce_layer(const LayerBlob& blob) {
         case Compression::gzip: {
             std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> d(
                 libdeflate_alloc_decompressor(), &libdeflate_free_decompressor);
-            std::size_t cap = k_chunk + 4096;
+            constexpr std::size_t k_default_cap = k_chunk + 4096;  // our 1 MiB chunks
+            std::size_t cap = k_default_cap;  // grows while one member does not fit
             for (std::size_t pos = 0; pos < size;) {
+                // A member whose header says its size (a wheel's file copied into a pip layer)
+                // gets a buffer of that size, or zlib when it is too large for one.
+                if (auto hint = gzip_member_size_hint(std::string_view(base + pos, size - pos))) {
+                    if (*hint > k_max_member_out) {
+                        pos = inflate_member(pos);
+                        continue;
+                    }
+                    cap = std::max(cap, std::max<std::size_t>(static_cast<std::size_t>(*hint), 1));
+                }
                 std::string out(cap, '\0');
                 std::size_t in_used = 0;
                 std::size_t out_used = 0;
@@ -260,10 +257,11 @@ void LayerStream::produce_layer(const LayerBlob& blob) {
                                                        out.size(), &in_used, &out_used);
                 if (r == LIBDEFLATE_INSUFFICIENT_SPACE) {
                     if (cap >= k_max_member_out) {
-                        inflate_rest(pos);
-                        break;
+                        pos = inflate_member(pos);
+                        cap = k_default_cap;
+                    } else {
+                        cap = std::min(cap * 4, k_max_member_out);
                     }
-                    cap *= 4;
                     continue;
                 }
                 if (r != LIBDEFLATE_SUCCESS) {
@@ -273,6 +271,7 @@ void LayerStream::produce_layer(const LayerBlob& blob) {
                 pos += in_used;
                 out.resize(out_used);
                 push_bytes(std::move(out));
+                cap = k_default_cap;
             }
             break;
         }

@@ -117,10 +117,15 @@ TEST_CASE("compress: gzip takes an already deflated stream as a member of its ow
         gz->write(after);
         gz->finish();
         CHECK(decompress(Compression::gzip, out.data()) == before + middle + after);
-        // The stream is in the output as it was given, framed as a gzip member.
+        // The stream is in the output as it was given, framed as a gzip member whose header
+        // says its size; members compressed here say nothing.
         const auto at = out.data().find(deflated);
         REQUIRE(at != std::string::npos);
-        CHECK(out.data().compare(at - 10, 3, "\x1f\x8b\x08") == 0);
+        REQUIRE(at >= 24);
+        CHECK(out.data().compare(at - 24, 4, "\x1f\x8b\x08\x04") == 0);
+        CHECK(gzip_member_size_hint(std::string_view(out.data()).substr(at - 24)) == middle.size());
+        CHECK_FALSE(gzip_member_size_hint(out.data()));
+        CHECK_FALSE(gzip_member_size_hint("\x1f\x8b\x08\x04\0\0\0\0\0\xff\x40\0"));  // cut short
     }
     // zstd and no compression cannot take it: the caller writes the plain bytes.
     for (Compression c : {Compression::zstd, Compression::none}) {
