@@ -10,6 +10,7 @@
 #include "core/compress.h"
 #include "core/digest.h"
 #include "core/error.h"
+#include "core/file_digest.h"
 #include "core/fs.h"
 #include "core/http.h"
 #include "core/zip.h"
@@ -113,7 +114,8 @@ fs::path fetch_wheel(const pip_index::IndexFile& f, const fs::path& cache_dir, H
     const auto sha = f.hashes.find("sha256");
     if (f.url.starts_with("file://")) {
         fs::path p = local_path_of(f.url);
-        if (sha != f.hashes.end() && Digest::of_file(p.string()).hex() != sha->second) {
+        if (sha != f.hashes.end() &&
+            remembered_file_digest(p, cache_dir / "local-digests").hex() != sha->second) {
             throw protocol_error(
                 fmt::format("wheel `{}` does not match its sha256 {}", p.string(), sha->second),
                 "the file changed since it was locked; lock again");

@@ -9,6 +9,7 @@
 
 #include "core/digest.h"
 #include "core/error.h"
+#include "core/file_digest.h"
 #include "core/http.h"
 #include "core/log.h"
 #include "core/thread_pool.h"
@@ -185,9 +186,11 @@ std::expected<std::vector<LockedPackage>, PipUnresolvable> lock_pip_list(
     for (const auto& pin : *pins) {
         const auto& candidate = finder.candidate(pin.name, pin.release);
         if (!options.installed.contains(pin.name) && !candidate.file.hashes.contains("sha256")) {
-            file_hashes[pin.name] =
-                hashers.submit([path = finder.wheel_path(pin.name, pin.release)] {
-                    return Digest::of_file(path.string()).hex();
+            file_hashes[pin.name] = hashers.submit(
+                [path = finder.wheel_path(pin.name, pin.release),
+                 memo = request.cache_dir.empty() ? std::filesystem::path()
+                                                  : request.cache_dir / "local-digests"] {
+                    return remembered_file_digest(path, memo).hex();
                 });
         }
     }

@@ -1,7 +1,14 @@
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+
 #include "core/digest.h"
 #include "core/error.h"
+#include "core/file_digest.h"
+#include "core/fs.h"
 #include "core/hasher.h"
 
 using namespace envpack;
@@ -58,4 +65,33 @@ TEST_CASE("Hasher separates fields, types and schemas") {
     Hasher h4("s");
     h4.add("flag", false);
     CHECK(h3.finish() != h4.finish());
+}
+
+TEST_CASE("remembered_file_digest: read once, read again when the file changes") {
+    TempDir dir("file-digest-");
+    const auto file = dir.path() / "w.whl";
+    const auto memo = dir.path() / "memo";
+    write_file_atomic(file, "first content", Durability::none);
+    CHECK(remembered_file_digest(file, memo) == Digest::of("first content"));
+    REQUIRE(std::distance(std::filesystem::directory_iterator(memo),
+                          std::filesystem::directory_iterator()) == 1);
+    // The memo answers while the file is left alone (a memo naming another digest shows it).
+    const auto entry = *std::filesystem::directory_iterator(memo);
+    write_file_atomic(entry.path(), Digest::of("from the memo").to_string(), Durability::none);
+    CHECK(remembered_file_digest(file, memo) == Digest::of("from the memo"));
+    // A write in place, same size: the ctime moves, the file is read again.
+    {
+        int fd = ::open(file.c_str(), O_WRONLY);
+        REQUIRE(fd >= 0);
+        REQUIRE(::pwrite(fd, "FIRST", 5, 0) == 5);
+        ::close(fd);
+    }
+    CHECK(remembered_file_digest(file, memo) == Digest::of("FIRST content"));
+    // A damaged memo, or none asked for: the file is read.
+    for (const auto& e : std::filesystem::directory_iterator(memo)) {
+        write_file_atomic(e.path(), "garbage", Durability::none);
+    }
+    CHECK(remembered_file_digest(file, memo) == Digest::of("FIRST content"));
+    CHECK(remembered_file_digest(file, {}) == Digest::of("FIRST content"));
+    CHECK_THROWS_AS(remembered_file_digest(dir.path() / "missing.whl", memo), Error);
 }
