@@ -7,7 +7,6 @@
 // pointers loaded at run time instead.
 #define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
-#include <dlfcn.h>
 
 #include <algorithm>
 #include <array>
@@ -20,10 +19,10 @@
 #include <mutex>
 #include <random>
 #include <regex>
-#include <type_traits>
 
 #include <fmt/format.h>
 
+#include "core/detail/lazy_library.h"
 #include "core/error.h"
 #include "core/strings.h"
 
@@ -35,9 +34,7 @@ constexpr size_t k_error_body_cap = 64 * 1024;
 constexpr size_t k_memory_body_cap = 64u << 20;  // bodies not streamed to a sink (manifests, JSON)
 constexpr int k_max_redirects = 10;
 
-// libcurl is opened on first use, not linked: its dependencies (GnuTLS, Kerberos, LDAP, ...)
-// cost every envpack process about 20 ms to load, and most commands (a local build, a run, a
-// node agent) never make an HTTP request.
+// libcurl, opened on first use (core/detail/lazy_library.h).
 struct CurlApi {
     decltype(&::curl_global_init) global_init;
     decltype(&::curl_url_cleanup) url_cleanup;
@@ -61,37 +58,28 @@ struct CurlApi {
 
 const CurlApi& curl_api() {
     static const CurlApi api = [] {
-        void* lib = ::dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-        if (lib == nullptr) {
-            throw Error(fmt::format("http: cannot load libcurl: {}", ::dlerror()),
-                        "install libcurl (Debian: apt-get install libcurl4)");
-        }
+        constexpr const char* k_curl = "libcurl.so.4";
+        void* lib =
+            detail::open_library(k_curl, "install libcurl (Debian: apt-get install libcurl4)");
         CurlApi api{};
-        auto load = [lib](auto& fn, const char* name) {
-            fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(lib, name));
-            if (fn == nullptr) {
-                throw Error(fmt::format("http: libcurl has no `{}` (too old a libcurl)", name),
-                            "install libcurl 7.80 or later");
-            }
-        };
-        load(api.global_init, "curl_global_init");
-        load(api.url_cleanup, "curl_url_cleanup");
-        load(api.url_get, "curl_url_get");
-        load(api.url_set, "curl_url_set");
-        load(api.url, "curl_url");
-        load(api.free, "curl_free");
-        load(api.easy_getinfo, "curl_easy_getinfo");
-        load(api.slist_free_all, "curl_slist_free_all");
-        load(api.slist_append, "curl_slist_append");
-        load(api.share_init, "curl_share_init");
-        load(api.share_setopt, "curl_share_setopt");
-        load(api.share_cleanup, "curl_share_cleanup");
-        load(api.easy_cleanup, "curl_easy_cleanup");
-        load(api.easy_reset, "curl_easy_reset");
-        load(api.easy_init, "curl_easy_init");
-        load(api.easy_setopt, "curl_easy_setopt");
-        load(api.easy_perform, "curl_easy_perform");
-        load(api.easy_strerror, "curl_easy_strerror");
+        detail::load_function(lib, k_curl, api.global_init, "curl_global_init");
+        detail::load_function(lib, k_curl, api.url_cleanup, "curl_url_cleanup");
+        detail::load_function(lib, k_curl, api.url_get, "curl_url_get");
+        detail::load_function(lib, k_curl, api.url_set, "curl_url_set");
+        detail::load_function(lib, k_curl, api.url, "curl_url");
+        detail::load_function(lib, k_curl, api.free, "curl_free");
+        detail::load_function(lib, k_curl, api.easy_getinfo, "curl_easy_getinfo");
+        detail::load_function(lib, k_curl, api.slist_free_all, "curl_slist_free_all");
+        detail::load_function(lib, k_curl, api.slist_append, "curl_slist_append");
+        detail::load_function(lib, k_curl, api.share_init, "curl_share_init");
+        detail::load_function(lib, k_curl, api.share_setopt, "curl_share_setopt");
+        detail::load_function(lib, k_curl, api.share_cleanup, "curl_share_cleanup");
+        detail::load_function(lib, k_curl, api.easy_cleanup, "curl_easy_cleanup");
+        detail::load_function(lib, k_curl, api.easy_reset, "curl_easy_reset");
+        detail::load_function(lib, k_curl, api.easy_init, "curl_easy_init");
+        detail::load_function(lib, k_curl, api.easy_setopt, "curl_easy_setopt");
+        detail::load_function(lib, k_curl, api.easy_perform, "curl_easy_perform");
+        detail::load_function(lib, k_curl, api.easy_strerror, "curl_easy_strerror");
         return api;
     }();
     return api;
