@@ -60,8 +60,9 @@ std::string parent_of(const std::string& p) {
 }
 
 // Members smaller than this are compressed with their neighbours rather than copied in as gzip
-// members of their own: each member costs 18 bytes of framing and the tar header before it its
-// own small member, and small files compress better together.
+// members of their own: a copied member costs 32 bytes of framing and ends the member holding the
+// tar header before it, and small files compress better together. (Measured on bench/pip.sh's
+// wheels: 0, 512 and 4096 bytes give the same build time and layer sizes within 0.1%.)
 constexpr std::uint64_t k_splice_min = 4096;
 
 // Writes a zip member's content into the tar: inflated once, checked by e.verify, and in a gzip
