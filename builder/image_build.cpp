@@ -10,6 +10,7 @@
 
 #include "builder/build_key.h"
 #include "builder/conda_install.h"
+#include "builder/detail/install_order.h"
 #include "builder/layer.h"
 #include "builder/layer_cache.h"
 #include "builder/layer_plan.h"
@@ -377,18 +378,22 @@ BuildResult build_environment(Store& store, const EnvSpec& env, const LockFile& 
             1u, std::min<unsigned>(options.threads == 0 ? default_thread_count() : options.threads,
                                    static_cast<unsigned>(pending.size())));
         ThreadPool pool(lanes);
-        std::vector<std::future<LayerResult>> written;
-        for (auto& job : pending) {
-            written.push_back(pool.submit([&store, &lo, &job, &layers] {
+        std::vector<std::uint64_t> sizes;
+        for (const auto& job : pending) {
+            std::uint64_t bytes = 0;
+            for (const auto& e : job.entries) {
+                bytes += e.type == EntryType::file ? e.size : 0;
+            }
+            sizes.push_back(bytes);
+        }
+        // Largest layers first; the first error in layer order is the one thrown.
+        const std::vector<LayerResult> results = wheel_install::detail::run_in_order(
+            pool, wheel_install::detail::largest_first(sizes), [&](std::size_t i) {
+                Pending& job = pending[i];
                 LayerResult r;
                 layers[job.slot] = write_entries(store, std::move(job.entries), lo, job.what, r);
                 return r;
-            }));
-        }
-        std::vector<LayerResult> results;
-        for (auto& w : written) {
-            results.push_back(w.get());  // the first error (in layer order) is the one thrown
-        }
+            });
         for (std::size_t i = 0; i < pending.size(); ++i) {
             const Pending& job = pending[i];
             const LayerResult& r = results[i];

@@ -23,10 +23,14 @@ std::vector<std::size_t> largest_first(const std::vector<std::string>& urls) {
             size[i] = static_cast<std::uint64_t>(st.st_size);
         }
     }
-    std::vector<std::size_t> order(urls.size());
+    return largest_first(size);
+}
+
+std::vector<std::size_t> largest_first(const std::vector<std::uint64_t>& sizes) {
+    std::vector<std::size_t> order(sizes.size());
     std::iota(order.begin(), order.end(), std::size_t{0});
     std::stable_sort(order.begin(), order.end(),
-                     [&](std::size_t a, std::size_t b) { return size[a] > size[b]; });
+                     [&](std::size_t a, std::size_t b) { return sizes[a] > sizes[b]; });
     return order;
 }
 

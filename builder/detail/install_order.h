@@ -1,13 +1,15 @@
-// The order in which independent wheels are handed to a thread pool: largest first (the "longest
-// processing time first" rule). Submitted in resolution order, a big wheel that comes last is the
-// whole tail of an install by itself while the other threads idle.
+// The order in which independent pieces of work (wheels to install, layers to write) are handed to
+// a thread pool: largest first (the "longest processing time first" rule). Submitted in their own
+// order, a big one that comes last is the whole tail by itself while the other threads idle.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <future>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -18,16 +20,19 @@ namespace envpack::wheel_install::detail {
 // size is unknown (remote, missing) keep their order after them. Stable among equal sizes.
 std::vector<std::size_t> largest_first(const std::vector<std::string>& urls);
 
-// Runs `task(i)` for every index of `urls` on `pool`, submitted largest_first; once a task has
-// thrown, those not started yet are skipped. Waits for all, then returns the results in the
-// order of `urls`, or rethrows the first failure in that order.
+// Indices of `sizes`, largest first, stable among equal sizes.
+std::vector<std::size_t> largest_first(const std::vector<std::uint64_t>& sizes);
+
+// Runs `task(i)` for every i < `order.size()` on `pool`, submitted in `order` (a permutation);
+// once a task has thrown, those not started yet are skipped. Waits for all, then returns the
+// results by index, or rethrows the first failure by index.
 template <class F>
-auto run_largest_first(ThreadPool& pool, const std::vector<std::string>& urls, F task)
+auto run_in_order(ThreadPool& pool, const std::vector<std::size_t>& order, F task)
     -> std::vector<decltype(task(std::size_t{}))> {
     using R = decltype(task(std::size_t{}));
     std::atomic<bool> failed{false};
-    std::vector<std::future<R>> work(urls.size());
-    for (std::size_t i : largest_first(urls)) {
+    std::vector<std::future<R>> work(order.size());
+    for (std::size_t i : order) {
         work[i] = pool.submit([&, i]() -> R {
             if (failed.load()) {
                 return {};
@@ -56,6 +61,12 @@ auto run_largest_first(ThreadPool& pool, const std::vector<std::string>& urls, F
         std::rethrow_exception(first);
     }
     return out;
+}
+
+// run_in_order for the wheels at `urls`, largest_first.
+template <class F>
+auto run_largest_first(ThreadPool& pool, const std::vector<std::string>& urls, F task) {
+    return run_in_order(pool, largest_first(urls), std::move(task));
 }
 
 }  // namespace envpack::wheel_install::detail

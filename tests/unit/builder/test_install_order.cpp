@@ -28,7 +28,10 @@ TEST_CASE("install_order: local wheels largest first, unknown sizes after them i
     encoded[5] = "file://" + (dir.path() / "with%20space-1.0-py3-none-any.whl").string();
     CHECK(wheel_install::detail::largest_first(encoded) ==
           std::vector<std::size_t>{2, 5, 4, 1, 0, 3});
-    CHECK(wheel_install::detail::largest_first({}).empty());
+    CHECK(wheel_install::detail::largest_first(std::vector<std::string>{}).empty());
+    // By sizes (layers to write): largest first, equal sizes in their order.
+    CHECK(wheel_install::detail::largest_first(std::vector<std::uint64_t>{3, 9, 0, 9, 5}) ==
+          std::vector<std::size_t>{1, 3, 4, 0, 2});
 }
 
 TEST_CASE("install_order: run_largest_first returns results in input order, the first failure") {
