@@ -4,7 +4,8 @@
 // gzip: the input is cut into fixed 1 MiB chunks, each compressed by libdeflate (level 4) as one
 // gzip member, in parallel; members are written in order. A multi-member gzip file is valid gzip
 // (RFC 1952 §2.2) and is read by Go's compress/gzip (containerd, docker, skopeo, umoci), zlib,
-// Python and `gzip -d`. The chunk size, not the thread count, decides the output.
+// Python and `gzip -d`. The chunk size, not the thread count, decides the output (and where
+// write_deflated put already deflated streams).
 // zstd: libzstd level 3 with nbWorkers >= 1 (its multi-threaded format is identical for any
 // worker count, unlike single-thread mode).
 #pragma once

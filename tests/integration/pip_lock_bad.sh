@@ -3,7 +3,7 @@
 # a requirement that does not parse (exit 2, env.yml:LINE:COLUMN with a caret, no lock written), an
 # sdist-only project (exit 3, the sdist named), a pip requirement the conda solve contradicts (exit
 # 3, the conda package named), a malformed wheel found at build time (exit 2, the wheel and the
-# defect named, no image tagged, no installed tree kept), and a wheel whose bytes changed after
+# defect named, no image tagged, no temporary file kept, the wheel not remembered as checked), and a wheel whose bytes changed after
 # locking (exit 1, sha256 mismatch). The conda side is a small channel the test makes (a stub
 # python 3.12 and numpy 1.26.4: the pip side only needs their versions).
 source "$(dirname "$0")/lib.sh"
