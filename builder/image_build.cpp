@@ -374,6 +374,9 @@ BuildResult build_environment(Store& store, const EnvSpec& env, const LockFile& 
         result.explain.emplace_back();
     };
     auto write_pending = [&] {
+        if (pending.empty()) {
+            return;
+        }
         const unsigned lanes = std::max(
             1u, std::min<unsigned>(options.threads == 0 ? default_thread_count() : options.threads,
                                    static_cast<unsigned>(pending.size())));
