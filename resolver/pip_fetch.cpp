@@ -23,10 +23,6 @@ namespace {
 
 constexpr std::uint64_t k_range_block = 64 * 1024;
 
-bool is_url(std::string_view s) {
-    return s.starts_with("http://") || s.starts_with("https://") || s.starts_with("file://");
-}
-
 std::string local_path_of(std::string_view url) {
     return pip_index::percent_decode(url.substr(std::string_view("file://").size()));
 }
@@ -190,7 +186,7 @@ struct Finder::Impl {
         find_links_loaded = true;
         for (const auto& source : options.find_links) {
             std::vector<pip_index::IndexFile> files;
-            if (is_url(source) && !source.starts_with("file://")) {
+            if (pip_index::is_url(source) && !source.starts_with("file://")) {
                 HttpRequest req;
                 req.url = source;
                 ++counters.pages;

@@ -300,6 +300,11 @@ FileKind kind_of(std::string_view filename) {
     return FileKind::other;
 }
 
+bool is_url(std::string_view text) {
+    return text.starts_with("http://") || text.starts_with("https://") ||
+           text.starts_with("file://");
+}
+
 std::string percent_decode(std::string_view text) {
     auto hex = [](char c) -> int {
         c = lower_ascii(c);

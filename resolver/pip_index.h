@@ -43,6 +43,10 @@ std::string join_url(std::string_view base, std::string_view ref);
 // Percent-decodes `text` (`%2B` -> `+`); malformed escapes are kept as they are.
 std::string percent_decode(std::string_view text);
 
+// Whether a pip list or option value is a URL pip fetches (http, https, file) rather than a path
+// or a requirement.
+bool is_url(std::string_view text);
+
 // The anchors of a PEP 503 page, in page order.
 std::vector<IndexFile> parse_simple_html(std::string_view html, std::string_view page_url);
 

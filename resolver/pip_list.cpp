@@ -19,10 +19,6 @@ namespace {
 
 constexpr int k_max_depth = 16;
 
-bool is_url(std::string_view s) {
-    return s.starts_with("http://") || s.starts_with("https://") || s.starts_with("file://");
-}
-
 // `${NAME}` (upper-case letters, digits, `_`) replaced by the environment variable when it is set,
 // as pip's `expand_env_variables` does.
 std::string expand_variables(std::string_view text) {
@@ -205,7 +201,7 @@ class Reader {
             } else if (o.name == "--no-index") {
                 m_out.no_index = true;
             } else if (o.name == "--find-links") {
-                if (is_url(o.value) && !o.value.starts_with("file://")) {
+                if (pip_index::is_url(o.value) && !o.value.starts_with("file://")) {
                     m_out.find_links.push_back(o.value);
                 } else {
                     std::string path = o.value.starts_with("file://")
@@ -306,7 +302,7 @@ class Reader {
                                           const Origin& origin) const {
         // A wheel named by path or URL: pip takes the project name from the file name.
         const bool looks_like_path =
-            text.find('/') != std::string::npos || text.starts_with('.') || is_url(text);
+            text.find('/') != std::string::npos || text.starts_with('.') || pip_index::is_url(text);
         if (looks_like_path && text.ends_with(".whl") && text.find(' ') == std::string::npos &&
             text.find('@') == std::string::npos) {
             const std::string file = text.substr(text.find_last_of('/') + 1);
@@ -317,7 +313,7 @@ class Reader {
             }
             pep508::Requirement r;
             r.name = w->name;
-            if (is_url(text)) {
+            if (pip_index::is_url(text)) {
                 r.url = text;
             } else {
                 fs::path full = fs::absolute(relative_to(dir, text));
@@ -330,7 +326,7 @@ class Reader {
             }
             return r;
         }
-        if (looks_like_path && !is_url(text) && text.find('@') == std::string::npos &&
+        if (looks_like_path && !pip_index::is_url(text) && text.find('@') == std::string::npos &&
             text.find_first_of("<>=!~;[") == std::string::npos) {
             fail(origin,
                  fmt::format("`{}` names a directory or source archive; envpack installs wheels "
@@ -343,7 +339,7 @@ class Reader {
             fail(origin, fmt::format("requirement `{}`: {}", text, r.error().message), {},
                  r.error().offset);
         }
-        if (!r->url.empty() && !is_url(r->url)) {
+        if (!r->url.empty() && !pip_index::is_url(r->url)) {
             fail(origin, fmt::format("requirement `{}`: `{}` is not a URL", text, r->url),
                  "give file:///ABSOLUTE/PATH.whl or an http(s) URL of a wheel");
         }
