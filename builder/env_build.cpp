@@ -38,7 +38,7 @@ EnvBuildResult build_env_file(Store& store, const EnvBuildRequest& request, Http
     lock_options.channel_options = request.channel_options;
     if (request.condarc) {
         apply_condarc(*request.condarc, env, lock_options.channel_options,
-                      lock_options.solver_options, request.channel_alias_given);
+                      lock_options.solver_options, request.alias_from);
     }
     lock_options.repodata_cache = options.home / "repodata";
     lock_options.http = http;

@@ -35,9 +35,9 @@ struct EnvBuildRequest {
     Offline offline = Offline::no;
     ChannelOptions channel_options;
     // A .condarc applied to the environment file's channels before locking (condarc.h
-    // apply_condarc); `channel_alias_given`: an explicit --channel-alias wins over its alias.
+    // apply_condarc); `alias_from`: an explicit --channel-alias wins over its alias.
     std::optional<Condarc> condarc;
-    bool channel_alias_given = false;
+    AliasFrom alias_from = AliasFrom::condarc;
     std::optional<BaseSource> base;         // none: no base
     std::string mmdebstrap = "mmdebstrap";  // for a base recipe built on demand
     std::optional<ImageRef> push;           // push target, also used as the remote build cache

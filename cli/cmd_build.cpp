@@ -65,7 +65,7 @@ int cmd_build(Context& ctx, const std::vector<std::string>& argv) {
     request.offline = args.flag("--offline") ? Offline::yes : Offline::no;
     if (auto alias = args.value("--channel-alias")) {
         request.channel_options.channel_alias = *alias;
-        request.channel_alias_given = true;
+        request.alias_from = AliasFrom::command_line;
     }
     if (auto rc = condarc_from_environment()) {
         request.condarc = std::move(rc->first);

@@ -79,7 +79,7 @@ int cmd_lock(Context& ctx, const std::vector<std::string>& argv) {
     }
     if (auto rc = condarc_from_environment()) {
         apply_condarc(rc->first, spec, options.channel_options, options.solver_options,
-                      args.value("--channel-alias").has_value());
+                      args.value("--channel-alias") ? AliasFrom::command_line : AliasFrom::condarc);
         ctx.log.infof("lock: channel settings from {}", rc->second.string());
     }
     std::optional<LockFile> previous;

@@ -146,8 +146,8 @@ std::optional<std::pair<Condarc, std::filesystem::path>> condarc_from_environmen
 }
 
 void apply_condarc(const Condarc& rc, EnvSpec& spec, ChannelOptions& channels,
-                   SolverOptions& solver, bool keep_alias) {
-    if (!keep_alias) {
+                   SolverOptions& solver, AliasFrom alias) {
+    if (alias == AliasFrom::condarc) {
         channels.channel_alias = rc.channel_alias;
     }
     if (rc.channel_priority == CondarcPriority::disabled) {

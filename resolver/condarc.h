@@ -62,9 +62,11 @@ std::optional<std::pair<Condarc, std::filesystem::path>> condarc_from_environmen
 
 // Applies `rc` to a request, as `envpack lock` and `envpack build` both do: the environment file's
 // channels become `rc.channels_for` them (each keeping the position of the entry it came from, for
-// errors), the channel alias is the file's unless `keep_alias` (an explicit --channel-alias), and
-// `channel_priority: disabled` turns strict priority off (`flexible` is read as strict).
+// errors), the channel alias is the file's unless AliasFrom::command_line (an explicit
+// --channel-alias), and `channel_priority: disabled` turns strict priority off (`flexible` is read
+// as strict).
+enum class AliasFrom : unsigned char { condarc, command_line };
 void apply_condarc(const Condarc& rc, EnvSpec& spec, ChannelOptions& channels,
-                   SolverOptions& solver, bool keep_alias);
+                   SolverOptions& solver, AliasFrom alias);
 
 }  // namespace envpack
