@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "core/base64.h"
 #include "core/error.h"
 
 namespace envpack::wheel_files {
@@ -135,36 +136,17 @@ std::string write_record(std::vector<RecordRow> rows) {
 }
 
 std::string record_hash(const Digest& digest) {
-    static constexpr char k_alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     const std::string& hex = digest.hex();
     std::string raw;
     for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
         raw += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
     }
-    std::string out = "sha256=";
-    std::size_t i = 0;
-    for (; i + 3 <= raw.size(); i += 3) {
-        unsigned v = (static_cast<unsigned char>(raw[i]) << 16) |
-                     (static_cast<unsigned char>(raw[i + 1]) << 8) |
-                     static_cast<unsigned char>(raw[i + 2]);
-        out += k_alphabet[(v >> 18) & 63];
-        out += k_alphabet[(v >> 12) & 63];
-        out += k_alphabet[(v >> 6) & 63];
-        out += k_alphabet[v & 63];
-    }
-    if (raw.size() - i == 2) {
-        unsigned v = (static_cast<unsigned char>(raw[i]) << 16) |
-                     (static_cast<unsigned char>(raw[i + 1]) << 8);
-        out += k_alphabet[(v >> 18) & 63];
-        out += k_alphabet[(v >> 12) & 63];
-        out += k_alphabet[(v >> 6) & 63];
-    } else if (raw.size() - i == 1) {
-        unsigned v = static_cast<unsigned char>(raw[i]) << 16;
-        out += k_alphabet[(v >> 18) & 63];
-        out += k_alphabet[(v >> 12) & 63];
-    }
-    return out;
+    // The URL-safe alphabet, no padding.
+    std::string out = base64_encode(raw);
+    std::replace(out.begin(), out.end(), '+', '-');
+    std::replace(out.begin(), out.end(), '/', '_');
+    out.erase(out.find_last_not_of('=') + 1);
+    return "sha256=" + out;
 }
 
 EntryPoint EntryPoint::parse(std::string_view name, std::string_view value,
