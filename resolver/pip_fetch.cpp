@@ -102,6 +102,12 @@ std::string wheel_metadata_text(const fs::path& wheel) {
     return metadata_from_zip(zip, wheel.filename().string());
 }
 
+std::string wheel_sha256(const fs::path& wheel, const fs::path& cache_dir) {
+    return remembered_file_digest(wheel,
+                                  cache_dir.empty() ? fs::path() : cache_dir / "local-digests")
+        .hex();
+}
+
 fs::path fetch_wheel(const pip_index::IndexFile& f, const fs::path& cache_dir, HttpClient* http,
                      bool* downloaded) {
     if (downloaded != nullptr) {
@@ -110,8 +116,7 @@ fs::path fetch_wheel(const pip_index::IndexFile& f, const fs::path& cache_dir, H
     const auto sha = f.hashes.find("sha256");
     if (f.url.starts_with("file://")) {
         fs::path p = local_path_of(f.url);
-        if (sha != f.hashes.end() &&
-            remembered_file_digest(p, cache_dir / "local-digests").hex() != sha->second) {
+        if (sha != f.hashes.end() && wheel_sha256(p, cache_dir) != sha->second) {
             throw protocol_error(
                 fmt::format("wheel `{}` does not match its sha256 {}", p.string(), sha->second),
                 "the file changed since it was locked; lock again");

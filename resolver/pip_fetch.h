@@ -98,6 +98,12 @@ std::filesystem::path fetch_wheel(const pip_index::IndexFile& file,
                                   const std::filesystem::path& cache_dir, HttpClient* http,
                                   bool* downloaded = nullptr);
 
+// The sha256 (hex) of a local wheel file, remembered under `cache_dir/local-digests` by the file's
+// stat fingerprint (core/file_digest.h), so a --find-links wheel is not read again on every lock
+// and build; an empty `cache_dir` reads it every time.
+std::string wheel_sha256(const std::filesystem::path& wheel,
+                         const std::filesystem::path& cache_dir);
+
 // The `.dist-info/METADATA` of a local wheel file; a bad-input Error naming it when the wheel has
 // no single `.dist-info` directory or no METADATA.
 std::string wheel_metadata_text(const std::filesystem::path& wheel);

@@ -3,13 +3,13 @@
 #include <algorithm>
 #include <future>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
 
 #include "core/digest.h"
 #include "core/error.h"
-#include "core/file_digest.h"
 #include "core/http.h"
 #include "core/log.h"
 #include "core/thread_pool.h"
@@ -182,15 +182,16 @@ std::expected<std::vector<LockedPackage>, PipUnresolvable> lock_pip_list(
     // The sha256 of every chosen wheel the index gave none for, read side by side (the files are
     // fetched first, one at a time, as the finder fetches).
     std::map<std::string, std::future<std::string>> file_hashes;
-    ThreadPool hashers(default_thread_count());
+    std::optional<ThreadPool> hashers;  // started only when a hash is missing
     for (const auto& pin : *pins) {
         const auto& candidate = finder.candidate(pin.name, pin.release);
         if (!options.installed.contains(pin.name) && !candidate.file.hashes.contains("sha256")) {
-            file_hashes[pin.name] = hashers.submit(
-                [path = finder.wheel_path(pin.name, pin.release),
-                 memo = request.cache_dir.empty() ? std::filesystem::path()
-                                                  : request.cache_dir / "local-digests"] {
-                    return remembered_file_digest(path, memo).hex();
+            if (!hashers) {
+                hashers.emplace(default_thread_count());
+            }
+            file_hashes[pin.name] =
+                hashers->submit([path = finder.wheel_path(pin.name, pin.release), &request] {
+                    return pip_fetch::wheel_sha256(path, request.cache_dir);
                 });
         }
     }
