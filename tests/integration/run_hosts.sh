@@ -96,12 +96,8 @@ command: python3 tf_task.py
 environment: {image: $IMAGE}
 environment_variables: {HOST1_ADDR: "$prefix.2", HOST2_ADDR: "$prefix.3"}
 distribution: {type: tensorflow, worker_count: 2, parameter_server_count: 1}
-envpack:
-  remote_exec: ip netns exec
-  hosts:
-    - {name: $NS1, address: $prefix.2, home: $HOME1, program: $ENVPACK}
-    - {name: $NS2, address: $prefix.3, home: $HOME2, program: $ENVPACK}
 YAML
+hosts_yaml >> "$job/tf.yaml"
 expect_exit 0 "$ENVPACK" run "$job/tf.yaml"
 for w in 0 1; do
   grep -q "worker $w reached every task" "$SCRATCH/out" || { cat "$SCRATCH/out" "$SCRATCH/err"; fail "worker $w"; }
@@ -117,12 +113,8 @@ environment: {image: $IMAGE}
 environment_variables: {EXPECT_MASTER_ADDR: "$prefix.2"}
 resources: {instance_count: 2}
 distribution: {type: pytorch, process_count_per_instance: 2}
-envpack:
-  remote_exec: ip netns exec
-  hosts:
-    - {name: $NS1, address: $prefix.2, home: $HOME1, program: $ENVPACK}
-    - {name: $NS2, address: $prefix.3, home: $HOME2, program: $ENVPACK}
 YAML
+hosts_yaml >> "$job/pt.yaml"
 expect_exit 0 "$ENVPACK" run "$job/pt.yaml"
 grep -q "rank 0: rendezvous of 4 ok" "$SCRATCH/out" || { cat "$SCRATCH/out" "$SCRATCH/err"; fail "no rendezvous at host 1"; }
 for r in 1 2 3; do grep -q "rank $r: rendezvous ok" "$SCRATCH/out" || { cat "$SCRATCH/out"; fail "rank $r"; }; done
@@ -215,12 +207,8 @@ command: sh -c 'if [ "\$RANK" = 0 ]; then /.envpack/bin/envpack-agent not-a-host
 environment: {image: $IMAGE}
 resources: {instance_count: 2}
 distribution: {type: mpi, process_count_per_instance: 1}
-envpack:
-  remote_exec: ip netns exec
-  hosts:
-    - {name: $NS1, address: $prefix.2, home: $HOME1, program: $ENVPACK}
-    - {name: $NS2, address: $prefix.3, home: $HOME2, program: $ENVPACK}
 YAML
+hosts_yaml >> "$job/nothost.yaml"
 set +e; "$ENVPACK" run "$job/nothost.yaml" > "$SCRATCH/out" 2> "$SCRATCH/err"; rc=$?; set -e
 [ $rc != 0 ] || fail "a job asking for a host not in the list succeeded"
 grep -q "\`not-a-host\` is not a node of this run (nodes: $NS1, $NS2)" "$SCRATCH/out" "$SCRATCH/err" \

@@ -69,6 +69,16 @@ if env.get("FAIL_MODE") == "sleep":
     import time
     time.sleep(4714)
 PY
+# hosts_yaml [HOST2_NAME [REMOTE_EXEC]]: a job's `envpack:` block for the two hosts.
+hosts_yaml() {
+  cat <<YAML
+envpack:
+  remote_exec: ${2:-ip netns exec}
+  hosts:
+    - {name: $NS1, address: $prefix.2, home: $HOME1, program: $ENVPACK}
+    - {name: ${1:-$NS2}, address: $prefix.3, home: $HOME2, program: $ENVPACK}
+YAML
+}
 write_job() {  # NAME HOST2_NAME [REMOTE_EXEC [FAIL_MODE]]
   cat > "$job/$1.yaml" <<YAML
 code: ./src
@@ -76,12 +86,8 @@ command: python3 check.py
 environment: {image: $IMAGE}
 resources: {instance_count: 2}
 distribution: {type: mpi, process_count_per_instance: 2}
-envpack:
-  remote_exec: ${3:-ip netns exec}
-  hosts:
-    - {name: $NS1, address: $prefix.2, home: $HOME1, program: $ENVPACK}
-    - {name: $2, address: $prefix.3, home: $HOME2, program: $ENVPACK}
 YAML
+  hosts_yaml "$2" "${3:-}" >> "$job/$1.yaml"
   cat >> "$job/$1.yaml" <<'YAML'
 environment_variables:
   NASTY: "sp ace 'single' \"double\" $HOME $(id -u) `tick` ; & | * \\back\nline2"

@@ -45,12 +45,13 @@ assert_nothing_left() {
   if declare -F assert_network_gone > /dev/null; then assert_network_gone "$id"; fi
 }
 
-# Starts `envpack run $1` in the background with its output in $2, kills it on exit, and waits
-# until its run is running: sets pid and id.
+# Starts `envpack run $1` in the background with its output in $2, stops it on exit if it still
+# runs (TERM, so it tears its containers down, then KILL), and waits until its run is running:
+# sets pid and id.
 start_run_bg() {
   local before; before=$(last_run)
   "$ENVPACK" run "$1" > "$2" 2>&1 & pid=$!
-  cleanup "kill -9 $pid 2>/dev/null"
+  cleanup "kill -TERM $pid 2>/dev/null && { sleep 2; kill -9 $pid 2>/dev/null; }"
   id=$(new_run_after "$before" 60)
   wait_phase "$id" 60 running
 }

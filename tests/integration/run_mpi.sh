@@ -88,11 +88,7 @@ assert_nothing_left "$(last_run)" "check.py"
 
 # 3. SIGTERM to envpack run while the ranks run: 143, nothing left.
 write_job sleep sleep
-before=$(last_run)
-"$ENVPACK" run "$job/sleep.yaml" > "$SCRATCH/sleep.out" 2>&1 & pid=$!
-cleanup "kill -TERM $pid 2>/dev/null; sleep 2; kill -9 $pid 2>/dev/null"
-id=$(new_run_after "$before" 60)
-wait_phase "$id" 60 running
+start_run_bg "$job/sleep.yaml" "$SCRATCH/sleep.out"
 wait_ranks_started "$SCRATCH/sleep.out"
 kill -TERM $pid
 set +e; wait $pid; rc=$?; set -e

@@ -142,11 +142,7 @@ YAML
 
   # 5. SIGTERM to envpack run while the ranks run (each sleeps after the allreduce): 143.
   write_cjob c_sleep sleep
-  before=$(last_run)
-  "$ENVPACK" run "$job/c_sleep.yaml" > "$SCRATCH/sleep.out" 2>&1 & pid=$!
-  cleanup "kill -TERM $pid 2>/dev/null; sleep 2; kill -9 $pid 2>/dev/null"
-  id=$(new_run_after "$before" 60)
-  wait_phase "$id" 60 running
+  start_run_bg "$job/c_sleep.yaml" "$SCRATCH/sleep.out"
   wait_ranks_started "$SCRATCH/sleep.out"
   kill -TERM $pid
   set +e; wait $pid; rc=$?; set -e
@@ -168,12 +164,8 @@ environment: {image: $IMAGE}
 environment_variables: {FAIL_MODE: hard}
 resources: {instance_count: 2}
 distribution: {type: mpi, process_count_per_instance: 2}
-envpack:
-  remote_exec: ip netns exec
-  hosts:
-    - {name: $NS1, address: $prefix.2, home: $HOME1, program: $ENVPACK}
-    - {name: $NS2, address: $prefix.3, home: $HOME2, program: $ENVPACK}
 YAML
+  hosts_yaml >> "$job/c_hosts.yaml"
   start=$(date +%s%N)
   expect_exit 3 "$ENVPACK" run "$job/c_hosts.yaml"
   end=$(date +%s%N)

@@ -24,11 +24,7 @@ cat > "$job/long.yaml" <<'YAML'
 command: echo started; sleep 4713
 environment: {image: it/bb:1}
 YAML
-before=$(last_run)
-"$ENVPACK" run "$job/long.yaml" > "$SCRATCH/long.out" 2>&1 & pid=$!
-cleanup "kill -TERM $pid 2>/dev/null; sleep 2; kill -9 $pid 2>/dev/null"
-id=$(new_run_after "$before" 30)
-wait_phase "$id" 30 running
+start_run_bg "$job/long.yaml" "$SCRATCH/long.out"
 for i in $(seq 100); do pgrep -f "sleep 4713" > /dev/null && break; sleep 0.05; done
 # The overlay is there while it runs (in envpack's private mount namespace)...
 grep -q "$ENVPACK_HOME/runs/$id/nodes/.*/rootfs" /proc/$pid/mounts || fail "no rootfs mount seen while running"
