@@ -18,9 +18,11 @@
 #include "launcher/node_spec.h"
 #include "launcher/run_record.h"
 #include "launcher/runtime.h"
+#include "plan_mounts.h"
 
 using namespace envpack;
 namespace fs = std::filesystem;
+using envpack::testing::mount_at;
 
 namespace {
 
@@ -42,16 +44,6 @@ RunPlan mpi_plan(const fs::path& record) {
     c.pause_path = "/opt/envpack/envpack-pause";
     c.agent_path = "/opt/envpack/envpack-agent";
     return make_plan(job, c);
-}
-
-const PlanMount& mount_at(const PlanContainer& c, std::string_view destination) {
-    for (const auto& m : c.mounts) {
-        if (m.destination == destination) {
-            return m;
-        }
-    }
-    FAIL("no mount at " << destination);
-    throw std::logic_error("unreachable");
 }
 
 }  // namespace

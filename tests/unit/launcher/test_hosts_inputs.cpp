@@ -20,9 +20,11 @@
 #include "core/tar_writer.h"
 #include "launcher/hosts_inputs.h"
 #include "launcher/node_spec.h"
+#include "plan_mounts.h"
 
 using namespace envpack;
 namespace fs = std::filesystem;
+using envpack::testing::mount_at;
 
 namespace {
 
@@ -65,16 +67,6 @@ RunPlan inputs_plan(const fs::path& job_dir, const fs::path& record) {
     c.pause_path = "/opt/envpack/envpack-pause";
     c.agent_path = "/opt/envpack/envpack-agent";
     return make_plan(job, c);
-}
-
-const PlanMount& mount_at(const PlanContainer& c, std::string_view destination) {
-    for (const auto& m : c.mounts) {
-        if (m.destination == destination) {
-            return m;
-        }
-    }
-    FAIL("no mount at " << destination);
-    throw std::logic_error("unreachable");
 }
 
 Digest digest_of(const fs::path& path) {
@@ -255,28 +247,24 @@ TEST_CASE("hosts inputs: bad inputs are errors naming the input (exit 125)") {
 
     // Unreadable files and folders (for a user other than root, who reads everything).
     if (::geteuid() == 0) {
+        // The error reading the input as nobody ("" when none).
+        auto error_as_nobody = [&] {
+            REQUIRE(::seteuid(65534) == 0);
+            std::string message;
+            try {
+                read_input({"data", root});
+            } catch (const Error& e) {
+                message = e.what();
+            }
+            REQUIRE(::seteuid(0) == 0);
+            return message;
+        };
         fs::permissions(tmp.path(), fs::perms(0755));
         fs::permissions(root / "sub" / "b.bin", fs::perms(0600));
-        REQUIRE(::seteuid(65534) == 0);
-        std::string message;
-        try {
-            read_input({"data", root});
-        } catch (const Error& e) {
-            message = e.what();
-        }
-        REQUIRE(::seteuid(0) == 0);
-        CHECK_THAT(message,
+        CHECK_THAT(error_as_nobody(),
                    Catch::Contains("input `data`") && Catch::Contains("cannot read `sub/b.bin`"));
         fs::permissions(root / "sub", fs::perms(0700));
-        REQUIRE(::seteuid(65534) == 0);
-        message.clear();
-        try {
-            read_input({"data", root});
-        } catch (const Error& e) {
-            message = e.what();
-        }
-        REQUIRE(::seteuid(0) == 0);
-        CHECK_THAT(message,
+        CHECK_THAT(error_as_nobody(),
                    Catch::Contains("input `data`") && Catch::Contains("Permission denied"));
     }
 }

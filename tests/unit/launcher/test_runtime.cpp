@@ -48,44 +48,16 @@ TEST_CASE("select_runtime: auto prefers crun, crun gets the hybrid-cgroup workar
         CgroupWorkaround workaround;
         std::vector<std::string> global_args;
     };
+    // clang-format off
     const Case cases[] = {
-        {RuntimeChoice::automatic,
-         true,
-         true,
-         true,
-         RuntimeKind::crun,
-         CgroupWorkaround::hybrid,
-         {"--cgroup-manager=disabled"}},
-        {RuntimeChoice::automatic,
-         true,
-         false,
-         true,
-         RuntimeKind::runc,
-         CgroupWorkaround::none,
-         {}},
-        {RuntimeChoice::automatic,
-         false,
-         true,
-         true,
-         RuntimeKind::crun,
-         CgroupWorkaround::hybrid,
-         {"--cgroup-manager=disabled"}},
-        {RuntimeChoice::automatic,
-         false,
-         true,
-         false,
-         RuntimeKind::crun,
-         CgroupWorkaround::none,
-         {}},
-        {RuntimeChoice::crun,
-         true,
-         true,
-         true,
-         RuntimeKind::crun,
-         CgroupWorkaround::hybrid,
-         {"--cgroup-manager=disabled"}},
-        {RuntimeChoice::runc, true, false, true, RuntimeKind::runc, CgroupWorkaround::none, {}},
+        {RuntimeChoice::automatic, true,  true,  true,  RuntimeKind::crun, CgroupWorkaround::hybrid, {"--cgroup-manager=disabled"}},
+        {RuntimeChoice::automatic, true,  false, true,  RuntimeKind::runc, CgroupWorkaround::none,   {}},
+        {RuntimeChoice::automatic, false, true,  true,  RuntimeKind::crun, CgroupWorkaround::hybrid, {"--cgroup-manager=disabled"}},
+        {RuntimeChoice::automatic, false, true,  false, RuntimeKind::crun, CgroupWorkaround::none,   {}},
+        {RuntimeChoice::crun,      true,  true,  true,  RuntimeKind::crun, CgroupWorkaround::hybrid, {"--cgroup-manager=disabled"}},
+        {RuntimeChoice::runc,      true,  false, true,  RuntimeKind::runc, CgroupWorkaround::none,   {}},
     };
+    // clang-format on
     for (const auto& c : cases) {
         auto r = select_runtime(c.choice, facts(c.runc, c.crun, c.hybrid));
         CHECK(r.kind == c.kind);
