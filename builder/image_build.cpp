@@ -383,11 +383,7 @@ BuildResult build_environment(Store& store, const EnvSpec& env, const LockFile& 
         ThreadPool pool(lanes);
         std::vector<std::uint64_t> sizes;
         for (const auto& job : pending) {
-            std::uint64_t bytes = 0;
-            for (const auto& e : job.entries) {
-                bytes += e.type == EntryType::file ? e.size : 0;
-            }
-            sizes.push_back(bytes);
+            sizes.push_back(content_size(job.entries));
         }
         // Largest layers first; the first error in layer order is the one thrown.
         const std::vector<LayerResult> results = wheel_install::detail::run_in_order(
@@ -447,7 +443,7 @@ BuildResult build_environment(Store& store, const EnvSpec& env, const LockFile& 
         pips = install_pip_packages(sets.pip, pip_options, http);
         std::vector<PlanInput> pip_inputs;
         for (const auto& p : pips) {
-            pip_inputs.push_back({p.locked->name, p.installed_size});
+            pip_inputs.push_back({p.locked->name, content_size(p.entries)});
             CachedPackage record;
             record.name = p.locked->name;
             record.version = p.locked->version;
@@ -464,9 +460,10 @@ BuildResult build_environment(Store& store, const EnvSpec& env, const LockFile& 
                                     pips[i].locked->version);
             }
             add_layer(members, "pip " + what, "envpack build: pip " + what, [&] {
-                std::vector<LayerEntry> entries;
+                std::vector<LayerEntry> entries;  // moved: nothing reads them after this
                 for (size_t i : planned.packages) {
-                    entries.insert(entries.end(), pips[i].entries.begin(), pips[i].entries.end());
+                    entries.insert(entries.end(), std::make_move_iterator(pips[i].entries.begin()),
+                                   std::make_move_iterator(pips[i].entries.end()));
                 }
                 return entries;
             });

@@ -157,6 +157,14 @@ class FileReader {
 
 }  // namespace
 
+std::uint64_t content_size(const std::vector<LayerEntry>& entries) {
+    std::uint64_t bytes = 0;
+    for (const auto& e : entries) {
+        bytes += e.type == EntryType::file ? e.size : 0;
+    }
+    return bytes;
+}
+
 LayerResult write_layer(std::vector<LayerEntry> entries, const LayerOptions& options, Sink& out) {
     // Normalise paths; the last entry for a path wins.
     std::map<std::string, LayerEntry> by_path;

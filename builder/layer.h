@@ -99,6 +99,9 @@ struct LayerResult {
     std::uint64_t files = 0;
 };
 
+// Bytes of file content in `entries` (directories and links hold none).
+std::uint64_t content_size(const std::vector<LayerEntry>& entries);
+
 // Writes the layer for `entries` (any order; sorted and completed with parents here) to `out`.
 // Throws Error naming the path if a source file cannot be read or changed while being read.
 LayerResult write_layer(std::vector<LayerEntry> entries, const LayerOptions& options, Sink& out);

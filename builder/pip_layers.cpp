@@ -67,7 +67,6 @@ PipInstalled install_one(const LockedPackage& p, const PipInstallOptions& option
         fmt::format("build: install the pip package {} {}", p.name, p.version);
     try {
         auto files = wheel_install::layer_files(wheel, o, p.name);
-        out.installed_size = files.size;
         out.entries = std::move(files.entries);
     } catch (const Error& e) {
         throw e.with_context(context);

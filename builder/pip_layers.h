@@ -38,7 +38,6 @@ struct PipInstallOptions {
 struct PipInstalled {
     const LockedPackage* locked = nullptr;
     Digest install_key;
-    std::uint64_t installed_size = 0;
     std::vector<LayerEntry> entries;  // the installed files, paths under the prefix (opt/conda/...)
     // Entries whose RECORD check is still to run (their `verify`), and how many have passed.
     std::size_t to_check = 0;

@@ -469,7 +469,6 @@ LayerFiles layer_files(const fs::path& wheel, const Options& options, const std:
                 };
             }
         }
-        out.size += e.size;
         out.entries.push_back(std::move(e));
     }
     return out;

@@ -73,7 +73,6 @@ Installed install_wheel(const std::filesystem::path& wheel, const Options& optio
 struct LayerFiles {
     Installed installed;
     std::vector<LayerEntry> entries;  // files only; write_layer adds their directories
-    std::uint64_t size = 0;           // bytes of content
 };
 LayerFiles layer_files(const std::filesystem::path& wheel, const Options& options,
                        const std::string& project = "");

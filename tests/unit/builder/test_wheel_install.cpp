@@ -381,7 +381,7 @@ TEST_CASE("wheel_install: layer_files is the layer of the installed tree, deflat
     for (const auto& e : tree) {
         tree_bytes += e.type == EntryType::file ? e.size : 0;
     }
-    CHECK(files.size == tree_bytes);
+    CHECK(content_size(files.entries) == tree_bytes);
     CHECK_FALSE(fs::exists("/opt/conda/lib/python3.11/site-packages/demo/big.py"));
 
     for (Compression c : {Compression::gzip, Compression::zstd, Compression::none}) {
